@@ -1,0 +1,77 @@
+/* Internal declarations shared by libsagequeue's source files. Names with
+ * the sage__ prefix are hidden (not exported). */
+#ifndef SAGE_INTERNAL_H
+#define SAGE_INTERNAL_H
+
+#include <sage/queue.h>
+#include <sage/transport.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#define SAGE_NAME_MAX 64 /* transport names: [a-z0-9_]{1,64} */
+
+/* ---- errors.c ---- */
+
+/* Sets the calling thread's detail text; returns `code` for tail calls. */
+int sage__fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sage__set_detail(const char *text);
+void sage__clear_detail(void);
+
+/* ---- host.c ---- */
+
+const struct sage_host *sage__host(void);
+
+/* ---- loader.c ---- */
+
+/* A loaded, validated plugin. Lives until process exit. */
+struct sage__plugin {
+  char name[SAGE_NAME_MAX + 1];
+  char *path;
+  void *dl;
+  const struct sage_transport_descriptor *desc;
+  const struct sage_transport_ops *ops;
+};
+
+/* Checks a descriptor against every load gate (ABI major/minor, sizes,
+ * name == stem, mandatory ops). Returns 0 or SAGE_EBADABI/SAGE_EBADPLUGIN
+ * with a reason in `why`. Touches nothing but `desc` and its ops. */
+int sage__descriptor_check(const struct sage_transport_descriptor *desc,
+                           const char *stem, char *why, size_t why_cap);
+
+/* dlopen()s `path`, calls its entry, checks the descriptor against `stem`.
+ * On success fills *out (path copied). On failure sets the detail text and
+ * returns a registry code; nothing stays loaded. */
+int sage__plugin_open(const char *path, const char *stem,
+                      struct sage__plugin *out);
+
+/* Stem of a plugin file name: "dir/sage-foo.so" -> "foo". Returns 0 or
+ * SAGE_EBADNAME when the file name does not have that shape. */
+int sage__plugin_stem(const char *path, char *stem, size_t cap);
+
+/* ---- search_path.c ---- */
+
+/* True if name matches [a-z0-9_]{1,SAGE_NAME_MAX}. */
+int sage__transport_name_ok(const char *name);
+
+/* Calls fn(dir, ctx) for each search dir in order; stops when fn returns
+ * non-zero and returns that value. Empty entries are skipped. */
+int sage__search_dirs(int (*fn)(const char *dir, void *ctx), void *ctx);
+
+/* ---- registry.c ---- */
+
+/* Finds (loading if needed) transport `name`. */
+int sage__registry_get(const char *name, const struct sage__plugin **out);
+
+/* Loads the plugin file at `path` (or finds it if already loaded from that
+ * path); -EEXIST if its name is loaded from another path. */
+int sage__registry_load_path(const char *path, const struct sage__plugin **out);
+
+/* True if the optional op at byte offset `off` of the plugin's ops table is
+ * covered by its size and non-NULL. */
+#define SAGE__HAS_OP(plugin, op)                                               \
+  ((plugin)->ops->size >=                                                      \
+       offsetof(struct sage_transport_ops, op) + sizeof((plugin)->ops->op) &&  \
+   (plugin)->ops->op != NULL)
+
+#endif /* SAGE_INTERNAL_H */

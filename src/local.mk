@@ -1,0 +1,29 @@
+# libsagequeue: the registry and the flat host API.
+lib_LTLIBRARIES += src/libsagequeue.la
+src_libsagequeue_la_SOURCES = \
+	src/internal.h \
+	src/errors.c \
+	src/host.c \
+	src/loader.c \
+	src/plugin_list.c \
+	src/queue.c \
+	src/registry.c \
+	src/search_path.c \
+	src/stats.c
+src_libsagequeue_la_CPPFLAGS = $(AM_CPPFLAGS) -DSAGE_PLUGIN_DIR='"$(plugindir)"'
+# -version-info versions the C API (see SAGE_LT_VERSION in configure.ac);
+# the plugin ABI version is separate (include/sage/transport.h).
+src_libsagequeue_la_LDFLAGS = $(AM_LDFLAGS) -no-undefined \
+	-version-info $(SAGE_LT_VERSION) -export-symbols-regex '^sage_[a-z]'
+
+sageincludedir = $(includedir)/sage
+sageinclude_HEADERS = include/sage/transport.h include/sage/queue.h
+
+# The sage-queue command.
+bin_PROGRAMS += src/cli/sage-queue
+src_cli_sage_queue_SOURCES = \
+	src/cli/cli.h \
+	src/cli/main.c \
+	src/cli/output.c \
+	src/cli/cmd_plugins.c
+src_cli_sage_queue_LDADD = src/libsagequeue.la

@@ -1,0 +1,88 @@
+# Tests: Criterion suites, fixture plugins, and shell checks.
+# Fixture plugins land in tests/fixtures/.libs; tests find them (and the real
+# plugins in plugin/.libs) through the environment below.
+AM_TESTS_ENVIRONMENT = \
+	SAGE_TEST_FIXTURES='$(abs_top_builddir)/tests/fixtures/.libs'; \
+	SAGE_TEST_PLUGINS='$(abs_top_builddir)/plugin/.libs'; \
+	SAGE_TEST_BUILDDIR='$(abs_top_builddir)'; \
+	SAGE_TEST_SRCDIR='$(abs_top_srcdir)'; \
+	SAGE_PLUGIN_PATH='$(abs_top_builddir)/plugin/.libs'; \
+	SAGE_QUEUE_LIB='$(abs_top_builddir)/src/.libs/libsagequeue.so'; \
+	NM='$(NM_PROG)'; CLANG_FORMAT='$(CLANG_FORMAT)'; PYTHON='$(PYTHON)'; \
+	export SAGE_TEST_FIXTURES SAGE_TEST_PLUGINS SAGE_TEST_BUILDDIR \
+	  SAGE_TEST_SRCDIR SAGE_PLUGIN_PATH SAGE_QUEUE_LIB NM CLANG_FORMAT PYTHON;
+
+FIXTURE_MODULE_FLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
+	-rpath /nowhere -export-symbols-regex '^sage_transport_entry'
+FIXTURE_SRC = tests/fixtures/fixture_plugin.c tests/fixtures/mem_transport.c
+FIXTURE_NAMES = mem smallops badmajor newminor misnamed noentry nullop nulldesc
+
+check_LTLIBRARIES += \
+	tests/fixtures/sage-mem.la tests/fixtures/sage-smallops.la \
+	tests/fixtures/sage-badmajor.la tests/fixtures/sage-newminor.la \
+	tests/fixtures/sage-misnamed.la tests/fixtures/sage-noentry.la \
+	tests/fixtures/sage-nullop.la tests/fixtures/sage-nulldesc.la
+
+# mem_transport.c is #included, not compiled on its own.
+tests_fixtures_sage_mem_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_mem_la_CPPFLAGS = $(AM_CPPFLAGS) -DFIXTURE_NAME='"mem"'
+tests_fixtures_sage_mem_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_smallops_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_smallops_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"smallops"' -DFIXTURE_SMALL_OPS
+tests_fixtures_sage_smallops_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_badmajor_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_badmajor_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"badmajor"' -DFIXTURE_BAD_MAJOR
+tests_fixtures_sage_badmajor_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_newminor_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_newminor_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"newminor"' -DFIXTURE_NEW_MINOR
+tests_fixtures_sage_newminor_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_misnamed_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_misnamed_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"misnamed"' -DFIXTURE_MISNAMED
+tests_fixtures_sage_misnamed_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_noentry_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_noentry_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"noentry"' -DFIXTURE_NO_ENTRY
+tests_fixtures_sage_noentry_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
+	-no-undefined -rpath /nowhere
+tests_fixtures_sage_nullop_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_nullop_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"nullop"' -DFIXTURE_NULL_OP
+tests_fixtures_sage_nullop_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_nulldesc_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_nulldesc_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"nulldesc"' -DFIXTURE_NULL_DESC
+tests_fixtures_sage_nulldesc_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+EXTRA_DIST += tests/fixtures/mem_transport.c
+
+# Criterion suites.
+if HAVE_CRITERION
+TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+TEST_LIBS = src/libsagequeue.la $(CRITERION_LIBS)
+
+check_PROGRAMS += tests/test_registry tests/test_flat_api tests/test_options
+TESTS += tests/test_registry tests/test_flat_api tests/test_options
+
+tests_test_registry_SOURCES = tests/test_registry.c tests/test_util.c \
+	tests/test_util.h
+tests_test_registry_CFLAGS = $(TEST_CFLAGS)
+tests_test_registry_LDADD = $(TEST_LIBS)
+
+tests_test_flat_api_SOURCES = tests/test_flat_api.c tests/test_util.c \
+	tests/test_util.h
+tests_test_flat_api_CFLAGS = $(TEST_CFLAGS)
+tests_test_flat_api_LDADD = $(TEST_LIBS)
+
+tests_test_options_SOURCES = tests/test_options.c
+tests_test_options_CFLAGS = $(TEST_CFLAGS)
+tests_test_options_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common
+tests_test_options_LDADD = plugin/libsage_plugin_common.la $(CRITERION_LIBS)
+endif
+
+# Shell checks.
+TESTS += tests/check_exports.sh tests/check_format.sh tests/check_cli_plugins.sh
+EXTRA_DIST += tests/check_exports.sh tests/check_format.sh \
+	tests/check_cli_plugins.sh tests/exports.txt
