@@ -12,6 +12,8 @@
 
 #include "test_util.h"
 
+#define SAGE_NAME_MAX_TEST 64 /* transport names are at most 64 chars */
+
 static void assert_detail_has(const char *needle) {
   cr_assert(strstr(sage_last_error(), needle) != NULL, "detail '%s' lacks '%s'",
             sage_last_error(), needle);
@@ -112,15 +114,11 @@ Test(discovery, missing_plugin) {
 
 Test(discovery, bad_names) {
   use_plugin_path(fixtures_dir());
-  const char *bad[] = {"../mem",
-                       "a/b",
-                       "..",
-                       "",
-                       "Mem",
-                       "mem.so",
-                       "a-b",
-                       "0123456789012345678901234567890123456789"
-                       "0123456789012345678901234567"};
+  char too_long[SAGE_NAME_MAX_TEST + 2];
+  memset(too_long, 'a', sizeof too_long - 1);
+  too_long[sizeof too_long - 1] = '\0';
+  const char *bad[] = {"../mem", "a/b",    "..",  "",
+                       "Mem",    "mem.so", "a-b", too_long};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     cr_assert_eq(sage_transport_load(bad[i]), SAGE_EBADNAME, "name '%s'",
                  bad[i]);
