@@ -8,3 +8,21 @@ PLUGIN_MODULE_FLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
 noinst_LTLIBRARIES += plugin/libsage_plugin_common.la
 plugin_libsage_plugin_common_la_SOURCES = \
 	plugin/common/options.h plugin/common/options.c
+
+# The shm transport: sage-shm.so.
+plugin_LTLIBRARIES += plugin/sage-shm.la
+plugin_sage_shm_la_SOURCES = \
+	plugin/shm/layout.h \
+	plugin/shm/shm.h \
+	plugin/shm/attach.c \
+	plugin/shm/lanes.c \
+	plugin/shm/recover.c \
+	plugin/shm/ring_get.c \
+	plugin/shm/ring_put.c \
+	plugin/shm/segment.c \
+	plugin/shm/stats.c \
+	plugin/shm/transport.c \
+	plugin/shm/wait.c
+plugin_sage_shm_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common
+plugin_sage_shm_la_LDFLAGS = $(PLUGIN_MODULE_FLAGS)
+plugin_sage_shm_la_LIBADD = plugin/libsage_plugin_common.la

@@ -27,3 +27,9 @@ src_cli_sage_queue_SOURCES = \
 	src/cli/output.c \
 	src/cli/cmd_plugins.c
 src_cli_sage_queue_LDADD = src/libsagequeue.la
+
+# The transport conformance suite, shared by the tests and sage-queue.
+noinst_LTLIBRARIES += src/libsage_conformance.la
+src_libsage_conformance_la_SOURCES = \
+	src/conformance/conformance.h src/conformance/conformance.c
+src_libsage_conformance_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src

@@ -67,8 +67,15 @@ if !SANITIZE_THREAD
 TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 TEST_LIBS = src/libsagequeue.la $(CRITERION_LIBS)
 
-check_PROGRAMS += tests/test_registry tests/test_flat_api tests/test_options
-TESTS += tests/test_registry tests/test_flat_api tests/test_options
+check_PROGRAMS += tests/test_registry tests/test_flat_api tests/test_options \
+	tests/test_conformance
+TESTS += tests/test_registry tests/test_flat_api tests/test_options \
+	tests/test_conformance
+
+tests_test_conformance_SOURCES = tests/test_conformance.c
+tests_test_conformance_CFLAGS = $(TEST_CFLAGS)
+tests_test_conformance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src
+tests_test_conformance_LDADD = src/libsage_conformance.la $(TEST_LIBS)
 
 tests_test_registry_SOURCES = tests/test_registry.c tests/test_util.c \
 	tests/test_util.h
@@ -86,6 +93,13 @@ tests_test_options_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common
 tests_test_options_LDADD = plugin/libsage_plugin_common.la $(CRITERION_LIBS)
 endif
 endif
+
+# Standalone programs (no Criterion): run in every build, TSan included.
+check_PROGRAMS += tests/run_conformance
+TESTS += tests/run_conformance
+tests_run_conformance_SOURCES = tests/run_conformance.c
+tests_run_conformance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src
+tests_run_conformance_LDADD = src/libsage_conformance.la src/libsagequeue.la
 
 # Shell checks.
 TESTS += tests/check_exports.sh tests/check_format.sh tests/check_cli_plugins.sh

@@ -38,10 +38,7 @@ extern "C" {
   XX(NOPLUGIN, -1001, "no such transport plugin")                              \
   XX(BADABI, -1002, "plugin ABI version not supported by this host")           \
   XX(BADPLUGIN, -1003, "plugin file is not a valid transport")                 \
-  XX(BADNAME, -1004, "invalid transport or queue name")                        \
-  XX(CORRUPT, -1005, "queue segment is corrupt or foreign")                    \
-  XX(CLOSED, -1006, "queue handle is closed")                                  \
-  XX(STALE, -1007, "queue was destroyed")
+  XX(BADNAME, -1004, "invalid transport or queue name")
 
 enum {
 #define SAGE_XX(name, code, msg) SAGE_E##name = code,

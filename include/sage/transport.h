@@ -12,9 +12,13 @@
  *    calls an optional op only when the plugin's ops `size` covers it.
  *
  * Errors: every op returns 0 (or a count where stated) on success and a
- * negative errno on failure (-EAGAIN, -ETIMEDOUT, -EMSGSIZE, -EINVAL, -ENOENT,
- * -EEXIST, -EACCES, -ENOTSUP, -ENOSPC, -EINTR, ...). Codes below -1000 are
- * reserved for the host registry (see sage/queue.h).
+ * negative errno on failure: -EAGAIN (would block), -ETIMEDOUT, -EMSGSIZE
+ * (can never fit / buffer too small), -EINVAL, -ENOENT (no such queue),
+ * -EEXIST, -EACCES / -EPERM (permission), -ENOTSUP, -ENOSPC (no memory for
+ * the segment), -EBADMSG (segment corrupt or foreign), -EINTR (a signal
+ * handler ran), -EMFILE / -ENFILE / -EUSERS (descriptor or attachment
+ * limits). Codes below -1000 are reserved for the host registry (see
+ * sage/queue.h).
  *
  * Timeouts are relative nanoseconds on CLOCK_MONOTONIC: < 0 waits forever,
  * 0 never blocks (-EAGAIN), > 0 waits at most that long (-ETIMEDOUT).

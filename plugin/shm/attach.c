@@ -1,0 +1,133 @@
+/* The attachment table. Each open handle owns one entry and holds an OFD
+ * lock on the entry's byte of the segment file for as long as it is
+ * attached. The kernel releases that lock when the process dies (its last
+ * descriptor closes), whatever the process was doing: that is our liveness
+ * token. OFD locks belong to the open file description, so they survive
+ * thread exit; fork children drop inherited descriptors (transport.c). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+static int ofd_lock(int fd, short type, off_t at, int wait) {
+  struct flock fl = {
+      .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
+  int rc;
+  do
+    rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+  while (rc != 0 && wait && errno == EINTR);
+  return rc == 0 ? 0 : -errno;
+}
+
+/* 1 if another open file description holds a lock on byte `at`. */
+static int ofd_held(int fd, off_t at) {
+  struct flock fl = {.l_type = F_WRLCK,
+                     .l_whence = SEEK_SET,
+                     .l_start = at,
+                     .l_len = 1,
+                     .l_pid = 0};
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+    return 1; /* cannot tell: assume alive, never reclaim wrongly */
+  return fl.l_type != F_UNLCK;
+}
+
+int shm_lifecycle_lock(shm_queue *q) {
+  int rc = ofd_lock(q->fd, F_WRLCK, SHM_LOCK_LIFECYCLE, 1);
+  return rc == 0 ? 0
+                 : shm_fail(rc, "cannot lock queue '%s': %s", q->name,
+                            strerror(-rc));
+}
+
+void shm_lifecycle_unlock(shm_queue *q) {
+  ofd_lock(q->fd, F_UNLCK, SHM_LOCK_LIFECYCLE, 0);
+}
+
+static uint64_t realtime_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Takes over entry i (free, or left by a dead process). Its lanes' intents
+ * are cleared; their counters are kept so totals stay exact. */
+static void claim_entry(shm_queue *q, uint32_t i) {
+  struct shm_attach *a = &q->attach[i];
+  if (atomic_load(&a->state) == ATTACH_ACTIVE)
+    atomic_fetch_add(&q->hdr->reclaimed, 1);
+  for (unsigned l = 0; l < SHM_LANES; l++) {
+    struct shm_lane *lane = &a->lanes[l];
+    atomic_store(&lane->put_to, atomic_load(&lane->put_from));
+    atomic_store(&lane->get_to, atomic_load(&lane->get_from));
+  }
+  atomic_store(&a->pid, (int32_t)getpid());
+  atomic_store(&a->since_ns, realtime_ns());
+  atomic_store_explicit(&a->state, ATTACH_ACTIVE, memory_order_release);
+  q->index = (int)i;
+}
+
+static int find_free_entry(shm_queue *q) {
+  for (uint32_t i = 0; i < q->geo.attach_max; i++) {
+    int rc = ofd_lock(q->fd, F_WRLCK, SHM_LOCK_BASE + i, 0);
+    if (rc == 0) {
+      claim_entry(q, i);
+      return 0;
+    }
+    if (rc != -EAGAIN && rc != -EACCES)
+      return shm_fail(rc, "cannot lock an attachment of queue '%s': %s",
+                      q->name, strerror(-rc));
+  }
+  return shm_fail(-EUSERS,
+                  "queue '%s' has all %u attachment slots in use by live "
+                  "processes (create it with a larger attach_max)",
+                  q->name, q->geo.attach_max);
+}
+
+int shm_attach_register(shm_queue *q, int allow_unlinked) {
+  int rc = shm_lifecycle_lock(q);
+  if (rc != 0)
+    return rc;
+  if (!allow_unlinked && atomic_load(&q->hdr->unlinked))
+    rc = -ESTALE;
+  else
+    rc = find_free_entry(q);
+  shm_lifecycle_unlock(q);
+  return rc;
+}
+
+void shm_attach_release(shm_queue *q) {
+  if (q->index < 0)
+    return;
+  struct shm_attach *a = &q->attach[q->index];
+  atomic_store(&a->pid, 0);
+  atomic_store_explicit(&a->state, ATTACH_FREE, memory_order_release);
+  ofd_lock(q->fd, F_UNLCK, SHM_LOCK_BASE + q->index, 0);
+  q->index = -1;
+}
+
+int shm_attach_alive(shm_queue *q, uint32_t i) {
+  if ((int)i == q->index)
+    return 1;
+  return ofd_held(q->fd, SHM_LOCK_BASE + i);
+}
+
+void shm_attach_census(shm_queue *q, uint32_t *live, uint32_t *dead,
+                       int32_t *pids, size_t cap) {
+  *live = *dead = 0;
+  for (uint32_t i = 0; i < q->geo.attach_max; i++) {
+    struct shm_attach *a = &q->attach[i];
+    if (atomic_load_explicit(&a->state, memory_order_acquire) != ATTACH_ACTIVE)
+      continue;
+    if (shm_attach_alive(q, i)) {
+      if (*live < cap)
+        pids[*live] = atomic_load(&a->pid);
+      (*live)++;
+    } else {
+      (*dead)++;
+    }
+  }
+}

@@ -1,0 +1,333 @@
+/* The consumer side: claim -> read -> release.
+ *
+ * A consumer claims the next published ticket(s) with one CAS on `read`,
+ * after recording the claimed range in its lane. It copies the payload, then
+ * releases: if its record is the oldest (head), it moves head itself with
+ * one CAS; otherwise it marks the slot DONE and whoever owns the oldest
+ * record moves head over it later. Head is what producers measure free
+ * space against, so out-of-order completion never frees bytes early. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "shm.h"
+
+int shm_ready(shm_queue *q);          /* transport.c */
+int64_t shm_stall_ns(int64_t waited); /* recover.c */
+
+static int published(uint64_t ctl, uint32_t ticket) {
+  uint32_t st = shm_ctl_state(ctl);
+  return shm_ctl_ticket(ctl) == ticket && (st == SLOT_READY || st == SLOT_SKIP);
+}
+
+static void lane_add(_Atomic uint64_t *counter, uint64_t n) {
+  atomic_store_explicit(counter,
+                        atomic_load_explicit(counter, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+
+static void clear_get_intent(struct shm_lane *lane) {
+  atomic_store_explicit(
+      &lane->get_to,
+      atomic_load_explicit(&lane->get_from, memory_order_relaxed),
+      memory_order_release);
+}
+
+void shm_advance_head(shm_queue *q) {
+  struct shm_header *h = q->hdr;
+  for (;;) {
+    uint64_t H = atomic_load(&h->head);
+    uint32_t t = shm_ticket(H);
+    struct shm_slot *s = shm_slot_of(q, t);
+    uint64_t ctl = atomic_load(&s->ctl); /* seq_cst: pairs with the DONE mark */
+    if (ctl != shm_ctl(t, SLOT_DONE) && ctl != shm_ctl(t, SLOT_LOST))
+      return;
+    uint32_t end = atomic_load_explicit(&s->end, memory_order_relaxed);
+    atomic_compare_exchange_strong(&h->head, &H, shm_pos(t + 1, end));
+  }
+}
+
+static void wake_writers(shm_queue *q) {
+  struct shm_header *h = q->hdr;
+  if (atomic_load(&h->space_waiters) == 0)
+    return;
+  atomic_fetch_add(&h->space_event, 1);
+  shm_futex_wake(&h->space_event, 1, 0);
+}
+
+void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end) {
+  struct shm_header *h = q->hdr;
+  uint64_t H = atomic_load(&h->head);
+  /* Only the holder of the head record can move head past it, so when we
+   * hold it this CAS succeeds; seq_cst pairs with others' DONE marks. */
+  if (shm_ticket(H) != t ||
+      !atomic_compare_exchange_strong(&h->head, &H, shm_pos(t_end, end))) {
+    for (uint32_t i = t; i != t_end; i++)
+      atomic_store(&shm_slot_of(q, i)->ctl, shm_ctl(i, SLOT_DONE));
+  }
+  shm_advance_head(q);
+  wake_writers(q);
+}
+
+/* Sleeps until ticket r is published (or read moves on). A reserved but
+ * unpublished record may belong to a dead producer: after a stall the
+ * sleeper checks (recover.c). */
+static int wait_for_ticket(shm_queue *q, uint32_t r, int64_t deadline,
+                           int64_t *stuck_since) {
+  struct shm_header *h = q->hdr;
+  struct shm_slot *s = shm_slot_of(q, r);
+  int64_t spin_end = shm_now_ns() + q->spin_ns;
+  do {
+    if (published(atomic_load_explicit(&s->ctl, memory_order_acquire), r) ||
+        atomic_load_explicit(&h->read, memory_order_relaxed) != r)
+      return 0;
+    shm_cpu_relax();
+  } while (shm_now_ns() < spin_end);
+  int in_flight =
+      shm_ticket(atomic_load_explicit(&h->tail, memory_order_acquire)) != r;
+  int64_t stall = 0;
+  if (in_flight) {
+    int64_t now = shm_now_ns();
+    if (*stuck_since == 0)
+      *stuck_since = now;
+    stall = shm_stall_ns(now - *stuck_since);
+    if (now - *stuck_since >= stall && shm_recover_producer(q, r))
+      return 0;
+  }
+  atomic_fetch_add(&h->data_waiters, 1); /* seq_cst: pairs with publish */
+  uint32_t ev = atomic_load(&h->data_event);
+  int rc = 0;
+  if (!published(atomic_load(&s->ctl), r) && atomic_load(&h->read) == r)
+    rc = shm_futex_wait(&h->data_event, ev, 1, deadline, stall);
+  atomic_fetch_sub(&h->data_waiters, 1);
+  return rc;
+}
+
+/* A claimed run of records [ticket, ticket + count). */
+struct claim {
+  uint32_t ticket, count;
+};
+
+/* How many published records from r fit in cap bytes (SKIPs are free).
+ * Sets *first_len to the first READY record's size. */
+static uint32_t claimable(shm_queue *q, uint32_t r, size_t cap, size_t max,
+                          size_t *first_len) {
+  size_t used = 0;
+  uint32_t k = 0;
+  *first_len = 0;
+  while (k < max) {
+    struct shm_slot *s = shm_slot_of(q, r + k);
+    if (!published(atomic_load_explicit(&s->ctl, memory_order_acquire), r + k))
+      break;
+    if (shm_ctl_state(atomic_load_explicit(&s->ctl, memory_order_relaxed)) ==
+        SLOT_READY) {
+      size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
+      if (used == 0 && *first_len == 0)
+        *first_len = len;
+      if (used + len > cap)
+        break;
+      used += len;
+    }
+    k++;
+  }
+  return k;
+}
+
+/* Claims up to `max` ready records fitting in `cap`, waiting as needed.
+ * -EMSGSIZE (with *first_len) if the first one does not fit. */
+static int claim(shm_queue *q, struct shm_lane *lane, size_t cap, size_t max,
+                 int64_t deadline, int nonblocking, struct claim *c,
+                 size_t *first_len) {
+  struct shm_header *h = q->hdr;
+  int64_t stuck_since = 0;
+  uint32_t stuck_r = 0;
+  int blocked = 0;
+  for (;;) {
+    uint32_t r = atomic_load_explicit(&h->read, memory_order_acquire);
+    uint32_t k = claimable(q, r, cap, max, first_len);
+    if (k > 0) {
+      atomic_store_explicit(&lane->get_from, r, memory_order_relaxed);
+      atomic_store_explicit(&lane->get_to, r + k, memory_order_relaxed);
+      /* acq_rel: publishes our intent; acquires the slots we now own */
+      if (atomic_compare_exchange_weak_explicit(&h->read, &r, r + k,
+                                                memory_order_acq_rel,
+                                                memory_order_relaxed)) {
+        *c = (struct claim){r, k};
+        return 0;
+      }
+      clear_get_intent(lane); /* never sleep with a stale intent */
+      continue;
+    }
+    if (*first_len > cap)
+      return -EMSGSIZE;
+    if (nonblocking)
+      return -EAGAIN;
+    if (!blocked++)
+      lane_add(&lane->blocked_gets, 1);
+    if (r != stuck_r) {
+      stuck_r = r;
+      stuck_since = 0;
+    }
+    int rc = wait_for_ticket(q, r, deadline, &stuck_since);
+    if (rc != 0)
+      return rc;
+  }
+}
+
+/* Bounds-checks a claimed slot: a corrupt one must not make us read
+ * outside the ring. Returns the payload or NULL. */
+static const void *payload(shm_queue *q, uint32_t ticket, size_t *len) {
+  struct shm_slot *s = shm_slot_of(q, ticket);
+  uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
+  *len = atomic_load_explicit(&s->len, memory_order_relaxed);
+  if (start >= q->geo.cap_units || *len > q->geo.capacity / 2 ||
+      start * SHM_UNIT + *len > q->geo.capacity)
+    return NULL;
+  return q->ring + start * SHM_UNIT;
+}
+
+static int is_ready(shm_queue *q, uint32_t ticket) {
+  return shm_ctl_state(atomic_load_explicit(
+             &shm_slot_of(q, ticket)->ctl, memory_order_relaxed)) == SLOT_READY;
+}
+
+static uint32_t end_of(shm_queue *q, uint32_t ticket) {
+  return atomic_load_explicit(&shm_slot_of(q, ticket)->end,
+                              memory_order_relaxed);
+}
+
+static int corrupt(shm_queue *q, uint32_t ticket) {
+  return shm_fail(-EBADMSG,
+                  "queue '%s' is corrupt: record %u points outside the ring",
+                  q->name, ticket);
+}
+
+/* Copies the READY records of a claim into buf, back to back. */
+static int copy_out(shm_queue *q, const struct claim *c, void *buf,
+                    size_t *lens, size_t *count, uint64_t *bytes) {
+  size_t off = 0;
+  *count = 0;
+  *bytes = 0;
+  for (uint32_t i = 0; i < c->count; i++) {
+    if (!is_ready(q, c->ticket + i))
+      continue;
+    size_t len;
+    const void *src = payload(q, c->ticket + i, &len);
+    if (src == NULL)
+      return corrupt(q, c->ticket + i);
+    if (len > 0)
+      memcpy((char *)buf + off, src, len);
+    lens[(*count)++] = len;
+    off += len;
+    *bytes += len;
+  }
+  return 0;
+}
+
+static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
+                    size_t max, size_t *count, int64_t timeout_ns) {
+  int rc = shm_ready(q);
+  if (rc != 0)
+    return rc;
+  int64_t deadline = shm_deadline(timeout_ns);
+  int lane = shm_lane_acquire(q, deadline);
+  if (lane < 0)
+    return lane;
+  struct shm_lane *shared = shm_lane_shared(q, lane);
+  *count = 0;
+  while (*count == 0 && rc == 0) { /* a run of only SKIPs yields nothing */
+    struct claim c;
+    size_t first_len;
+    rc = claim(q, shared, cap, max, deadline, timeout_ns == 0, &c, &first_len);
+    if (rc == -EMSGSIZE)
+      lens[0] = first_len;
+    if (rc != 0)
+      break;
+    uint64_t bytes;
+    rc = copy_out(q, &c, buf, lens, count, &bytes);
+    shm_release_range(q, c.ticket, c.ticket + c.count,
+                      end_of(q, c.ticket + c.count - 1));
+    clear_get_intent(shared);
+    lane_add(&shared->gets, *count);
+    lane_add(&shared->get_bytes, bytes);
+  }
+  if (rc == -ETIMEDOUT)
+    lane_add(&shared->timeouts, 1);
+  shm_lane_release(q, lane);
+  return rc;
+}
+
+int shm_get(shm_queue *q, void *buf, size_t cap, size_t *len,
+            int64_t timeout_ns) {
+  size_t count;
+  return get_msgs(q, buf, cap, len, 1, &count, timeout_ns);
+}
+
+int shm_get_batch(shm_queue *q, void *buf, size_t cap, size_t *lens, size_t max,
+                  size_t *count, int64_t timeout_ns) {
+  if (max == 0)
+    return 0;
+  return get_msgs(q, buf, cap, lens, max, count, timeout_ns);
+}
+
+/* ---- zero copy: the lane stays held from peek to release ---- */
+
+#define TOKEN(lane, ticket) ((uint64_t)(lane) << 32 | (ticket))
+
+int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
+             int64_t timeout_ns) {
+  int rc = shm_ready(q);
+  if (rc != 0)
+    return rc;
+  int64_t deadline = shm_deadline(timeout_ns);
+  int lane = shm_lane_acquire(q, deadline);
+  if (lane < 0)
+    return lane;
+  struct shm_lane *shared = shm_lane_shared(q, lane);
+  for (;;) {
+    struct claim c;
+    size_t first_len;
+    rc = claim(q, shared, q->geo.capacity, 1, deadline, timeout_ns == 0, &c,
+               &first_len);
+    if (rc != 0)
+      break;
+    if (!is_ready(q, c.ticket)) { /* SKIP: release it and go on */
+      shm_release_range(q, c.ticket, c.ticket + 1, end_of(q, c.ticket));
+      clear_get_intent(shared);
+      continue;
+    }
+    *ptr = payload(q, c.ticket, len);
+    if (*ptr == NULL) {
+      shm_release_range(q, c.ticket, c.ticket + 1, end_of(q, c.ticket));
+      clear_get_intent(shared);
+      rc = corrupt(q, c.ticket);
+      break;
+    }
+    q->local[lane].pending = (struct shm_pending){
+        2, c.ticket, end_of(q, c.ticket), 0, (uint32_t)*len};
+    *token = TOKEN(lane, c.ticket);
+    return 0;
+  }
+  if (rc == -ETIMEDOUT)
+    lane_add(&shared->timeouts, 1);
+  shm_lane_release(q, lane);
+  return rc;
+}
+
+int shm_release(shm_queue *q, uint64_t token) {
+  uint32_t lane = (uint32_t)(token >> 32), ticket = (uint32_t)token;
+  if (lane >= SHM_LANES || q->local[lane].pending.kind != 2 ||
+      q->local[lane].pending.ticket != ticket)
+    return shm_fail(-EINVAL, "queue '%s': no such peeked message (token %llx)",
+                    q->name, (unsigned long long)token);
+  struct shm_pending p = q->local[lane].pending;
+  struct shm_lane *shared = shm_lane_shared(q, (int)lane);
+  q->local[lane].pending.kind = 0;
+  shm_release_range(q, ticket, ticket + 1, p.end);
+  clear_get_intent(shared);
+  lane_add(&shared->gets, 1);
+  lane_add(&shared->get_bytes, p.len);
+  shm_lane_release(q, (int)lane);
+  return 0;
+}

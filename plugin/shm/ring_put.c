@@ -1,0 +1,298 @@
+/* The producer side: reserve -> write -> publish.
+ *
+ * A producer reserves tickets and ring bytes with one CAS on `tail`, after
+ * recording the range it is trying for in its lane (its intent). It then
+ * fills the slots and payloads and publishes each slot's ctl. Survivors that
+ * find a reserved ticket unpublished for long use the intents to tell a slow
+ * producer from a dead one (recover.c). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "shm.h"
+
+int shm_ready(shm_queue *q);          /* transport.c */
+int64_t shm_stall_ns(int64_t waited); /* recover.c */
+
+/* Where record i of a reservation starting at unit u goes. */
+struct placement {
+  uint32_t from, start, end; /* unit positions; start is a ring offset */
+};
+
+static struct placement place(const shm_queue *q, uint32_t u, uint32_t need) {
+  uint32_t mask = q->geo.cap_units - 1, off = u & mask;
+  uint32_t pad = off + need > q->geo.cap_units ? q->geo.cap_units - off : 0;
+  return (struct placement){u, (u + pad) & mask, u + pad + need};
+}
+
+/* How many of the next `count` records (sizes in lens) fit in front of head
+ * H if the tail is at T, and where the tail would end. */
+static uint32_t fitting(const shm_queue *q, uint64_t T, uint64_t H,
+                        const struct sage_msg *msgs, size_t count,
+                        uint32_t *end_unit) {
+  uint32_t items = shm_ticket(T) - shm_ticket(H);
+  uint32_t u = shm_unit(T), k = 0;
+  while (k < count && items + k < q->geo.item_bound) {
+    struct placement p = place(q, u, shm_units(msgs[k].len));
+    if (p.end - shm_unit(H) > q->geo.cap_units)
+      break;
+    u = p.end;
+    k++;
+  }
+  *end_unit = u;
+  return k;
+}
+
+static void note_high_water(shm_queue *q, uint32_t end_unit, uint64_t H) {
+  uint64_t used = (uint64_t)(end_unit - shm_unit(H)) * SHM_UNIT;
+  uint64_t seen =
+      atomic_load_explicit(&q->hdr->high_water, memory_order_relaxed);
+  while (used > seen && !atomic_compare_exchange_weak_explicit(
+                            &q->hdr->high_water, &seen, used,
+                            memory_order_relaxed, memory_order_relaxed))
+    ;
+}
+
+static void clear_put_intent(struct shm_lane *lane) {
+  /* release: a survivor that sees the intent gone also sees our publish */
+  atomic_store_explicit(
+      &lane->put_to,
+      atomic_load_explicit(&lane->put_from, memory_order_relaxed),
+      memory_order_release);
+}
+
+static void lane_add(_Atomic uint64_t *counter, uint64_t n) {
+  /* single writer (the lane holder): a plain read-modify-write suffices */
+  atomic_store_explicit(counter,
+                        atomic_load_explicit(counter, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+
+/* Sleeps until head moves (or the deadline). Checks for a dead consumer
+ * holding the head record when head has been stuck for a while. */
+static int wait_for_space(shm_queue *q, uint64_t H, int64_t deadline,
+                          int64_t *stuck_since) {
+  struct shm_header *h = q->hdr;
+  int64_t spin_end = shm_now_ns() + q->spin_ns;
+  do {
+    if (atomic_load_explicit(&h->head, memory_order_acquire) != H)
+      return 0;
+    shm_cpu_relax();
+  } while (shm_now_ns() < spin_end);
+  int64_t now = shm_now_ns();
+  if (*stuck_since == 0)
+    *stuck_since = now;
+  int64_t waited = now - *stuck_since, stall = shm_stall_ns(waited);
+  if (waited >= stall && shm_recover_head(q))
+    return 0;
+  atomic_fetch_add(&h->space_waiters, 1); /* seq_cst: pairs with release */
+  uint32_t ev = atomic_load(&h->space_event);
+  int rc = 0;
+  if (atomic_load(&h->head) == H)
+    rc = shm_futex_wait(&h->space_event, ev, 1, deadline, stall);
+  atomic_fetch_sub(&h->space_waiters, 1);
+  return rc;
+}
+
+/* Reserves the longest prefix of msgs (at least one) that fits, waiting for
+ * space as needed. */
+static int reserve(shm_queue *q, struct shm_lane *lane,
+                   const struct sage_msg *msgs, size_t count, int64_t deadline,
+                   int nonblocking, struct shm_reservation *res) {
+  struct shm_header *h = q->hdr;
+  uint64_t T = atomic_load_explicit(&h->tail, memory_order_relaxed);
+  uint64_t stuck_head = 0;
+  int64_t stuck_since = 0;
+  int blocked = 0;
+  for (;;) {
+    uint64_t H = atomic_load_explicit(&h->head, memory_order_acquire);
+    if (H != stuck_head) {
+      stuck_head = H;
+      stuck_since = 0;
+    }
+    uint32_t end_unit;
+    uint32_t k = fitting(q, T, H, msgs, count, &end_unit);
+    if (k == 0) {
+      if (nonblocking)
+        return -EAGAIN;
+      if (!blocked++)
+        lane_add(&lane->blocked_puts, 1);
+      int rc = wait_for_space(q, H, deadline, &stuck_since);
+      if (rc != 0)
+        return rc;
+      T = atomic_load_explicit(&h->tail, memory_order_relaxed);
+      continue;
+    }
+    uint64_t next = shm_pos(shm_ticket(T) + k, end_unit);
+    atomic_store_explicit(&lane->put_from, T, memory_order_relaxed);
+    atomic_store_explicit(&lane->put_to, next, memory_order_relaxed);
+    /* release: our intent is visible to anyone who sees this tail */
+    if (atomic_compare_exchange_weak_explicit(
+            &h->tail, &T, next, memory_order_release, memory_order_relaxed)) {
+      note_high_water(q, end_unit, H);
+      *res = (struct shm_reservation){shm_ticket(T), k, T, next};
+      return 0;
+    }
+    clear_put_intent(lane); /* never sleep with a stale intent */
+  }
+}
+
+/* Fills slot metadata for record i and returns where its payload goes. */
+static void *fill_slot(shm_queue *q, uint32_t ticket, struct placement p,
+                       size_t len) {
+  struct shm_slot *s = shm_slot_of(q, ticket);
+  atomic_store_explicit(&s->from, p.from, memory_order_relaxed);
+  atomic_store_explicit(&s->end, p.end, memory_order_relaxed);
+  atomic_store_explicit(&s->start, p.start, memory_order_relaxed);
+  atomic_store_explicit(&s->len, (uint32_t)len, memory_order_relaxed);
+  atomic_store_explicit(&s->owner, (uint32_t)q->index, memory_order_relaxed);
+  return q->ring + (size_t)p.start * SHM_UNIT;
+}
+
+static void publish(shm_queue *q, uint32_t ticket, enum shm_slot_state st) {
+  /* seq_cst: the body and metadata above are released to readers, and the
+   * store is ordered before our load of data_waiters (no lost wake-up) */
+  atomic_store(&shm_slot_of(q, ticket)->ctl, shm_ctl(ticket, st));
+}
+
+static void wake_readers(shm_queue *q, uint32_t count) {
+  struct shm_header *h = q->hdr;
+  if (atomic_load(&h->data_waiters) == 0)
+    return;
+  atomic_fetch_add(&h->data_event, 1);
+  shm_futex_wake(&h->data_event, 1, (int)count);
+}
+
+static int too_big(shm_queue *q, size_t len) {
+  uint64_t max = q->geo.capacity / 2;
+  return shm_fail(-EMSGSIZE,
+                  "message of %zu bytes can never fit in queue '%s': the "
+                  "largest is %llu bytes (half its %llu-byte capacity)",
+                  len, q->name, (unsigned long long)max,
+                  (unsigned long long)q->geo.capacity);
+}
+
+static int end_op(shm_queue *q, int lane, int rc) {
+  if (rc == -ETIMEDOUT)
+    lane_add(&shm_lane_shared(q, lane)->timeouts, 1);
+  shm_lane_release(q, lane);
+  return rc;
+}
+
+/* Writes and publishes every record of a reservation. */
+static void write_records(shm_queue *q, const struct shm_reservation *r,
+                          const struct sage_msg *msgs) {
+  uint32_t u = shm_unit(r->from);
+  for (uint32_t i = 0; i < r->count; i++) {
+    struct placement p = place(q, u, shm_units(msgs[i].len));
+    void *dst = fill_slot(q, r->ticket + i, p, msgs[i].len);
+    if (msgs[i].len > 0)
+      memcpy(dst, msgs[i].data, msgs[i].len);
+    u = p.end;
+  }
+  for (uint32_t i = 0; i < r->count; i++)
+    publish(q, r->ticket + i, SLOT_READY);
+}
+
+static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
+                    size_t *done, int64_t timeout_ns) {
+  int rc = shm_ready(q);
+  if (rc != 0)
+    return rc;
+  for (size_t i = 0; i < count; i++)
+    if (msgs[i].len > q->geo.capacity / 2)
+      return too_big(q, msgs[i].len);
+  int64_t deadline = shm_deadline(timeout_ns);
+  int lane = shm_lane_acquire(q, deadline);
+  if (lane < 0)
+    return lane;
+  struct shm_lane *shared = shm_lane_shared(q, lane);
+  while (*done < count && rc == 0) {
+    struct shm_reservation r;
+    rc = reserve(q, shared, msgs + *done, count - *done, deadline,
+                 timeout_ns == 0, &r);
+    if (rc != 0)
+      break;
+    write_records(q, &r, msgs + *done);
+    clear_put_intent(shared);
+    wake_readers(q, r.count);
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < r.count; i++)
+      bytes += msgs[*done + i].len;
+    lane_add(&shared->puts, r.count);
+    lane_add(&shared->put_bytes, bytes);
+    *done += r.count;
+  }
+  return end_op(q, lane, rc);
+}
+
+int shm_put(shm_queue *q, const void *data, size_t len, int64_t timeout_ns) {
+  struct sage_msg msg = {data, len};
+  size_t done = 0;
+  return put_msgs(q, &msg, 1, &done, timeout_ns);
+}
+
+int shm_put_batch(shm_queue *q, const struct sage_msg *msgs, size_t count,
+                  size_t *done, int64_t timeout_ns) {
+  *done = 0;
+  return put_msgs(q, msgs, count, done, timeout_ns);
+}
+
+/* ---- zero copy: the lane stays held from reserve to commit/cancel ---- */
+
+#define TOKEN(lane, ticket) ((uint64_t)(lane) << 32 | (ticket))
+
+int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
+                int64_t timeout_ns) {
+  int rc = shm_ready(q);
+  if (rc != 0)
+    return rc;
+  if (len > q->geo.capacity / 2)
+    return too_big(q, len);
+  int64_t deadline = shm_deadline(timeout_ns);
+  int lane = shm_lane_acquire(q, deadline);
+  if (lane < 0)
+    return lane;
+  struct sage_msg msg = {NULL, len};
+  struct shm_reservation r;
+  rc = reserve(q, shm_lane_shared(q, lane), &msg, 1, deadline, timeout_ns == 0,
+               &r);
+  if (rc != 0)
+    return end_op(q, lane, rc);
+  struct placement p = place(q, shm_unit(r.from), shm_units(len));
+  *ptr = fill_slot(q, r.ticket, p, len);
+  q->local[lane].pending =
+      (struct shm_pending){1, r.ticket, p.end, p.start, (uint32_t)len};
+  *token = TOKEN(lane, r.ticket);
+  return 0;
+}
+
+static int finish_reservation(shm_queue *q, uint64_t token,
+                              enum shm_slot_state st) {
+  uint32_t lane = (uint32_t)(token >> 32), ticket = (uint32_t)token;
+  if (lane >= SHM_LANES || q->local[lane].pending.kind != 1 ||
+      q->local[lane].pending.ticket != ticket)
+    return shm_fail(-EINVAL, "queue '%s': no such reservation (token %llx)",
+                    q->name, (unsigned long long)token);
+  struct shm_lane *shared = shm_lane_shared(q, (int)lane);
+  uint32_t len = q->local[lane].pending.len;
+  q->local[lane].pending.kind = 0;
+  publish(q, ticket, st);
+  clear_put_intent(shared);
+  wake_readers(q, 1);
+  if (st == SLOT_READY) {
+    lane_add(&shared->puts, 1);
+    lane_add(&shared->put_bytes, len);
+  }
+  shm_lane_release(q, (int)lane);
+  return 0;
+}
+
+int shm_commit(shm_queue *q, uint64_t token) {
+  return finish_reservation(q, token, SLOT_READY);
+}
+
+int shm_cancel(shm_queue *q, uint64_t token) {
+  return finish_reservation(q, token, SLOT_SKIP);
+}

@@ -1,0 +1,421 @@
+/* Segments: naming, race-free creation, validation on attach, mapping,
+ * unlinking and listing. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+_Static_assert(sizeof(struct shm_header) % SHM_LINE == 0, "header padding");
+_Static_assert(sizeof(struct shm_lane) == SHM_LINE, "lane padding");
+_Static_assert(sizeof(struct shm_slot) == 32, "slot size");
+
+#define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
+#define PAGE 4096u
+
+int shm_segment_name(const char *name, uint32_t uid, char *out, size_t cap) {
+  int n = snprintf(out, cap, "/" SHM_NAME_PREFIX "%u-%s", uid, name);
+  return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
+}
+
+uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
+                         struct shm_geometry *geo) {
+  geo->capacity = capacity;
+  geo->slot_count = slots;
+  geo->attach_max = attach;
+  geo->cap_units = (uint32_t)(capacity / SHM_UNIT);
+  geo->slots_off = ALIGN_UP(sizeof(struct shm_header), SHM_LINE);
+  geo->attach_off = ALIGN_UP(
+      geo->slots_off + (uint64_t)slots * sizeof(struct shm_slot), SHM_LINE);
+  geo->ring_off = ALIGN_UP(
+      geo->attach_off + (uint64_t)attach * sizeof(struct shm_attach), PAGE);
+  geo->total_size = geo->ring_off + capacity;
+  return geo->total_size;
+}
+
+static int pow2(uint64_t x) {
+  return x != 0 && (x & (x - 1)) == 0;
+}
+
+static uint64_t next_pow2(uint64_t x) {
+  uint64_t p = 1;
+  while (p < x)
+    p <<= 1;
+  return p;
+}
+
+#define BAD(...) (snprintf(why, cap, __VA_ARGS__), -EBADMSG)
+
+static int check_geometry(const struct shm_header *h, char *why, size_t cap) {
+  if (!pow2(h->capacity) || h->capacity < SHM_MIN_CAPACITY ||
+      h->capacity > SHM_MAX_CAPACITY)
+    return BAD("capacity %llu is not a power of two in %llu..%llu",
+               (unsigned long long)h->capacity,
+               (unsigned long long)SHM_MIN_CAPACITY,
+               (unsigned long long)SHM_MAX_CAPACITY);
+  if (!pow2(h->slot_count) || h->slot_count < SHM_MIN_SLOTS ||
+      h->slot_count > SHM_MAX_SLOTS)
+    return BAD("slot count %u is out of range", h->slot_count);
+  if (h->slot_size != sizeof(struct shm_slot) ||
+      h->attach_size != sizeof(struct shm_attach) ||
+      h->lanes_per_attach != SHM_LANES)
+    return BAD("record sizes differ from this plugin's layout");
+  if (h->attach_max == 0 || h->attach_max > SHM_MAX_ATTACH)
+    return BAD("attachment table size %u is out of range", h->attach_max);
+  if (h->max_items > h->slot_count)
+    return BAD("max_items %u exceeds slot count %u", h->max_items,
+               h->slot_count);
+  return 0;
+}
+
+int shm_header_validate(const struct shm_header *src, uint64_t mapped_size,
+                        struct shm_geometry *geo, char *why, size_t cap) {
+  struct shm_header h;
+  if (mapped_size < sizeof h)
+    return BAD("segment is %llu bytes, smaller than a queue header "
+               "(empty or truncated; was its creator killed?)",
+               (unsigned long long)mapped_size);
+  memcpy(&h, src, sizeof h); /* validate a private copy: no TOCTOU */
+  if (h.magic != SHM_MAGIC)
+    return BAD("not a SAGE shm queue (bad magic)");
+  if (h.layout_version != SHM_LAYOUT_VERSION)
+    return BAD("layout version %u; this plugin reads version %u",
+               h.layout_version, SHM_LAYOUT_VERSION);
+  if (h.header_size != sizeof h)
+    return BAD("header size %u differs from %zu", h.header_size, sizeof h);
+  int rc = check_geometry(&h, why, cap);
+  if (rc != 0)
+    return rc;
+  uint64_t total = shm_layout_size(h.capacity, h.slot_count, h.attach_max, geo);
+  if (h.slots_off != geo->slots_off || h.attach_off != geo->attach_off ||
+      h.ring_off != geo->ring_off || h.total_size != total)
+    return BAD("section offsets do not match the declared sizes");
+  if (total > mapped_size)
+    return BAD("segment is %llu bytes but its header needs %llu",
+               (unsigned long long)mapped_size, (unsigned long long)total);
+  geo->max_items = h.max_items;
+  geo->item_bound = h.max_items ? h.max_items : h.slot_count;
+  return 0;
+}
+
+static void set_views(shm_queue *q, void *base) {
+  q->hdr = base;
+  q->slots = (struct shm_slot *)((char *)base + q->geo.slots_off);
+  q->attach = (struct shm_attach *)((char *)base + q->geo.attach_off);
+  q->ring = (unsigned char *)base + q->geo.ring_off;
+}
+
+static uint64_t random_id(void) {
+  uint64_t id;
+  if (getrandom(&id, sizeof id, GRND_NONBLOCK) != sizeof id)
+    id = (uint64_t)time(NULL) * 6364136223846793005ull ^ (uint64_t)getpid();
+  return id;
+}
+
+static uint64_t realtime_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void init_header(struct shm_header *h, const struct shm_geometry *g,
+                        const struct shm_options *o) {
+  h->layout_version = SHM_LAYOUT_VERSION;
+  h->header_size = sizeof *h;
+  h->total_size = g->total_size;
+  h->capacity = g->capacity;
+  h->slot_count = g->slot_count;
+  h->slot_size = sizeof(struct shm_slot);
+  h->max_items = (uint32_t)o->max_items;
+  h->attach_max = g->attach_max;
+  h->lanes_per_attach = SHM_LANES;
+  h->attach_size = sizeof(struct shm_attach);
+  h->slots_off = g->slots_off;
+  h->attach_off = g->attach_off;
+  h->ring_off = g->ring_off;
+  h->segment_id = random_id();
+  h->creator_uid = (uint32_t)geteuid();
+  h->creator_pid = getpid();
+  h->created_ns = realtime_ns();
+  h->mode = (uint32_t)o->mode;
+  atomic_store_explicit(&h->auto_cleanup, (uint32_t)o->auto_cleanup,
+                        memory_order_relaxed);
+  /* Fresh tmpfs pages are zero: positions, slots and attachments start
+   * empty. The magic goes last; link() then publishes the whole segment. */
+  atomic_thread_fence(memory_order_release);
+  h->magic = SHM_MAGIC;
+}
+
+static int plan_geometry(const struct shm_options *o, struct shm_geometry *g) {
+  uint64_t capacity = next_pow2(
+      o->capacity < SHM_MIN_CAPACITY ? SHM_MIN_CAPACITY : o->capacity);
+  uint64_t slots = o->slots;
+  if (slots == 0)
+    slots = o->max_items ? o->max_items : capacity / 64;
+  slots = next_pow2(slots < SHM_MIN_SLOTS ? SHM_MIN_SLOTS : slots);
+  if (capacity > SHM_MAX_CAPACITY || slots > SHM_MAX_SLOTS)
+    return shm_fail(-EINVAL,
+                    "capacity %llu or slot count %llu too large "
+                    "(max %llu bytes, %u slots)",
+                    (unsigned long long)capacity, (unsigned long long)slots,
+                    (unsigned long long)SHM_MAX_CAPACITY, SHM_MAX_SLOTS);
+  if (o->max_items > slots)
+    return shm_fail(-EINVAL, "max_items %llu exceeds slots %llu",
+                    (unsigned long long)o->max_items,
+                    (unsigned long long)slots);
+  shm_layout_size(capacity, (uint32_t)slots, (uint32_t)o->attach_max, g);
+  g->max_items = (uint32_t)o->max_items;
+  g->item_bound = g->max_items ? g->max_items : g->slot_count;
+  return 0;
+}
+
+static int size_segment(int fd, const char *name, uint64_t total) {
+  int err = posix_fallocate(fd, 0, (off_t)total);
+  if (err == 0)
+    return 0;
+  if (err == ENOSPC || err == EFBIG)
+    return shm_fail(-ENOSPC,
+                    "no room in " SHM_DIR " for queue '%s' (%llu bytes): %s; "
+                    "free space there or use a smaller capacity",
+                    name, (unsigned long long)total, strerror(err));
+  return shm_fail(-err, "cannot size queue '%s': %s", name, strerror(err));
+}
+
+static int open_fail(const char *what, const char *name, int err) {
+  if (err == EMFILE || err == ENFILE)
+    return shm_fail(-err, "cannot %s queue '%s': out of file descriptors (%s)",
+                    what, name, strerror(err));
+  return shm_fail(-err, "cannot %s queue '%s': %s", what, name, strerror(err));
+}
+
+/* Writes a new segment under a temporary name, then publishes it with
+ * link(), which fails if the name exists: openers only ever see fully
+ * initialised segments. Returns -EEXIST if another process won. */
+static int create_segment(shm_queue *q, const struct shm_options *o) {
+  static _Atomic uint32_t counter;
+  struct shm_geometry g;
+  int rc = plan_geometry(o, &g);
+  if (rc != 0)
+    return rc;
+  char tmp[SHM_PATH_MAX], from[SHM_PATH_MAX + 16], to[SHM_PATH_MAX + 16];
+  snprintf(tmp, sizeof tmp, "/" SHM_NAME_PREFIX "%u-.tmp-%d-%u-%08x",
+           (unsigned)geteuid(), getpid(), atomic_fetch_add(&counter, 1),
+           (unsigned)random_id());
+  int fd =
+      shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)o->mode);
+  if (fd < 0)
+    return open_fail("create", q->name, errno);
+  void *base = MAP_FAILED;
+  if (fchmod(fd, (mode_t)o->mode) != 0)
+    rc = open_fail("set the mode of", q->name, errno);
+  else
+    rc = size_segment(fd, q->name, g.total_size);
+  if (rc == 0) {
+    base = mmap(NULL, g.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED)
+      rc = open_fail("map", q->name, errno);
+  }
+  if (rc == 0) {
+    q->geo = g;
+    init_header(base, &g, o);
+    snprintf(from, sizeof from, SHM_DIR "%s", tmp);
+    snprintf(to, sizeof to, SHM_DIR "%s", q->shm_name);
+    if (link(from, to) != 0)
+      rc = errno == EEXIST ? -EEXIST : open_fail("publish", q->name, errno);
+  }
+  shm_unlink(tmp);
+  if (rc != 0) {
+    if (base != MAP_FAILED)
+      munmap(base, g.total_size);
+    close(fd);
+    return rc;
+  }
+  set_views(q, base);
+  q->map_size = g.total_size;
+  q->fd = fd;
+  q->segment_id = q->hdr->segment_id;
+  return 0;
+}
+
+static int check_owner(const shm_queue *q, const struct stat *st,
+                       const struct shm_options *o) {
+  if (st->st_uid == geteuid() || o->allow_foreign || !o->attach)
+    return 0;
+  return shm_fail(-EACCES,
+                  "queue '%s' (%s%s) is owned by uid %u, not %u: its contents "
+                  "could be forged; pass allow_foreign=1 to trust it",
+                  q->name, SHM_DIR, q->shm_name, (unsigned)st->st_uid,
+                  (unsigned)geteuid());
+}
+
+static int map_existing(shm_queue *q, int fd, const struct stat *st,
+                        int writable) {
+  char why[256];
+  uint64_t size = (uint64_t)st->st_size;
+  if (size < sizeof(struct shm_header))
+    return shm_fail(-EBADMSG,
+                    "queue '%s' is corrupt: segment is %llu bytes, smaller "
+                    "than a header (remove it with sage-queue rm --force)",
+                    q->name, (unsigned long long)size);
+  int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  void *base = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED)
+    return open_fail("map", q->name, errno);
+  int rc = shm_header_validate(base, size, &q->geo, why, sizeof why);
+  if (rc != 0) {
+    munmap(base, size);
+    return shm_fail(rc, "queue '%s' is corrupt or foreign: %s", q->name, why);
+  }
+  set_views(q, base);
+  q->map_size = size;
+  q->segment_id = q->hdr->segment_id;
+  return 0;
+}
+
+static int open_existing(shm_queue *q, const struct shm_options *o) {
+  int writable = 1;
+  int fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0 && errno == EACCES && !o->attach) {
+    writable = 0;
+    fd = shm_open(q->shm_name, O_RDONLY | O_CLOEXEC, 0);
+  }
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return shm_fail(-ENOENT, "no queue named '%s' (no %s%s)", q->name,
+                      SHM_DIR, q->shm_name);
+    return open_fail("open", q->name, errno);
+  }
+  struct stat st;
+  int rc = fstat(fd, &st) == 0 ? 0 : open_fail("stat", q->name, errno);
+  if (rc == 0)
+    rc = check_owner(q, &st, o);
+  if (rc == 0)
+    rc = map_existing(q, fd, &st, writable);
+  if (rc != 0) {
+    close(fd);
+    return rc;
+  }
+  q->fd = fd;
+  return 0;
+}
+
+static int open_or_create(shm_queue *q, const struct shm_options *o) {
+  if (o->create == CREATE_ALWAYS || !o->attach)
+    return o->attach ? create_segment(q, o) : open_existing(q, o);
+  int rc = open_existing(q, o);
+  if (rc != -ENOENT || o->create == CREATE_NEVER)
+    return rc;
+  rc = create_segment(q, o);
+  return rc == -EEXIST ? open_existing(q, o) : rc;
+}
+
+void shm_segment_unmap(shm_queue *q) {
+  if (q->hdr != NULL)
+    munmap(q->hdr, q->map_size);
+  if (q->fd >= 0)
+    close(q->fd);
+  q->hdr = NULL;
+  q->fd = -1;
+}
+
+int shm_segment_open(shm_queue *q, const char *name,
+                     const struct shm_options *o) {
+  snprintf(q->name, sizeof q->name, "%s", name);
+  uint32_t uid =
+      o->uid == SHM_UID_SELF ? (uint32_t)geteuid() : (uint32_t)o->uid;
+  if (shm_segment_name(name, uid, q->shm_name, sizeof q->shm_name) != 0)
+    return shm_fail(-ENAMETOOLONG, "queue name '%s' is too long", name);
+  for (int attempt = 0; attempt < 8; attempt++) {
+    int rc = open_or_create(q, o);
+    if (rc != 0)
+      return rc;
+    if (!o->attach)
+      return 0;
+    rc = shm_attach_register(q, 0);
+    if (rc != -ESTALE)
+      return rc;
+    shm_segment_unmap(q); /* it was destroyed while we opened it: retry */
+    if (o->create == CREATE_NEVER)
+      return shm_fail(-ENOENT, "queue '%s' was destroyed", name);
+  }
+  return shm_fail(-EAGAIN, "queue '%s' keeps being destroyed and recreated",
+                  name);
+}
+
+int shm_segment_unlink(shm_queue *q) {
+  int rc = shm_lifecycle_lock(q);
+  if (rc != 0)
+    return rc;
+  if (atomic_exchange(&q->hdr->unlinked, 1) == 0 &&
+      shm_unlink(q->shm_name) != 0 && errno != ENOENT)
+    rc = shm_fail(-errno, "cannot remove queue '%s': %s", q->name,
+                  strerror(errno));
+  shm_lifecycle_unlock(q);
+  return rc;
+}
+
+int shm_segment_unlink_name(const char *name, const struct shm_options *opts,
+                            int force) {
+  shm_queue q = {.fd = -1, .index = -1, .observe = 1};
+  struct shm_options o = *opts;
+  o.attach = 0;
+  o.create = CREATE_NEVER;
+  if (force) {
+    char path[SHM_PATH_MAX];
+    uint32_t uid =
+        o.uid == SHM_UID_SELF ? (uint32_t)geteuid() : (uint32_t)o.uid;
+    if (shm_segment_name(name, uid, path, sizeof path) != 0)
+      return shm_fail(-ENAMETOOLONG, "queue name '%s' is too long", name);
+    if (shm_unlink(path) == 0)
+      return 0;
+    return errno == ENOENT ? shm_fail(-ENOENT, "no queue named '%s'", name)
+                           : open_fail("remove", name, errno);
+  }
+  int rc = shm_segment_open(&q, name, &o);
+  if (rc == 0) {
+    rc = shm_segment_unlink(&q);
+    shm_segment_unmap(&q);
+  }
+  return rc;
+}
+
+/* Splits "sageq-<uid>-<name>" (temporary files excluded). */
+static int parse_entry(const char *file, uint32_t *uid, const char **name) {
+  size_t pre = strlen(SHM_NAME_PREFIX);
+  if (strncmp(file, SHM_NAME_PREFIX, pre) != 0)
+    return 0;
+  char *end;
+  unsigned long v = strtoul(file + pre, &end, 10);
+  if (end == file + pre || *end != '-' || end[1] == '.' || end[1] == '\0')
+    return 0;
+  *uid = (uint32_t)v;
+  *name = end + 1;
+  return 1;
+}
+
+int shm_segment_list(int all_users, sage_list_cb cb, void *ctx) {
+  DIR *dir = opendir(SHM_DIR);
+  if (dir == NULL)
+    return shm_fail(-errno, "cannot read " SHM_DIR ": %s", strerror(errno));
+  struct dirent *e;
+  int rc = 0;
+  uint32_t me = (uint32_t)geteuid();
+  while (rc == 0 && (e = readdir(dir)) != NULL) {
+    uint32_t uid;
+    const char *name;
+    if (parse_entry(e->d_name, &uid, &name) && (all_users || uid == me))
+      rc = cb(name, uid, ctx);
+  }
+  closedir(dir);
+  return rc;
+}

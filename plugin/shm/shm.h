@@ -1,0 +1,158 @@
+/* Internal declarations of the shm transport. */
+#ifndef SAGE_SHM_H
+#define SAGE_SHM_H
+
+#include <sage/transport.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+#define SHM_NAME_PREFIX "sageq-" /* /dev/shm/sageq-<uid>-<name> */
+#define SHM_DIR "/dev/shm"
+#define SHM_PATH_MAX 256
+
+/* Validated geometry copied out of a header; never re-read from shm. */
+struct shm_geometry {
+  uint64_t capacity, total_size, slots_off, attach_off, ring_off;
+  uint32_t cap_units, slot_count, item_bound, attach_max, max_items;
+};
+
+/* One in-flight zero-copy operation held by a lane between calls. */
+struct shm_pending {
+  int kind; /* 0 none, 1 reservation (put), 2 claim (get) */
+  uint32_t ticket, end, start, len;
+};
+
+struct shm_lane_local {
+  _Atomic uint32_t busy; /* held by one thread of this process */
+  struct shm_pending pending;
+};
+
+struct sage_transport_queue {
+  struct shm_header *hdr; /* mapping base */
+  struct shm_slot *slots;
+  struct shm_attach *attach;
+  unsigned char *ring;
+  struct shm_geometry geo;
+  size_t map_size;
+  int fd;
+  int index;          /* my attachment index, -1 when observing only */
+  int observe;        /* mapped read-only, not attached */
+  _Atomic int forked; /* set in a fork child: re-attach before use */
+  uint64_t segment_id;
+  int64_t spin_ns;
+  char name[SHM_PATH_MAX];     /* queue name as the user gave it */
+  char shm_name[SHM_PATH_MAX]; /* "/sageq-<uid>-<name>" */
+  struct shm_lane_local local[SHM_LANES];
+  _Atomic uint32_t lane_event; /* process-private futex for lane waits */
+  _Atomic uint32_t lane_waiters;
+  struct sage_transport_queue *next_open; /* fork list */
+};
+typedef struct sage_transport_queue shm_queue;
+
+/* Open-time options (transport.c parses them). */
+struct shm_options {
+  uint64_t capacity, max_items, mode, create, auto_cleanup, attach_max;
+  uint64_t slots, spin_ns, attach, allow_foreign;
+  uint64_t uid; /* owner whose namespace to open; default: geteuid() */
+};
+#define SHM_UID_SELF UINT64_MAX
+enum { CREATE_AUTO = 0, CREATE_ALWAYS = 1, CREATE_NEVER = 2 };
+
+/* ---- transport.c ---- */
+void shm_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int shm_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- segment.c: naming, create/open/validate/map, unlink, list ---- */
+int shm_segment_name(const char *name, uint32_t uid, char *out, size_t cap);
+int shm_segment_open(shm_queue *q, const char *name,
+                     const struct shm_options *opts);
+void shm_segment_unmap(shm_queue *q);
+int shm_segment_unlink(shm_queue *q);
+int shm_segment_unlink_name(const char *name, const struct shm_options *o,
+                            int force);
+int shm_segment_list(int all_users, sage_list_cb cb, void *ctx);
+/* Checks a header against the mapped size; fills *geo. Pure: the fuzzer
+ * calls it on arbitrary bytes. */
+int shm_header_validate(const struct shm_header *h, uint64_t mapped_size,
+                        struct shm_geometry *geo, char *why, size_t cap);
+uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
+                         struct shm_geometry *geo);
+
+/* ---- attach.c: attachment table and liveness ---- */
+/* Takes a free or dead entry. -ESTALE if the queue's name was removed
+ * (unless allow_unlinked), -EUSERS if every entry is held. */
+int shm_attach_register(shm_queue *q, int allow_unlinked);
+void shm_attach_release(shm_queue *q);
+int shm_lifecycle_lock(shm_queue *q);
+void shm_lifecycle_unlock(shm_queue *q);
+/* 1 if attachment i's process is alive (or is this handle), else 0. */
+int shm_attach_alive(shm_queue *q, uint32_t i);
+/* Counts live and dead ACTIVE attachments; writes up to cap live pids. */
+void shm_attach_census(shm_queue *q, uint32_t *live, uint32_t *dead,
+                       int32_t *pids, size_t cap);
+
+/* ---- lanes.c: per-thread lanes of this handle ---- */
+int shm_lane_acquire(shm_queue *q, int64_t deadline_ns);
+void shm_lane_release(shm_queue *q, int lane);
+struct shm_lane *shm_lane_shared(shm_queue *q, int lane);
+
+/* ---- wait.c: futexes, deadlines, spinning ---- */
+int64_t shm_now_ns(void);
+int64_t shm_deadline(int64_t timeout_ns); /* -1: forever */
+/* Sleeps while *word == expected, at most until deadline (and at most
+ * cap_ns if > 0). Returns 0, -ETIMEDOUT (deadline passed) or -EINTR. */
+int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,
+                   int64_t deadline_ns, int64_t cap_ns);
+void shm_futex_wake(_Atomic uint32_t *word, int shared, int count);
+void shm_cpu_relax(void);
+
+/* ---- ring_put.c ---- */
+struct shm_reservation {
+  uint32_t ticket, count; /* tickets [ticket, ticket+count) */
+  uint64_t from, to;      /* tail before/after */
+};
+int shm_put(shm_queue *q, const void *data, size_t len, int64_t timeout_ns);
+int shm_put_batch(shm_queue *q, const struct sage_msg *msgs, size_t count,
+                  size_t *done, int64_t timeout_ns);
+int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
+                int64_t timeout_ns);
+int shm_commit(shm_queue *q, uint64_t token);
+int shm_cancel(shm_queue *q, uint64_t token);
+
+/* ---- ring_get.c ---- */
+int shm_get(shm_queue *q, void *buf, size_t cap, size_t *len,
+            int64_t timeout_ns);
+int shm_get_batch(shm_queue *q, void *buf, size_t cap, size_t *lens, size_t max,
+                  size_t *count, int64_t timeout_ns);
+int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
+             int64_t timeout_ns);
+int shm_release(shm_queue *q, uint64_t token);
+/* Releases tickets [t, t_end) whose last record ends at `end`. */
+void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end);
+/* Moves head over records already DONE/LOST. */
+void shm_advance_head(shm_queue *q);
+
+/* ---- recover.c: stalls caused by dead owners ---- */
+/* Resolves ticket t if its producer died before publishing. Returns 1 if
+ * it turned the slot into SKIP. */
+int shm_recover_producer(shm_queue *q, uint32_t t);
+/* Resolves the head record if its consumer died holding it. Returns 1 if
+ * anything changed. */
+int shm_recover_head(shm_queue *q);
+
+/* ---- stats.c ---- */
+int shm_stats(shm_queue *q, struct sage_stats *st);
+
+/* Helpers shared by the ring files. */
+static inline struct shm_slot *shm_slot_of(shm_queue *q, uint32_t ticket) {
+  return &q->slots[ticket & (q->geo.slot_count - 1)];
+}
+static inline uint32_t shm_units(size_t len) {
+  return (uint32_t)((len + SHM_UNIT - 1) / SHM_UNIT);
+}
+
+#endif /* SAGE_SHM_H */

@@ -1,0 +1,312 @@
+/* The shm transport's entry point: descriptor, ops table, open-time options,
+ * handle lifetime and fork handling. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "shm.h"
+
+#define SHM_VERSION "0.1.0"
+#define DEFAULT_SPIN_NS 5000
+
+static const struct sage_host *host;
+
+void shm_detail(const char *fmt, ...) {
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (host != NULL && host->size >= offsetof(struct sage_host, set_detail) +
+                                        sizeof host->set_detail)
+    host->set_detail(text);
+}
+
+int shm_fail(int code, const char *fmt, ...) {
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  shm_detail("%s", text);
+  return code;
+}
+
+/* ---- options ---- */
+
+static const char *const create_modes[] = {"auto", "always", "never", NULL};
+
+#define OPT(key, type, field, lo, hi)                                          \
+  { key, type, offsetof(struct shm_options, field), lo, hi, NULL }
+
+static const struct sage_opt_spec open_specs[] = {
+    OPT("capacity", SAGE_OPT_SIZE, capacity, SHM_MIN_CAPACITY,
+        SHM_MAX_CAPACITY),
+    OPT("max_items", SAGE_OPT_SIZE, max_items, 0, SHM_MAX_SLOTS),
+    OPT("mode", SAGE_OPT_MODE, mode, 0, 0),
+    {"create", SAGE_OPT_ENUM, offsetof(struct shm_options, create), 0, 0,
+     create_modes},
+    OPT("auto_cleanup", SAGE_OPT_BOOL, auto_cleanup, 0, 0),
+    OPT("attach_max", SAGE_OPT_SIZE, attach_max, 1, SHM_MAX_ATTACH),
+    OPT("slots", SAGE_OPT_SIZE, slots, 0, SHM_MAX_SLOTS),
+    OPT("spin_ns", SAGE_OPT_SIZE, spin_ns, 0, 1000000000),
+    OPT("attach", SAGE_OPT_BOOL, attach, 0, 0),
+    OPT("allow_foreign", SAGE_OPT_BOOL, allow_foreign, 0, 0),
+    OPT("uid", SAGE_OPT_SIZE, uid, 0, UINT32_MAX),
+};
+#define N_OPEN_SPECS (sizeof open_specs / sizeof open_specs[0])
+
+static int parse_options(const char *const *options, struct shm_options *o) {
+  *o = (struct shm_options){
+      .capacity = SHM_DEFAULT_CAPACITY,
+      .mode = 0600,
+      .attach_max = SHM_DEFAULT_ATTACH,
+      .spin_ns = DEFAULT_SPIN_NS,
+      .attach = 1,
+      .uid = SHM_UID_SELF,
+  };
+  char why[512];
+  if (sage_opts_parse(options, open_specs, N_OPEN_SPECS, o, why, sizeof why))
+    return shm_fail(-EINVAL, "shm: %s", why);
+  return 0;
+}
+
+/* ---- fork: children re-attach on first use ---- */
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static shm_queue *open_list;
+
+static void before_fork(void) {
+  pthread_mutex_lock(&open_lock);
+}
+static void after_fork_parent(void) {
+  pthread_mutex_unlock(&open_lock);
+}
+
+/* The inherited descriptor shares the parent's open file description and so
+ * its liveness lock: swap it for a fresh description of the same file, so
+ * the parent's death stays visible. */
+static void after_fork_child(void) {
+  for (shm_queue *q = open_list; q != NULL; q = q->next_open) {
+    if (q->observe || q->fd < 0)
+      continue;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", q->fd);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    close(q->fd);
+    q->fd = fd;
+    q->index = -1;
+    atomic_store(&q->forked, 1);
+  }
+  pthread_mutex_unlock(&open_lock);
+}
+
+static void register_fork_handlers(void) {
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+static void track(shm_queue *q) {
+  pthread_once(&fork_once, register_fork_handlers);
+  pthread_mutex_lock(&open_lock);
+  q->next_open = open_list;
+  open_list = q;
+  pthread_mutex_unlock(&open_lock);
+}
+
+static void untrack(shm_queue *q) {
+  pthread_mutex_lock(&open_lock);
+  for (shm_queue **p = &open_list; *p != NULL; p = &(*p)->next_open)
+    if (*p == q) {
+      *p = q->next_open;
+      break;
+    }
+  pthread_mutex_unlock(&open_lock);
+}
+
+static int reattach(shm_queue *q) {
+  if (q->fd < 0)
+    return shm_fail(-EBADF,
+                    "queue '%s': cannot re-attach after fork "
+                    "(no /proc to reopen the segment)",
+                    q->name);
+  for (unsigned l = 0; l < SHM_LANES; l++) {
+    atomic_store(&q->local[l].busy, 0); /* held by parent threads at fork */
+    q->local[l].pending.kind = 0;
+  }
+  /* A queue destroyed before the fork keeps working here too, as it does
+   * in the parent, until this handle closes. */
+  int rc = shm_attach_register(q, 1);
+  if (rc != 0)
+    return rc;
+  atomic_store(&q->forked, 0);
+  return 0;
+}
+
+int shm_ready(shm_queue *q);
+int shm_ready(shm_queue *q) {
+  if (q->observe)
+    return shm_fail(-EPERM, "queue '%s' was opened to observe only (attach=0)",
+                    q->name);
+  if (!atomic_load_explicit(&q->forked, memory_order_relaxed))
+    return 0;
+  pthread_mutex_lock(&open_lock);
+  int rc = atomic_load(&q->forked) ? reattach(q) : 0;
+  pthread_mutex_unlock(&open_lock);
+  return rc;
+}
+
+/* ---- ops ---- */
+
+static int shm_open_op(const char *name, const char *const *options,
+                       sage_transport_queue **out) {
+  struct shm_options o;
+  int rc = parse_options(options, &o);
+  if (rc != 0)
+    return rc;
+  shm_queue *q = calloc(1, sizeof *q);
+  if (q == NULL)
+    return shm_fail(-ENOMEM, "out of memory");
+  q->fd = -1;
+  q->index = -1;
+  q->observe = !o.attach;
+  q->spin_ns = (int64_t)o.spin_ns;
+  rc = shm_segment_open(q, name, &o);
+  if (rc != 0) {
+    free(q);
+    return rc;
+  }
+  if (o.auto_cleanup && !q->observe)
+    atomic_store(&q->hdr->auto_cleanup, 1);
+  track(q);
+  *out = q;
+  return 0;
+}
+
+/* Detaches; unlinks the name too if auto-cleanup is on and we were last. */
+static void detach(shm_queue *q) {
+  if (q->index < 0 || shm_lifecycle_lock(q) != 0) {
+    shm_attach_release(q);
+    return;
+  }
+  shm_attach_release(q);
+  uint32_t live, dead;
+  int32_t none[1];
+  shm_attach_census(q, &live, &dead, none, 0);
+  if (live == 0 && atomic_load(&q->hdr->auto_cleanup) &&
+      atomic_exchange(&q->hdr->unlinked, 1) == 0)
+    shm_unlink(q->shm_name);
+  shm_lifecycle_unlock(q);
+}
+
+static int shm_close_op(sage_transport_queue *q) {
+  untrack(q);
+  if (!q->observe && !atomic_load(&q->forked))
+    detach(q);
+  shm_segment_unmap(q);
+  free(q);
+  return 0;
+}
+
+static int shm_destroy_op(sage_transport_queue *q) {
+  int rc = 0;
+  if (atomic_load(&q->forked) && q->fd < 0)
+    rc = shm_fail(-EBADF, "queue '%s': cannot destroy after fork", q->name);
+  else
+    rc = shm_segment_unlink(q);
+  shm_close_op(q);
+  return rc;
+}
+
+static int shm_stats_op(sage_transport_queue *q, struct sage_stats *st) {
+  return shm_stats(q, st);
+}
+
+static const struct sage_opt_spec admin_specs[] = {
+    {"all", SAGE_OPT_BOOL, 0, 0, 0, NULL},
+    {"force", SAGE_OPT_BOOL, sizeof(uint64_t), 0, 0, NULL},
+    {"uid", SAGE_OPT_SIZE, 2 * sizeof(uint64_t), 0, UINT32_MAX, NULL},
+};
+
+struct admin_options {
+  uint64_t all, force, uid;
+};
+
+static int parse_admin(const char *const *options, struct admin_options *a) {
+  *a = (struct admin_options){0, 0, SHM_UID_SELF};
+  char why[512];
+  if (sage_opts_parse(options, admin_specs, 3, a, why, sizeof why))
+    return shm_fail(-EINVAL, "shm: %s", why);
+  return 0;
+}
+
+static int shm_list_op(const char *const *options, sage_list_cb cb, void *ctx) {
+  struct admin_options a;
+  int rc = parse_admin(options, &a);
+  return rc != 0 ? rc : shm_segment_list((int)a.all, cb, ctx);
+}
+
+static int shm_unlink_op(const char *name, const char *const *options) {
+  struct admin_options a;
+  int rc = parse_admin(options, &a);
+  if (rc != 0)
+    return rc;
+  struct shm_options o = {.uid = a.uid, .allow_foreign = 1};
+  return shm_segment_unlink_name(name, &o, (int)a.force);
+}
+
+static int shm_attachments_op(sage_transport_queue *q, int32_t *pids,
+                              size_t cap) {
+  uint32_t live, dead;
+  shm_attach_census(q, &live, &dead, pids, cap);
+  return (int)live;
+}
+
+static const struct sage_transport_ops ops = {
+    .size = sizeof(struct sage_transport_ops),
+    .open = shm_open_op,
+    .put = shm_put,
+    .get = shm_get,
+    .stats = shm_stats_op,
+    .close = shm_close_op,
+    .destroy = shm_destroy_op,
+    .put_batch = shm_put_batch,
+    .get_batch = shm_get_batch,
+    .reserve = shm_reserve,
+    .commit = shm_commit,
+    .cancel = shm_cancel,
+    .peek = shm_peek,
+    .release = shm_release,
+    .list = shm_list_op,
+    .unlink = shm_unlink_op,
+    .attachments = shm_attachments_op,
+};
+
+static const struct sage_transport_descriptor descriptor = {
+    .abi_version = SAGE_TRANSPORT_ABI_VERSION,
+    .size = sizeof(struct sage_transport_descriptor),
+    .name = "shm",
+    .version = SHM_VERSION,
+    .description = "POSIX shared-memory MPMC ring: blocking, zero-copy, "
+                   "survives processes dying mid-operation",
+    .capabilities = SAGE_CAP_MPMC | SAGE_CAP_BLOCKING | SAGE_CAP_CROSS_PROCESS |
+                    SAGE_CAP_ZERO_COPY | SAGE_CAP_BATCH | SAGE_CAP_PERSISTENT |
+                    SAGE_CAP_CRASH_SAFE | SAGE_CAP_ITEM_BOUND | SAGE_CAP_LIST,
+    .ops = &ops,
+};
+
+SAGE_PLUGIN_EXPORT const struct sage_transport_descriptor *
+SAGE_TRANSPORT_ENTRY(const struct sage_host *h) {
+  if (h != NULL)
+    host = h;
+  return &descriptor;
+}

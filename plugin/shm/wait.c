@@ -1,0 +1,70 @@
+/* Sleeping and waking on shared 32-bit words (Linux futexes), monotonic
+ * deadlines, and the spin hint. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+int64_t shm_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t shm_deadline(int64_t timeout_ns) {
+  if (timeout_ns < 0)
+    return -1;
+  int64_t now = shm_now_ns();
+  return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+void shm_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Raw syscall: not a cancellation point, and no glibc wrapper exists. */
+static long futex(_Atomic uint32_t *word, int op, uint32_t val,
+                  const struct timespec *timeout) {
+  return syscall(SYS_futex, (uint32_t *)word, op, val, timeout, NULL, 0);
+}
+
+int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,
+                   int64_t deadline_ns, int64_t cap_ns) {
+  struct timespec ts, *tsp = NULL;
+  int64_t wait_ns = -1;
+  if (deadline_ns >= 0) {
+    wait_ns = deadline_ns - shm_now_ns();
+    if (wait_ns <= 0)
+      return -ETIMEDOUT;
+  }
+  if (cap_ns > 0 && (wait_ns < 0 || cap_ns < wait_ns))
+    wait_ns = cap_ns;
+  if (wait_ns >= 0) {
+    ts.tv_sec = wait_ns / 1000000000;
+    ts.tv_nsec = wait_ns % 1000000000;
+    tsp = &ts; /* FUTEX_WAIT timeouts are relative, on CLOCK_MONOTONIC */
+  }
+  int op = shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE;
+  if (futex(word, op, expected, tsp) == 0 || errno == EAGAIN)
+    return 0;
+  if (errno == EINTR)
+    return -EINTR;
+  if (errno == ETIMEDOUT)
+    return (deadline_ns >= 0 && shm_now_ns() >= deadline_ns) ? -ETIMEDOUT : 0;
+  return 0; /* any other error: let the caller re-check its condition */
+}
+
+void shm_futex_wake(_Atomic uint32_t *word, int shared, int count) {
+  futex(word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE,
+        count > 0 ? (uint32_t)count : (uint32_t)INT_MAX, NULL);
+}

@@ -1,0 +1,465 @@
+/* Transport conformance checks, over the flat API only. */
+#include "config.h"
+
+#include "conformance.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sage/queue.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CAPACITY 65536
+#define MS 1000000ll
+
+static enum conf_result fail(struct conf_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static enum conf_result fail(struct conf_ctx *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(c->why, sizeof c->why, fmt, ap);
+  va_end(ap);
+  const char *detail = sage_last_error();
+  if (n > 0 && (size_t)n < sizeof c->why && detail[0] != '\0')
+    snprintf(c->why + n, sizeof c->why - (size_t)n, " [%s]", detail);
+  return CONF_FAIL;
+}
+
+#define CHECK(ctx, cond, ...)                                                  \
+  do {                                                                         \
+    if (!(cond))                                                               \
+      return fail(ctx, __VA_ARGS__);                                           \
+  } while (0)
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void unique_name(char *buf, size_t cap, const char *tag) {
+  static _Atomic unsigned counter;
+  snprintf(buf, cap, "conf-%d-%s-%u", (int)getpid(), tag,
+           atomic_fetch_add(&counter, 1));
+}
+
+/* Opens a fresh queue; capacity and max_items as given (0: default). */
+static int open_fresh(struct conf_ctx *c, const char *tag, size_t capacity,
+                      size_t max_items, sage_queue **q, char *name,
+                      size_t name_cap) {
+  char cap_s[32], items_s[32];
+  const char *opts[8];
+  size_t n = 0;
+  opts[n++] = "create";
+  opts[n++] = "always";
+  if (capacity) {
+    snprintf(cap_s, sizeof cap_s, "%zu", capacity);
+    opts[n++] = "capacity";
+    opts[n++] = cap_s;
+  }
+  if (max_items) {
+    snprintf(items_s, sizeof items_s, "%zu", max_items);
+    opts[n++] = "max_items";
+    opts[n++] = items_s;
+  }
+  opts[n] = NULL;
+  unique_name(name, name_cap, tag);
+  return sage_queue_open(c->transport, name, opts, q);
+}
+
+static struct sage_stats stats_of(sage_queue *q) {
+  struct sage_stats st = {.size = sizeof st};
+  sage_queue_stats(q, &st);
+  return st;
+}
+
+#define OPEN(c, tag, capacity, items, q, name)                                 \
+  do {                                                                         \
+    int rc_ = open_fresh(c, tag, capacity, items, q, name, sizeof name);       \
+    CHECK(c, rc_ == 0, "open %s: %s", tag, sage_strerror(rc_));                \
+  } while (0)
+
+static enum conf_result check_fifo(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128];
+  OPEN(c, "fifo", CAPACITY, 0, &q, name);
+  enum { N = 500 };
+  for (uint32_t i = 0; i < N; i++) {
+    int rc = sage_queue_put(q, &i, sizeof i, 1000 * MS);
+    CHECK(c, rc == 0, "put %u: %s", i, sage_strerror(rc));
+  }
+  for (uint32_t i = 0; i < N; i++) {
+    uint32_t v = 0;
+    size_t len = 0;
+    int rc = sage_queue_get(q, &v, sizeof v, &len, 1000 * MS);
+    CHECK(c, rc == 0 && len == sizeof v && v == i,
+          "get %u: rc %d len %zu value %u", i, rc, len, v);
+  }
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static void fill_pattern(unsigned char *buf, size_t len, size_t seed) {
+  for (size_t i = 0; i < len; i++)
+    buf[i] = (unsigned char)(i * 131 + seed * 7 + 1);
+}
+
+static enum conf_result check_all_sizes(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128];
+  OPEN(c, "sizes", 8192, 0, &q, name);
+  struct sage_stats st = stats_of(q);
+  size_t max = st.max_message;
+  CHECK(c, max > 0 && max <= 1 << 24, "max_message %zu", max);
+  unsigned char *in = malloc(max + 1), *out = malloc(max + 1);
+  for (size_t len = 0; len <= max; len++) {
+    fill_pattern(in, len, len);
+    int rc = sage_queue_put(q, in, len, 1000 * MS);
+    if (rc != 0) {
+      free(in), free(out);
+      return fail(c, "put of %zu bytes (max %zu): %s", len, max,
+                  sage_strerror(rc));
+    }
+    size_t got = 0;
+    rc = sage_queue_get(q, out, max, &got, 1000 * MS);
+    if (rc != 0 || got != len || memcmp(in, out, len) != 0) {
+      free(in), free(out);
+      return fail(c, "get of %zu bytes: rc %d, got %zu bytes", len, rc, got);
+    }
+  }
+  free(in);
+  free(out);
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static enum conf_result check_emsgsize(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128];
+  OPEN(c, "emsgsize", 8192, 0, &q, name);
+  size_t max = stats_of(q).max_message;
+  char *big = calloc(1, max + 1);
+  int64_t t0 = now_ns();
+  int rc = sage_queue_put(q, big, max + 1, -1); /* must not block */
+  int64_t took = now_ns() - t0;
+  free(big);
+  CHECK(c, rc == -EMSGSIZE, "oversize put returned %d", rc);
+  CHECK(c, took < 500 * MS, "oversize put took %lld ms",
+        (long long)(took / MS));
+  CHECK(c, strstr(sage_last_error(), "byte") != NULL,
+        "detail should report the size: '%s'", sage_last_error());
+  CHECK(c, stats_of(q).items == 0, "queue changed by a refused put");
+  char msg[100] = "0123456789", small[4];
+  CHECK(c, sage_queue_put(q, msg, sizeof msg, 0) == 0, "put");
+  size_t len = 0;
+  rc = sage_queue_get(q, small, sizeof small, &len, 0);
+  CHECK(c, rc == -EMSGSIZE && len == sizeof msg, "small buffer: rc %d len %zu",
+        rc, len);
+  rc = sage_queue_get(q, msg, sizeof msg, &len, 0);
+  CHECK(c, rc == 0 && len == sizeof msg, "message lost after -EMSGSIZE");
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static enum conf_result check_eagain(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128], buf[64];
+  OPEN(c, "eagain", 4096, 0, &q, name);
+  size_t len;
+  CHECK(c, sage_queue_get(q, buf, sizeof buf, &len, 0) == -EAGAIN,
+        "get on empty");
+  int rc, n = 0;
+  while ((rc = sage_queue_put(q, buf, sizeof buf, 0)) == 0 && n < 100000)
+    n++;
+  CHECK(c, rc == -EAGAIN && n > 0, "put on full: rc %d after %d", rc, n);
+  for (int i = 0; i < n; i++)
+    CHECK(c, sage_queue_get(q, buf, sizeof buf, &len, 0) == 0, "drain %d", i);
+  CHECK(c, sage_queue_get(q, buf, sizeof buf, &len, 0) == -EAGAIN,
+        "get after drain");
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+/* A timed-out call returns after >= timeout and not far after. */
+static enum conf_result check_timeouts(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128], buf[64];
+  OPEN(c, "timeouts", 4096, 0, &q, name);
+  const int64_t timeout = 150 * MS, slack = 250 * MS;
+  size_t len;
+  int64_t t0 = now_ns();
+  int rc = sage_queue_get(q, buf, sizeof buf, &len, timeout);
+  int64_t took = now_ns() - t0;
+  CHECK(c, rc == -ETIMEDOUT, "get on empty returned %d", rc);
+  CHECK(c, took >= timeout && took < timeout + slack,
+        "get timed out after %lld ms, want %lld", (long long)(took / MS),
+        (long long)(timeout / MS));
+  while (sage_queue_put(q, buf, sizeof buf, 0) == 0)
+    ;
+  t0 = now_ns();
+  rc = sage_queue_put(q, buf, sizeof buf, timeout);
+  took = now_ns() - t0;
+  CHECK(c, rc == -ETIMEDOUT, "put on full returned %d", rc);
+  CHECK(c, took >= timeout && took < timeout + slack,
+        "put timed out after %lld ms", (long long)(took / MS));
+  CHECK(c, stats_of(q).timeouts >= 2 || !(c->caps & SAGE_CAP_CRASH_SAFE),
+        "timeouts not counted");
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static enum conf_result check_stats(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128], buf[256] = {0};
+  OPEN(c, "stats", CAPACITY, 0, &q, name);
+  struct sage_stats st = stats_of(q);
+  CHECK(c, st.capacity >= CAPACITY / 2, "capacity %llu",
+        (unsigned long long)st.capacity);
+  for (int i = 0; i < 10; i++)
+    CHECK(c, sage_queue_put(q, buf, (size_t)(10 + i), 0) == 0, "put");
+  size_t len;
+  for (int i = 0; i < 4; i++)
+    CHECK(c, sage_queue_get(q, buf, sizeof buf, &len, 0) == 0, "get");
+  st = stats_of(q);
+  CHECK(c, st.total_put == 10 && st.total_got == 4 && st.items == 6,
+        "put %llu got %llu items %llu", (unsigned long long)st.total_put,
+        (unsigned long long)st.total_got, (unsigned long long)st.items);
+  CHECK(c, st.bytes_put == 145 && st.bytes_got == 46, "bytes put %llu got %llu",
+        (unsigned long long)st.bytes_put, (unsigned long long)st.bytes_got);
+  CHECK(c, st.bytes_used >= 145 - 46 && st.bytes_used <= st.capacity,
+        "bytes_used %llu", (unsigned long long)st.bytes_used);
+  CHECK(c, st.total_put == st.total_got + st.items + st.abandoned,
+        "totals do not reconcile");
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static enum conf_result check_batch(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128];
+  OPEN(c, "batch", CAPACITY, 0, &q, name);
+  enum { N = 40 };
+  char data[N][32];
+  const void *ptrs[N];
+  size_t lens[N], done = 0;
+  for (int i = 0; i < N; i++) {
+    lens[i] = (size_t)snprintf(data[i], sizeof data[i], "message-%d", i);
+    ptrs[i] = data[i];
+  }
+  int rc = sage_queue_put_batch(q, ptrs, lens, N, &done, 1000 * MS);
+  CHECK(c, rc == 0 && done == N, "put_batch: rc %d done %zu", rc, done);
+  char buf[4096];
+  size_t out[N], count = 0, seen = 0;
+  while (seen < N) {
+    rc = sage_queue_get_batch(q, buf, 100, out, N, &count, 1000 * MS);
+    CHECK(c, rc == 0 && count > 0, "get_batch: rc %d count %zu", rc, count);
+    size_t off = 0;
+    for (size_t i = 0; i < count; i++, seen++) {
+      CHECK(c,
+            out[i] == lens[seen] && memcmp(buf + off, data[seen], out[i]) == 0,
+            "batch message %zu differs", seen);
+      off += out[i];
+    }
+    CHECK(c, off <= 100, "get_batch overflowed its buffer");
+  }
+  CHECK(c, sage_queue_put(q, buf, 50, 0) == 0, "put");
+  rc = sage_queue_get_batch(q, buf, 10, out, 4, &count, 0);
+  CHECK(c, rc == -EMSGSIZE && out[0] == 50, "small batch buffer: rc %d", rc);
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static enum conf_result check_zero_copy(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128];
+  OPEN(c, "zerocopy", CAPACITY, 0, &q, name);
+  void *w;
+  uint64_t token;
+  CHECK(c, sage_queue_reserve(q, 5, &w, &token, 0) == 0, "reserve");
+  memcpy(w, "first", 5);
+  CHECK(c, sage_queue_commit(q, token) == 0, "commit");
+  CHECK(c, sage_queue_reserve(q, 6, &w, &token, 0) == 0, "reserve 2");
+  CHECK(c, sage_queue_cancel(q, token) == 0, "cancel");
+  CHECK(c, sage_queue_put(q, "third", 5, 0) == 0, "put");
+  const void *r;
+  size_t len;
+  CHECK(c, sage_queue_peek(q, &r, &len, &token, 0) == 0, "peek");
+  CHECK(c, len == 5 && memcmp(r, "first", 5) == 0, "peeked wrong message");
+  CHECK(c, sage_queue_release(q, token) == 0, "release");
+  CHECK(c, sage_queue_release(q, token) == -EINVAL, "double release accepted");
+  char buf[16];
+  CHECK(c,
+        sage_queue_get(q, buf, sizeof buf, &len, 0) == 0 && len == 5 &&
+            memcmp(buf, "third", 5) == 0,
+        "cancelled reservation was delivered");
+  CHECK(c, sage_queue_get(q, buf, sizeof buf, &len, 0) == -EAGAIN, "extra");
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static enum conf_result check_persistence(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128], buf[32];
+  OPEN(c, "persist", CAPACITY, 0, &q, name);
+  CHECK(c, sage_queue_put(q, "kept", 4, 0) == 0, "put");
+  CHECK(c, sage_queue_close(q) == 0, "close");
+  const char *opts[] = {"create", "never", NULL};
+  int rc = sage_queue_open(c->transport, name, opts, &q);
+  CHECK(c, rc == 0, "reopen: %s", sage_strerror(rc));
+  size_t len;
+  CHECK(c,
+        sage_queue_get(q, buf, sizeof buf, &len, 0) == 0 && len == 4 &&
+            memcmp(buf, "kept", 4) == 0,
+        "message lost across close/reopen");
+  CHECK(c, sage_queue_destroy(q) == 0, "destroy");
+  rc = sage_queue_open(c->transport, name, opts, &q);
+  CHECK(c, rc == -ENOENT, "open of a destroyed queue with create=never: %d",
+        rc);
+  return CONF_PASS;
+}
+
+struct waker {
+  sage_queue *q;
+  int64_t delay_ns, put_at;
+};
+
+static void *delayed_put(void *arg) {
+  struct waker *w = arg;
+  struct timespec ts = {0, (long)w->delay_ns};
+  nanosleep(&ts, NULL);
+  w->put_at = now_ns();
+  sage_queue_put(w->q, "wake", 4, 1000 * MS);
+  return NULL;
+}
+
+static enum conf_result check_blocking_wakeup(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128], buf[16];
+  OPEN(c, "wakeup", CAPACITY, 0, &q, name);
+  struct waker w = {q, 50 * MS, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, delayed_put, &w);
+  size_t len;
+  int rc = sage_queue_get(q, buf, sizeof buf, &len, 5000 * MS);
+  int64_t woke = now_ns();
+  pthread_join(t, NULL);
+  CHECK(c, rc == 0 && len == 4, "blocked get: rc %d", rc);
+  CHECK(c, woke - w.put_at < 200 * MS, "woke %lld ms after the put",
+        (long long)((woke - w.put_at) / MS));
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static enum conf_result check_item_bound(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128], buf[8] = {0};
+  OPEN(c, "items", CAPACITY, 4, &q, name);
+  for (int i = 0; i < 4; i++)
+    CHECK(c, sage_queue_put(q, buf, 1, 0) == 0, "put %d", i);
+  CHECK(c, sage_queue_put(q, buf, 1, 0) == -EAGAIN, "5th put with max_items=4");
+  CHECK(c, stats_of(q).max_items == 4, "max_items not reported");
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
+static enum conf_result check_options(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128];
+  unique_name(name, sizeof name, "opts");
+  const char *bad[] = {"no_such_option", "1", NULL};
+  int rc = sage_queue_open(c->transport, name, bad, &q);
+  CHECK(c, rc == -EINVAL, "unknown option accepted: %d", rc);
+  CHECK(c, strstr(sage_last_error(), "no_such_option") != NULL,
+        "detail should name the option: '%s'", sage_last_error());
+  const char *custom[] = {"x-test-key", "1", "create", "always", NULL};
+  rc = sage_queue_open(c->transport, name, custom, &q);
+  CHECK(c, rc == 0, "x- option refused: %s", sage_strerror(rc));
+  sage_queue_destroy(q);
+  const char *never[] = {"create", "never", NULL};
+  rc = sage_queue_open(c->transport, name, never, &q);
+  CHECK(c, rc == -ENOENT, "create=never on a missing queue: %d", rc);
+  return CONF_PASS;
+}
+
+static enum conf_result check_two_handles(struct conf_ctx *c) {
+  sage_queue *a, *b;
+  char name[128], buf[16];
+  OPEN(c, "handles", CAPACITY, 0, &a, name);
+  const char *opts[] = {"create", "never", NULL};
+  int rc = sage_queue_open(c->transport, name, opts, &b);
+  CHECK(c, rc == 0, "second open: %s", sage_strerror(rc));
+  CHECK(c, sage_queue_put(a, "ab", 2, 0) == 0, "put via a");
+  size_t len;
+  CHECK(c, sage_queue_get(b, buf, sizeof buf, &len, 0) == 0 && len == 2,
+        "get via b");
+  CHECK(c, sage_queue_destroy(a) == 0, "destroy via a");
+  CHECK(c, sage_queue_put(b, "cd", 2, 0) == 0, "b keeps working after destroy");
+  CHECK(c, sage_queue_get(b, buf, sizeof buf, &len, 0) == 0, "b get");
+  sage_queue_close(b);
+  return CONF_PASS;
+}
+
+const struct conf_check sage_conformance_checks[] = {
+    {"fifo", "messages come out in the order they went in", 0, check_fifo},
+    {"all_sizes", "every size from 0 to max_message round-trips", 0,
+     check_all_sizes},
+    {"emsgsize", "oversize put fails at once; small buffer keeps the message",
+     0, check_emsgsize},
+    {"eagain", "non-blocking calls return -EAGAIN on empty/full", 0,
+     check_eagain},
+    {"timeouts", "timed calls return after >= timeout, not far after",
+     SAGE_CAP_BLOCKING, check_timeouts},
+    {"stats", "stats count puts, gets, bytes and items consistently", 0,
+     check_stats},
+    {"batch", "put_batch/get_batch round-trip and honour buffer size",
+     SAGE_CAP_BATCH, check_batch},
+    {"zero_copy", "reserve/commit/cancel and peek/release", SAGE_CAP_ZERO_COPY,
+     check_zero_copy},
+    {"persistence", "close then reopen keeps messages; destroy removes",
+     SAGE_CAP_PERSISTENT, check_persistence},
+    {"blocking_wakeup", "a blocked get wakes promptly on put",
+     SAGE_CAP_BLOCKING, check_blocking_wakeup},
+    {"item_bound", "max_items bounds the number of messages",
+     SAGE_CAP_ITEM_BOUND, check_item_bound},
+    {"options", "unknown options refused, x- options accepted, create=never", 0,
+     check_options},
+    {"two_handles", "two handles share a queue; destroy keeps attached ones", 0,
+     check_two_handles},
+};
+const size_t sage_conformance_count =
+    sizeof sage_conformance_checks / sizeof sage_conformance_checks[0];
+
+int sage_conformance_init(struct conf_ctx *ctx, const char *transport) {
+  memset(ctx, 0, sizeof *ctx);
+  ctx->transport = transport;
+  int64_t caps = sage_transport_capabilities(transport);
+  if (caps < 0)
+    return (int)caps;
+  ctx->caps = (uint64_t)caps;
+  return 0;
+}
+
+static void missing_caps(struct conf_ctx *ctx, uint64_t missing) {
+  size_t used =
+      (size_t)snprintf(ctx->why, sizeof ctx->why, "transport lacks capability");
+  for (unsigned bit = 0; bit < 64 && used < sizeof ctx->why; bit++)
+    if (missing >> bit & 1)
+      used += (size_t)snprintf(ctx->why + used, sizeof ctx->why - used, " %s",
+                               sage_capability_name(bit));
+}
+
+enum conf_result sage_conformance_run(struct conf_ctx *ctx,
+                                      const struct conf_check *check) {
+  ctx->why[0] = '\0';
+  uint64_t missing = check->needs & ~ctx->caps;
+  if (missing) {
+    missing_caps(ctx, missing);
+    return CONF_SKIP;
+  }
+  return check->run(ctx);
+}
