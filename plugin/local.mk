@@ -21,6 +21,7 @@ plugin_sage_shm_la_SOURCES = \
 	plugin/shm/ring_put.c \
 	plugin/shm/segment.c \
 	plugin/shm/stats.c \
+	plugin/shm/tasks.c \
 	plugin/shm/transport.c \
 	plugin/shm/wait.c
 plugin_sage_shm_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common

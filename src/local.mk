@@ -19,14 +19,6 @@ src_libsagequeue_la_LDFLAGS = $(AM_LDFLAGS) -no-undefined \
 sageincludedir = $(includedir)/sage
 sageinclude_HEADERS = include/sage/transport.h include/sage/queue.h
 
-# The sage-queue command.
-bin_PROGRAMS += src/cli/sage-queue
-src_cli_sage_queue_SOURCES = \
-	src/cli/cli.h \
-	src/cli/main.c \
-	src/cli/output.c \
-	src/cli/cmd_plugins.c
-src_cli_sage_queue_LDADD = src/libsagequeue.la
 
 # The transport conformance suite, shared by the tests and sage-queue.
 noinst_LTLIBRARIES += src/libsage_conformance.la

@@ -215,6 +215,33 @@ SAGE_API int sage_queue_attachments(sage_queue *q, int32_t *pids, size_t cap) {
                    q->plugin->ops->attachments(q->tq, pids, cap));
 }
 
+SAGE_API int sage_queue_depth(sage_queue *q, uint64_t *items, uint64_t *bytes) {
+  CHECK_Q(q);
+  if (items == NULL || bytes == NULL)
+    return sage__fail(-EINVAL, "depth: NULL argument");
+  if (SAGE__HAS_OP(q->plugin, depth))
+    return op_result(q, "depth", q->plugin->ops->depth(q->tq, items, bytes));
+  struct sage_stats st = {.size = sizeof st};
+  int rc = sage_queue_stats(q, &st);
+  *items = st.items;
+  *bytes = st.bytes_used;
+  return rc;
+}
+
+SAGE_API int sage_queue_task_done(sage_queue *q, uint64_t count) {
+  CHECK_Q(q);
+  if (!SAGE__HAS_OP(q->plugin, task_done))
+    return no_op(q, "task_done");
+  return op_result(q, "task_done", q->plugin->ops->task_done(q->tq, count));
+}
+
+SAGE_API int sage_queue_join(sage_queue *q, int64_t timeout_ns) {
+  CHECK_Q(q);
+  if (!SAGE__HAS_OP(q->plugin, join))
+    return no_op(q, "join");
+  return op_result(q, "join", q->plugin->ops->join(q->tq, timeout_ns));
+}
+
 SAGE_API const char *sage_queue_transport_name(const sage_queue *q) {
   return q != NULL ? q->plugin->name : NULL;
 }

@@ -20,6 +20,7 @@ static const struct {
     STAT(timeouts),        STAT(abandoned),       STAT(attached),
     STAT(waiting_readers), STAT(waiting_writers), STAT(owner_uid),
     STAT(creator_pid),     STAT(created_ns),      STAT(stale_attached),
+    STAT(unfinished),
 };
 
 #define FIELD_COUNT (sizeof fields / sizeof fields[0])

@@ -48,8 +48,9 @@ CONFORMANCE(blocking_wakeup)
 CONFORMANCE(item_bound)
 CONFORMANCE(options)
 CONFORMANCE(two_handles)
+CONFORMANCE(tasks)
 
 Test(conformance, every_check_has_a_test) {
-  cr_assert_eq(sage_conformance_count, 13,
+  cr_assert_eq(sage_conformance_count, 14,
                "add a CONFORMANCE() line for each new check");
 }

@@ -166,6 +166,15 @@ SAGE_API int sage_queue_stats_values(sage_queue *q, uint64_t *values, size_t n);
 /* Live attached pids (up to cap written); returns the live count. */
 SAGE_API int sage_queue_attachments(sage_queue *q, int32_t *pids, size_t cap);
 
+/* Current depth (messages queued, bytes held); cheaper than stats. */
+SAGE_API int sage_queue_depth(sage_queue *q, uint64_t *items, uint64_t *bytes);
+
+/* Task accounting (queue.Queue's task_done/join) shared across processes;
+ * -ENOTSUP if the transport lacks it. task_done: -EINVAL when called more
+ * times than messages were put. join: waits up to timeout_ns. */
+SAGE_API int sage_queue_task_done(sage_queue *q, uint64_t count);
+SAGE_API int sage_queue_join(sage_queue *q, int64_t timeout_ns);
+
 /* The transport and queue name of an open handle. */
 SAGE_API const char *sage_queue_transport_name(const sage_queue *q);
 SAGE_API const char *sage_queue_name(const sage_queue *q);

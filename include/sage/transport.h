@@ -110,6 +110,7 @@ struct sage_stats {
   uint64_t creator_pid;     /* process that created the queue */
   uint64_t created_ns;      /* creation time, ns since the Unix epoch */
   uint64_t stale_attached;  /* attachments whose process is dead */
+  uint64_t unfinished;      /* put but not yet marked done (task_done) */
 };
 
 /* One message of a batch put. */
@@ -183,6 +184,14 @@ struct sage_transport_ops {
   /* Writes up to cap attached process ids; returns the count of live ones
    * (which may exceed cap). */
   int (*attachments)(sage_transport_queue *q, int32_t *pids, size_t cap);
+  /* Cheap current depth: messages queued and bytes held. Never blocks. */
+  int (*depth)(sage_transport_queue *q, uint64_t *items, uint64_t *bytes);
+  /* queue.Queue task accounting shared by every process: task_done marks
+   * `count` taken messages finished (-EINVAL if that exceeds the messages
+   * put); join waits until every message put is finished (messages lost
+   * with a dead consumer count as finished). */
+  int (*task_done)(sage_transport_queue *q, uint64_t count);
+  int (*join)(sage_transport_queue *q, int64_t timeout_ns);
 };
 
 /* The constant descriptor returned by the entry function. */

@@ -17,9 +17,10 @@
 
 #define SHM_MAGIC 0x314d534551474153ull /* "SAGEQSM1" little-endian */
 #define SHM_LAYOUT_VERSION 1u
-#define SHM_LINE 128 /* pad hot words to two cache lines (adjacent prefetch)   \
-                      */
-#define SHM_UNIT 8u  /* records are 8-byte aligned */
+#define SHM_LINE                                                               \
+  128               /* pad hot words to two cache lines (adjacent prefetch)    \
+                     */
+#define SHM_UNIT 8u /* records are 8-byte aligned */
 
 #define SHM_MIN_CAPACITY 4096ull
 #define SHM_MAX_CAPACITY (4ull << 30) /* 4 GiB: 2^29 units */
@@ -124,7 +125,13 @@ struct shm_header {
   _Atomic uint64_t abandoned;  /* records given up after an owner died */
   _Atomic uint64_t high_water; /* most bytes ever held */
   _Atomic uint64_t reclaimed;  /* dead attachments reclaimed */
-  SHM_PAD(pad7, 24);
+  _Atomic uint64_t lost;       /* published messages lost with a consumer */
+  SHM_PAD(pad7, 32);
+
+  _Atomic uint64_t tasks_done; /* task_done() total */
+  _Atomic uint32_t join_event; /* futex: bumped by task_done */
+  _Atomic uint32_t join_waiters;
+  SHM_PAD(pad8, 16);
 };
 
 static inline uint64_t shm_pos(uint32_t ticket, uint32_t unit) {

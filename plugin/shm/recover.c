@@ -125,6 +125,10 @@ int shm_recover_head(shm_queue *q) {
   if (!atomic_compare_exchange_strong(&s->ctl, &ctl, shm_ctl(t, SLOT_LOST)))
     return 1;
   atomic_fetch_add(&h->abandoned, 1);
+  if (shm_ctl_state(ctl) == SLOT_READY) {
+    atomic_fetch_add(&h->lost, 1); /* its task can never be done */
+    wake_all(&h->join_event);
+  }
   shm_advance_head(q);
   wake_all(&h->space_event);
   return 1;

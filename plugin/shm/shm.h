@@ -144,6 +144,12 @@ int shm_recover_producer(shm_queue *q, uint32_t t);
  * anything changed. */
 int shm_recover_head(shm_queue *q);
 
+/* ---- tasks.c ---- */
+uint64_t shm_unfinished(shm_queue *q);
+int shm_task_done(shm_queue *q, uint64_t count);
+int shm_join(shm_queue *q, int64_t timeout_ns);
+int shm_depth(shm_queue *q, uint64_t *items, uint64_t *bytes);
+
 /* ---- stats.c ---- */
 int shm_stats(shm_queue *q, struct sage_stats *st);
 

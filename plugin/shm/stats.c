@@ -49,5 +49,6 @@ int shm_stats(shm_queue *q, struct sage_stats *st) {
   st->owner_uid = h->creator_uid;
   st->creator_pid = (uint64_t)h->creator_pid;
   st->created_ns = h->created_ns;
+  st->unfinished = shm_unfinished(q);
   return 0;
 }

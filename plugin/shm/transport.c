@@ -289,6 +289,9 @@ static const struct sage_transport_ops ops = {
     .list = shm_list_op,
     .unlink = shm_unlink_op,
     .attachments = shm_attachments_op,
+    .depth = shm_depth,
+    .task_done = shm_task_done,
+    .join = shm_join,
 };
 
 static const struct sage_transport_descriptor descriptor = {

@@ -404,6 +404,35 @@ static enum conf_result check_two_handles(struct conf_ctx *c) {
   return CONF_PASS;
 }
 
+static enum conf_result check_tasks(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128], buf[8];
+  OPEN(c, "tasks", CAPACITY, 0, &q, name);
+  int rc = sage_queue_join(q, 0);
+  if (rc == -ENOTSUP) {
+    sage_queue_destroy(q);
+    snprintf(c->why, sizeof c->why, "transport has no task_done/join ops");
+    return CONF_SKIP;
+  }
+  CHECK(c, rc == 0, "join on a new queue: %d", rc);
+  for (int i = 0; i < 3; i++)
+    CHECK(c, sage_queue_put(q, "t", 1, 0) == 0, "put");
+  int64_t t0 = now_ns();
+  rc = sage_queue_join(q, 100 * MS);
+  CHECK(c, rc == -ETIMEDOUT && now_ns() - t0 >= 100 * MS,
+        "join with 3 unfinished: %d", rc);
+  size_t len;
+  for (int i = 0; i < 3; i++)
+    CHECK(c, sage_queue_get(q, buf, sizeof buf, &len, 0) == 0, "get");
+  CHECK(c, sage_queue_task_done(q, 2) == 0, "task_done(2)");
+  CHECK(c, sage_queue_join(q, 0) == -EAGAIN, "join with 1 unfinished");
+  CHECK(c, sage_queue_task_done(q, 1) == 0, "task_done(1)");
+  CHECK(c, sage_queue_join(q, 1000 * MS) == 0, "join when all done");
+  CHECK(c, sage_queue_task_done(q, 1) == -EINVAL, "over-call accepted");
+  sage_queue_destroy(q);
+  return CONF_PASS;
+}
+
 const struct conf_check sage_conformance_checks[] = {
     {"fifo", "messages come out in the order they went in", 0, check_fifo},
     {"all_sizes", "every size from 0 to max_message round-trips", 0,
@@ -430,6 +459,8 @@ const struct conf_check sage_conformance_checks[] = {
      check_options},
     {"two_handles", "two handles share a queue; destroy keeps attached ones", 0,
      check_two_handles},
+    {"tasks", "task_done/join account for every message; over-calls fail", 0,
+     check_tasks},
 };
 const size_t sage_conformance_count =
     sizeof sage_conformance_checks / sizeof sage_conformance_checks[0];

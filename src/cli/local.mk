@@ -1,0 +1,8 @@
+# The sage-queue command (and its tests and man page).
+bin_PROGRAMS += src/cli/sage-queue
+src_cli_sage_queue_SOURCES = \
+	src/cli/cli.h \
+	src/cli/main.c \
+	src/cli/output.c \
+	src/cli/cmd_plugins.c
+src_cli_sage_queue_LDADD = src/libsagequeue.la
