@@ -72,6 +72,12 @@ check_PROGRAMS += tests/test_registry tests/test_flat_api tests/test_options \
 TESTS += tests/test_registry tests/test_flat_api tests/test_options \
 	tests/test_conformance
 
+check_PROGRAMS += tests/test_shm_recovery
+TESTS += tests/test_shm_recovery
+tests_test_shm_recovery_SOURCES = tests/test_shm_recovery.c
+tests_test_shm_recovery_CFLAGS = $(TEST_CFLAGS)
+tests_test_shm_recovery_LDADD = $(TEST_LIBS)
+
 tests_test_conformance_SOURCES = tests/test_conformance.c
 tests_test_conformance_CFLAGS = $(TEST_CFLAGS)
 tests_test_conformance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src
@@ -105,3 +111,10 @@ tests_run_conformance_LDADD = src/libsage_conformance.la src/libsagequeue.la
 TESTS += tests/check_exports.sh tests/check_format.sh tests/check_cli_plugins.sh
 EXTRA_DIST += tests/check_exports.sh tests/check_format.sh \
 	tests/check_cli_plugins.sh tests/exports.txt tests/check_install.sh
+
+# shm stress and crash tests (standalone: they run under TSan too).
+check_PROGRAMS += tests/stress/stress_mpmc
+tests_stress_stress_mpmc_SOURCES = tests/stress/stress_mpmc.c tests/stress/msg.h
+tests_stress_stress_mpmc_LDADD = src/libsagequeue.la
+TESTS += tests/stress/run_stress.sh
+EXTRA_DIST += tests/stress/run_stress.sh

@@ -93,18 +93,31 @@ static void after_fork_parent(void) {
   pthread_mutex_unlock(&open_lock);
 }
 
-/* The inherited descriptor shares the parent's open file description and so
- * its liveness lock: swap it for a fresh description of the same file, so
- * the parent's death stays visible. */
+/* The inherited descriptor and mapping share the parent's open file
+ * description, and with it the parent's liveness lock: a child holding them
+ * would keep a dead parent looking alive. Swap both for a fresh description
+ * of the same file (the shared memory itself is unchanged). */
+static void reopen_in_child(shm_queue *q) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", q->fd);
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return; /* no /proc: keep the shared description (documented) */
+  void *at = mmap(q->hdr, q->map_size, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_FIXED, fd, 0);
+  if (at == MAP_FAILED) {
+    close(fd);
+    return;
+  }
+  close(q->fd);
+  q->fd = fd;
+}
+
 static void after_fork_child(void) {
   for (shm_queue *q = open_list; q != NULL; q = q->next_open) {
     if (q->observe || q->fd < 0)
       continue;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", q->fd);
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    close(q->fd);
-    q->fd = fd;
+    reopen_in_child(q);
     q->index = -1;
     atomic_store(&q->forked, 1);
   }

@@ -1,0 +1,257 @@
+/* MPMC stress: P producers x C consumers (processes or threads) move N
+ * self-checking messages of random sizes through one shm queue. Every
+ * message must arrive exactly once, in per-producer order per consumer, with
+ * a valid checksum; stats must reconcile.
+ *
+ * usage: stress_mpmc [-p P] [-c C] [-n N] [-s MAXSIZE] [-k capacity]
+ *                    [-t threads|processes|mixed]
+ * Defaults come from $SAGE_STRESS_MESSAGES etc. so sanitizer builds can
+ * scale down; the make-check runs use >= 1,000,000 messages. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sage/queue.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "msg.h"
+
+#define MAX_PRODUCERS 64
+#define MAX_SIZE 8192
+#define SECOND 1000000000ll
+
+struct shared {
+  _Atomic uint64_t received, errors;
+  _Atomic uint8_t seen[]; /* producer * per_producer + seq */
+};
+
+struct config {
+  int producers, consumers, threads, mixed;
+  uint32_t per_producer, max_size;
+  uint64_t capacity;
+  char name[64];
+  struct shared *sh;
+};
+
+static void error(struct config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void error(struct config *cfg, const char *fmt, ...) {
+  if (atomic_fetch_add(&cfg->sh->errors, 1) >= 10)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "stress: ");
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static sage_queue *attach(struct config *cfg) {
+  const char *opts[] = {"create", "never", NULL};
+  sage_queue *q;
+  int rc = sage_queue_open("shm", cfg->name, opts, &q);
+  if (rc != 0) {
+    fprintf(stderr, "stress: open: %s\n", sage_last_error());
+    exit(2);
+  }
+  return q;
+}
+
+static void produce(struct config *cfg, sage_queue *q, uint32_t id) {
+  unsigned char buf[sizeof(struct test_msg_header) + MAX_SIZE];
+  uint64_t s = id * 7919u + 17;
+  for (uint32_t seq = 0; seq < cfg->per_producer; seq++) {
+    size_t n = test_msg_build(buf, id, seq, test_msg_rand(&s) % cfg->max_size);
+    int rc = sage_queue_put(q, buf, n, 60 * SECOND);
+    if (rc != 0) {
+      error(cfg, "put failed: producer %u: %s", id, sage_strerror(rc));
+      return;
+    }
+  }
+}
+
+static void consume(struct config *cfg, sage_queue *q) {
+  unsigned char buf[sizeof(struct test_msg_header) + MAX_SIZE];
+  uint32_t last[MAX_PRODUCERS];
+  memset(last, 0xff, sizeof last);
+  uint64_t total = (uint64_t)cfg->producers * cfg->per_producer;
+  while (atomic_load(&cfg->sh->received) < total) {
+    size_t n;
+    int rc = sage_queue_get(q, buf, sizeof buf, &n, SECOND / 10);
+    if (rc == -ETIMEDOUT || rc == -EINTR)
+      continue;
+    struct test_msg_header h;
+    if (rc != 0 || !test_msg_check(buf, n, &h) ||
+        h.producer >= (uint32_t)cfg->producers || h.seq >= cfg->per_producer) {
+      error(cfg, "bad message (%s, %zu bytes)", sage_strerror(rc), n);
+      continue;
+    }
+    if (last[h.producer] != UINT32_MAX && h.seq <= last[h.producer])
+      error(cfg, "order: producer %u seq %u after a later one", h.producer,
+            h.seq);
+    last[h.producer] = h.seq;
+    uint64_t slot = (uint64_t)h.producer * cfg->per_producer + h.seq;
+    if (atomic_exchange(&cfg->sh->seen[slot], 1))
+      error(cfg, "duplicate: producer %u seq %u", h.producer, h.seq);
+    atomic_fetch_add(&cfg->sh->received, 1);
+  }
+}
+
+struct role {
+  struct config *cfg;
+  sage_queue *q;
+  int producer; /* -1: consumer */
+};
+
+static void *run_role(void *arg) {
+  struct role *r = arg;
+  if (r->producer >= 0)
+    produce(r->cfg, r->q, (uint32_t)r->producer);
+  else
+    consume(r->cfg, r->q);
+  return NULL;
+}
+
+/* Threads share one handle (exercising its lanes). */
+static void run_threads(struct config *cfg, int first, int count,
+                        int producers) {
+  sage_queue *q = attach(cfg);
+  pthread_t t[2 * MAX_PRODUCERS];
+  struct role roles[2 * MAX_PRODUCERS];
+  for (int i = 0; i < count; i++) {
+    roles[i] = (struct role){cfg, q, producers ? first + i : -1};
+    pthread_create(&t[i], NULL, run_role, &roles[i]);
+  }
+  for (int i = 0; i < count; i++)
+    pthread_join(t[i], NULL);
+  sage_queue_close(q);
+}
+
+static pid_t spawn(struct config *cfg, int producer) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    sage_queue *q = attach(cfg);
+    struct role r = {cfg, q, producer};
+    run_role(&r);
+    sage_queue_close(q);
+    _exit(0);
+  }
+  return pid;
+}
+
+static int verify(struct config *cfg, sage_queue *q) {
+  uint64_t total = (uint64_t)cfg->producers * cfg->per_producer, missing = 0;
+  for (uint64_t i = 0; i < total; i++)
+    missing += !atomic_load(&cfg->sh->seen[i]);
+  struct sage_stats st = {.size = sizeof st};
+  sage_queue_stats(q, &st);
+  printf("stress: %d producers x %d consumers (%s), %llu messages, %llu "
+         "bytes: missing %llu, errors %llu, stats put %llu got %llu items "
+         "%llu\n",
+         cfg->producers, cfg->consumers,
+         cfg->mixed     ? "mixed"
+         : cfg->threads ? "threads"
+                        : "processes",
+         (unsigned long long)total, (unsigned long long)st.bytes_put,
+         (unsigned long long)missing,
+         (unsigned long long)atomic_load(&cfg->sh->errors),
+         (unsigned long long)st.total_put, (unsigned long long)st.total_got,
+         (unsigned long long)st.items);
+  return missing == 0 && atomic_load(&cfg->sh->errors) == 0 &&
+         st.total_put == total && st.total_got == total && st.items == 0 &&
+         st.abandoned == 0;
+}
+
+static uint64_t env_or(const char *name, uint64_t fallback) {
+  const char *v = getenv(name);
+  return v != NULL && *v != '\0' ? strtoull(v, NULL, 10) : fallback;
+}
+
+static void parse(int argc, char **argv, struct config *cfg, uint64_t *n) {
+  int opt;
+  while ((opt = getopt(argc, argv, "p:c:n:s:k:t:")) != -1) {
+    switch (opt) {
+    case 'p':
+      cfg->producers = atoi(optarg);
+      break;
+    case 'c':
+      cfg->consumers = atoi(optarg);
+      break;
+    case 'n':
+      *n = strtoull(optarg, NULL, 10);
+      break;
+    case 's':
+      cfg->max_size = (uint32_t)atoi(optarg);
+      break;
+    case 'k':
+      cfg->capacity = strtoull(optarg, NULL, 10);
+      break;
+    case 't':
+      cfg->threads = strcmp(optarg, "threads") == 0;
+      cfg->mixed = strcmp(optarg, "mixed") == 0;
+      break;
+    default:
+      fprintf(stderr, "usage: stress_mpmc [-p P] [-c C] [-n N] [-s MAX] "
+                      "[-k CAP] [-t threads|processes|mixed]\n");
+      exit(2);
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  struct config cfg = {
+      .producers = 4, .consumers = 4, .max_size = 256, .capacity = 1 << 18};
+  uint64_t n = env_or("SAGE_STRESS_MESSAGES", 1000000);
+  parse(argc, argv, &cfg, &n);
+  if (cfg.producers < 1 || cfg.producers > MAX_PRODUCERS || cfg.consumers < 1 ||
+      cfg.consumers > MAX_PRODUCERS || cfg.max_size < 1 ||
+      cfg.max_size > MAX_SIZE)
+    return 2;
+  cfg.per_producer =
+      (uint32_t)((n + (uint64_t)cfg.producers - 1) / (uint64_t)cfg.producers);
+  uint64_t total = (uint64_t)cfg.producers * cfg.per_producer;
+  cfg.sh = mmap(NULL, sizeof *cfg.sh + total, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  snprintf(cfg.name, sizeof cfg.name, "stress-%d", (int)getpid());
+  char cap[32];
+  snprintf(cap, sizeof cap, "%llu", (unsigned long long)cfg.capacity);
+  const char *opts[] = {"create", "always", "capacity", cap, NULL};
+  sage_queue *q;
+  if (sage_queue_open("shm", cfg.name, opts, &q) != 0) {
+    fprintf(stderr, "stress: create: %s\n", sage_last_error());
+    return 2;
+  }
+  alarm(600);        /* a hang fails the test instead of wedging CI */
+  if (cfg.threads) { /* producer threads here, consumer threads in a child */
+    pid_t c = fork();
+    if (c == 0) {
+      run_threads(&cfg, 0, cfg.consumers, 0);
+      _exit(0);
+    }
+    run_threads(&cfg, 0, cfg.producers, 1);
+    waitpid(c, NULL, 0);
+  } else {
+    pid_t pids[2 * MAX_PRODUCERS];
+    int np = 0;
+    for (int i = 0; i < cfg.producers; i++)
+      pids[np++] = spawn(&cfg, i);
+    if (cfg.mixed)
+      run_threads(&cfg, 0, cfg.consumers, 0);
+    else
+      for (int i = 0; i < cfg.consumers; i++)
+        pids[np++] = spawn(&cfg, -1);
+    for (int i = 0; i < np; i++)
+      waitpid(pids[i], NULL, 0);
+  }
+  int ok = verify(&cfg, q);
+  sage_queue_destroy(q);
+  return ok ? 0 : 1;
+}
