@@ -6,5 +6,9 @@ src_cli_sage_queue_SOURCES = \
 	src/cli/args.c \
 	src/cli/output.c \
 	src/cli/observe.c \
-	src/cli/cmd_plugins.c
+	src/cli/cmd_plugins.c \
+	src/cli/cmd_ls.c \
+	src/cli/cmd_stat.c \
+	src/cli/cmd_rm.c \
+	src/cli/cmd_gc.c
 src_cli_sage_queue_LDADD = src/libsagequeue.la

@@ -8,7 +8,7 @@
 #include "cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_plugins,
+    &cmd_plugins, &cmd_ls, &cmd_stat, &cmd_rm, &cmd_gc,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
