@@ -10,5 +10,11 @@ src_cli_sage_queue_SOURCES = \
 	src/cli/cmd_ls.c \
 	src/cli/cmd_stat.c \
 	src/cli/cmd_rm.c \
-	src/cli/cmd_gc.c
-src_cli_sage_queue_LDADD = src/libsagequeue.la
+	src/cli/cmd_gc.c \
+	src/cli/cmd_bench.c \
+	src/cli/cmd_check_plugin.c
+# `sage-queue bench` runs the benchmark program installed beside the
+# plugins ($SAGE_BENCH overrides it).
+src_cli_sage_queue_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src \
+	-DSAGE_BENCH_PATH='"$(pkglibexecdir)/sage-queue-bench"'
+src_cli_sage_queue_LDADD = src/libsage_conformance.la src/libsagequeue.la

@@ -8,7 +8,8 @@
 #include "cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_plugins, &cmd_ls, &cmd_stat, &cmd_rm, &cmd_gc,
+    &cmd_plugins, &cmd_ls,    &cmd_stat,         &cmd_rm,
+    &cmd_gc,      &cmd_bench, &cmd_check_plugin,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
