@@ -13,8 +13,12 @@ src_cli_sage_queue_SOURCES = \
 	src/cli/cmd_gc.c \
 	src/cli/cmd_bench.c \
 	src/cli/cmd_check_plugin.c
-# `sage-queue bench` runs the benchmark program installed beside the
-# plugins ($SAGE_BENCH overrides it).
+# `sage-queue bench` runs the benchmark program installed in
+# $(pkglibexecdir) ($SAGE_BENCH overrides it); check-plugin runs the
+# conformance suite.
 src_cli_sage_queue_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src \
 	-DSAGE_BENCH_PATH='"$(pkglibexecdir)/sage-queue-bench"'
 src_cli_sage_queue_LDADD = src/libsage_conformance.la src/libsagequeue.la
+
+man1_MANS = src/cli/sage-queue.1
+EXTRA_DIST += src/cli/sage-queue.1
