@@ -22,3 +22,20 @@ src_cli_sage_queue_LDADD = src/libsage_conformance.la src/libsagequeue.la
 
 man1_MANS = src/cli/sage-queue.1
 EXTRA_DIST += src/cli/sage-queue.1
+
+# Tests: shell scripts driving the built command on queues made by
+# tests/cli/queue_tool.
+check_PROGRAMS += tests/cli/queue_tool
+tests_cli_queue_tool_SOURCES = tests/cli/queue_tool.c
+tests_cli_queue_tool_LDADD = src/libsagequeue.la
+
+CLI_TESTS = \
+	tests/cli/ls.sh \
+	tests/cli/stat.sh \
+	tests/cli/rm.sh \
+	tests/cli/gc.sh \
+	tests/cli/bench.sh \
+	tests/cli/check_plugin.sh \
+	tests/cli/usage.sh
+TESTS += $(CLI_TESTS)
+EXTRA_DIST += $(CLI_TESTS) tests/cli/lib.sh
