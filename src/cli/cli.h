@@ -3,6 +3,9 @@
 #ifndef SAGE_CLI_H
 #define SAGE_CLI_H
 
+#include <sage/queue.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define EXIT_OK 0
@@ -12,6 +15,7 @@
 /* Options common to every subcommand. */
 struct cli_opts {
   int json;
+  const char *transport; /* --transport; NULL: $SAGE_TRANSPORT or shm */
 };
 
 /* A subcommand: argv[0] is its name. */
@@ -23,17 +27,73 @@ struct cli_command {
 };
 
 extern const struct cli_command cmd_plugins;
+extern const struct cli_command cmd_ls;
+extern const struct cli_command cmd_stat;
+extern const struct cli_command cmd_rm;
+extern const struct cli_command cmd_gc;
+extern const struct cli_command cmd_bench;
+extern const struct cli_command cmd_check_plugin;
 
 /* Prints "sage-queue: <what>: <last error detail or strerror>" to stderr and
  * returns EXIT_ERROR. */
 int cli_error(const char *what, int code);
+/* Prints "sage-queue: <message>" to stderr and returns EXIT_ERROR. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a usage error and returns EXIT_USAGE. */
 int cli_usage(const struct cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* True if argv holds -h/--help. */
+/* True if argv holds -h/--help before any "--". */
 int cli_wants_help(int argc, char **argv);
 
-/* ---- output.c: aligned tables and JSON ---- */
+/* ---- args.c: option parsing ---- */
+
+enum cli_arg_kind {
+  CLI_FLAG,      /* --name */
+  CLI_VALUE,     /* --name VALUE or --name=VALUE */
+  CLI_OPT_NUMBER /* --name, --name=N, or --name N when N is a number */
+};
+
+struct cli_option {
+  const char *name; /* long name without the dashes */
+  char short_name;  /* 0: none */
+  enum cli_arg_kind kind;
+  int id; /* returned by cli_next_option; > 0 */
+};
+
+/* Walks a subcommand's argv. Options may come anywhere; "--" ends them.
+ * --json (every command) and, with `queue_options`, --transport NAME are
+ * handled here, writing into *opts. Positional arguments are gathered in
+ * order at argv[1..npos]. */
+struct cli_parser {
+  const struct cli_command *cmd;
+  const struct cli_option *options;
+  size_t noptions;
+  int queue_options;
+  struct cli_opts *opts;
+  int argc;
+  char **argv;
+  int next;
+  int npos;
+  int only_positional;
+};
+
+void cli_parser_init(struct cli_parser *p, const struct cli_command *cmd,
+                     int argc, char **argv, const struct cli_option *options,
+                     size_t noptions, struct cli_opts *opts);
+/* Returns the next option's id (its value, or NULL, in *value), 0 when
+ * the arguments are used up, or -1 after printing a usage error (return
+ * EXIT_USAGE). */
+int cli_next_option(struct cli_parser *p, const char **value);
+/* The positional arguments, valid once cli_next_option returned 0. */
+char **cli_positional(const struct cli_parser *p, int *count);
+
+/* Number parsing for option values: 0 on success. */
+int cli_parse_seconds(const char *text, double *out);
+int cli_parse_count(const char *text, uint64_t *out);
+/* A user name or numeric uid. */
+int cli_parse_uid(const char *text, uint32_t *out);
+
+/* ---- output.c: aligned tables, JSON, human units ---- */
 
 struct table;
 struct table *table_new(size_t ncols, const char *const *headers);
@@ -43,5 +103,72 @@ void table_free(struct table *t);
 
 /* Writes s as a JSON string literal (with quotes). */
 void json_string(FILE *out, const char *s);
+/* Writes `"key": ` (preceded by ", " unless first). */
+void json_key(FILE *out, const char *key, int first);
+
+/* "512 B", "64.0 KiB", "1.5 MiB", ... */
+void fmt_bytes(uint64_t bytes, char *buf, size_t cap);
+/* "42s", "5m03s", "3h12m", "4d05h" */
+void fmt_duration(double seconds, char *buf, size_t cap);
+/* Local time, "2026-11-26 12:02:26". */
+void fmt_time(uint64_t epoch_ns, char *buf, size_t cap);
+/* The user name of uid, or its number. */
+void fmt_user(uint32_t uid, char *buf, size_t cap);
+/* Nanoseconds on CLOCK_REALTIME / CLOCK_MONOTONIC. */
+uint64_t now_realtime_ns(void);
+uint64_t now_monotonic_ns(void);
+
+/* ---- observe.c: looking at queues without attaching ---- */
+
+/* One queue as seen by an observer. */
+struct queue_view {
+  char name[160];
+  const char *transport;
+  uint32_t owner_uid; /* from the listing, or ours for a named queue */
+  int rc;             /* 0, or why it could not be read (-EBADMSG: corrupt) */
+  char error[512];    /* detail when rc != 0 */
+  struct sage_stats st;
+  int32_t pids[64]; /* live attached pids (first 64) */
+  int npids;        /* live attachment count (may exceed 64) */
+  int pids_known;   /* 0: the transport counts attachments, names none */
+};
+
+enum queue_state {
+  QUEUE_LIVE,      /* someone is attached */
+  QUEUE_IDLE,      /* nobody attached; closed cleanly (kept by gc) */
+  QUEUE_STALE,     /* every attachment's process died */
+  QUEUE_CORRUPT,   /* segment failed validation */
+  QUEUE_UNREADABLE /* permission or another error */
+};
+
+/* Opens queue `name` of user `uid` to observe only: read-only, not counted
+ * as an attachment; put/get on it fail with -EPERM. */
+int queue_open_observer(const char *transport, const char *name, uint32_t uid,
+                        sage_queue **q);
+/* Opens `name` of user `uid` to observe only (attach=0), reads stats and
+ * attachments, closes it. Fills v (v->rc and v->error on failure) and
+ * returns v->rc. */
+int queue_observe(const char *transport, const char *name, uint32_t uid,
+                  struct queue_view *v);
+enum queue_state queue_state_of(const struct queue_view *v);
+/* A readable queue's state from its stats: a queue is stale when nobody
+ * is attached but some attachment's process died without detaching. */
+enum queue_state queue_stats_state(const struct sage_stats *st);
+const char *queue_state_name(enum queue_state s);
+/* "pid 1234", "pids 1234, 5678" (with "and N more" past the recorded
+ * ones), or "pids not reported" when the transport cannot name them. */
+void queue_pids_text(const struct queue_view *v, char *buf, size_t cap);
+
+/* Every queue listed by transport (all users with `all_users`), sorted by
+ * name then owner. Returns 0 or a negative code (detail set). */
+struct queue_listing {
+  size_t count;
+  struct queue_entry {
+    char name[160];
+    uint32_t uid;
+  } * entries;
+};
+int queue_list(const char *transport, int all_users, struct queue_listing *l);
+void queue_listing_free(struct queue_listing *l);
 
 #endif

@@ -74,9 +74,17 @@ static void print_table(const sage_plugin_list *l) {
              sage_plugins_error(l, i));
 }
 
-static int run(int argc, char **argv, const struct cli_opts *opts) {
-  if (argc > 1)
-    return cli_usage(&cmd_plugins, "unexpected argument '%s'", argv[1]);
+static int run(int argc, char **argv, const struct cli_opts *global) {
+  struct cli_opts o = *global, *opts = &o;
+  struct cli_parser p;
+  const char *value;
+  int npos;
+  cli_parser_init(&p, &cmd_plugins, argc, argv, NULL, 0, opts);
+  if (cli_next_option(&p, &value) != 0)
+    return EXIT_USAGE; /* plugins has no options of its own */
+  char **pos = cli_positional(&p, &npos);
+  if (npos > 0)
+    return cli_usage(&cmd_plugins, "unexpected argument '%s'", pos[0]);
   sage_plugin_list *l;
   int rc = sage_plugins_scan(&l);
   if (rc != 0)
@@ -95,7 +103,7 @@ const struct cli_command cmd_plugins = {
     .name = "plugins",
     .summary = "list transport plugins on the search path",
     .usage =
-        "usage: sage-queue [--json] plugins\n\n"
+        "usage: sage-queue plugins [--json]\n\n"
         "Lists every sage-<name>.so in $SAGE_PLUGIN_PATH and the installed\n"
         "plugin dir: name, version, ABI, capabilities and file. Plugins\n"
         "that fail a load gate are listed with the reason.\n\n"

@@ -3,6 +3,39 @@ bin_PROGRAMS += src/cli/sage-queue
 src_cli_sage_queue_SOURCES = \
 	src/cli/cli.h \
 	src/cli/main.c \
+	src/cli/args.c \
 	src/cli/output.c \
-	src/cli/cmd_plugins.c
-src_cli_sage_queue_LDADD = src/libsagequeue.la
+	src/cli/observe.c \
+	src/cli/cmd_plugins.c \
+	src/cli/cmd_ls.c \
+	src/cli/cmd_stat.c \
+	src/cli/cmd_rm.c \
+	src/cli/cmd_gc.c \
+	src/cli/cmd_bench.c \
+	src/cli/cmd_check_plugin.c
+# `sage-queue bench` runs the benchmark program installed in
+# $(pkglibexecdir) ($SAGE_BENCH overrides it); check-plugin runs the
+# conformance suite.
+src_cli_sage_queue_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src \
+	-DSAGE_BENCH_PATH='"$(pkglibexecdir)/sage-queue-bench"'
+src_cli_sage_queue_LDADD = src/libsage_conformance.la src/libsagequeue.la
+
+man1_MANS = src/cli/sage-queue.1
+EXTRA_DIST += src/cli/sage-queue.1
+
+# Tests: shell scripts driving the built command on queues made by
+# tests/cli/queue_tool.
+check_PROGRAMS += tests/cli/queue_tool
+tests_cli_queue_tool_SOURCES = tests/cli/queue_tool.c
+tests_cli_queue_tool_LDADD = src/libsagequeue.la
+
+CLI_TESTS = \
+	tests/cli/ls.sh \
+	tests/cli/stat.sh \
+	tests/cli/rm.sh \
+	tests/cli/gc.sh \
+	tests/cli/bench.sh \
+	tests/cli/check_plugin.sh \
+	tests/cli/usage.sh
+TESTS += $(CLI_TESTS)
+EXTRA_DIST += $(CLI_TESTS) tests/cli/lib.sh

@@ -8,22 +8,30 @@
 #include "cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_plugins,
+    &cmd_plugins, &cmd_ls,    &cmd_stat,         &cmd_rm,
+    &cmd_gc,      &cmd_bench, &cmd_check_plugin,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: sage-queue [--json] COMMAND [ARGS...]\n\n"
+  fprintf(out, "usage: sage-queue [--json] [--transport NAME] COMMAND "
+               "[ARGS...]\n\n"
                "Commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
-    fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "  %-13s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(out,
-          "\nOptions:\n"
-          "  --json     machine-readable output\n"
-          "  --version  print the version and ABI\n"
-          "  -h, --help this text; COMMAND --help for a command's\n\n"
+          "\nOptions (also accepted after COMMAND):\n"
+          "  --json             machine-readable output\n"
+          "  --transport NAME   transport of the queues (default: "
+          "$SAGE_TRANSPORT or shm)\n"
+          "  --version          print the version and ABI\n"
+          "  -h, --help         this text; COMMAND --help for a command's\n\n"
+          "Examples:\n"
+          "  sage-queue ls\n"
+          "  sage-queue stat jobs --watch\n"
+          "  sage-queue gc --dry-run\n\n"
           "Exit codes: 0 ok, 1 error, 2 usage.\n"
-          "Plugins are searched in $SAGE_PLUGIN_PATH, then %s.\n",
+          "Plugins are searched in %s ($SAGE_PLUGIN_PATH first).\n",
           sage_plugin_dir());
 }
 
@@ -31,6 +39,16 @@ int cli_error(const char *what, int code) {
   const char *detail = sage_last_error();
   fprintf(stderr, "sage-queue: %s: %s\n", what,
           detail[0] != '\0' ? detail : sage_strerror(code));
+  return EXIT_ERROR;
+}
+
+int cli_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("sage-queue: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
   return EXIT_ERROR;
 }
 
@@ -45,52 +63,83 @@ int cli_usage(const struct cli_command *cmd, const char *fmt, ...) {
 }
 
 int cli_wants_help(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
+  for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
       return 1;
   return 0;
 }
 
-/* Removes global options wherever they appear; returns the new argc. */
+/* Prints "sage-queue: <what> '<arg>'" and the usage; returns EXIT_USAGE. */
+static int global_usage(const char *what, const char *arg) {
+  fprintf(stderr, "sage-queue: %s '%s'\n\n", what, arg);
+  usage(stderr);
+  return EXIT_USAGE;
+}
+
+static void print_version(void) {
+  uint32_t abi = sage_abi_version();
+  printf("sage-queue %s (plugin ABI %u.%u)\n", sage_version(),
+         SAGE_ABI_MAJOR_OF(abi), SAGE_ABI_MINOR_OF(abi));
+}
+
+/* Reads the options before COMMAND. Returns the index of COMMAND, or
+ * -EXIT_OK / -EXIT_USAGE when main should stop with that status. */
 static int take_global_opts(int argc, char **argv, struct cli_opts *opts) {
-  int out = 1;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--json") == 0)
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--json") == 0) {
       opts->json = 1;
-    else
-      argv[out++] = argv[i];
+    } else if (strcmp(arg, "--transport") == 0 || strcmp(arg, "-t") == 0) {
+      if (++i == argc)
+        return -global_usage("a value must follow", arg);
+      opts->transport = argv[i];
+    } else if (strncmp(arg, "--transport=", 12) == 0) {
+      opts->transport = arg + 12;
+    } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      usage(stdout);
+      return -EXIT_OK;
+    } else if (strcmp(arg, "--version") == 0) {
+      print_version();
+      return -EXIT_OK;
+    } else {
+      return -global_usage("unknown option", arg);
+    }
   }
-  return out;
+  if (i == argc) {
+    usage(stderr);
+    return -EXIT_USAGE;
+  }
+  return i;
+}
+
+static const struct cli_command *find_command(const char *name) {
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(name, commands[i]->name) == 0)
+      return commands[i];
+  return NULL;
 }
 
 int main(int argc, char **argv) {
   struct cli_opts opts = {0};
-  argc = take_global_opts(argc, argv, &opts);
-  if (argc < 2) {
-    usage(stderr);
-    return EXIT_USAGE;
-  }
-  if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-      strcmp(argv[1], "help") == 0) {
-    usage(stdout);
+  int at = take_global_opts(argc, argv, &opts);
+  if (at <= 0)
+    return -at;
+  if (strcmp(argv[at], "help") == 0) {
+    const struct cli_command *cmd =
+        at + 1 < argc ? find_command(argv[at + 1]) : NULL;
+    if (cmd != NULL)
+      fputs(cmd->usage, stdout);
+    else
+      usage(stdout);
     return EXIT_OK;
   }
-  if (strcmp(argv[1], "--version") == 0) {
-    uint32_t abi = sage_abi_version();
-    printf("sage-queue %s (plugin ABI %u.%u)\n", sage_version(),
-           SAGE_ABI_MAJOR_OF(abi), SAGE_ABI_MINOR_OF(abi));
+  const struct cli_command *cmd = find_command(argv[at]);
+  if (cmd == NULL)
+    return global_usage("unknown command", argv[at]);
+  if (cli_wants_help(argc - at, argv + at)) {
+    fputs(cmd->usage, stdout);
     return EXIT_OK;
   }
-  for (size_t i = 0; i < NCOMMANDS; i++) {
-    if (strcmp(argv[1], commands[i]->name) != 0)
-      continue;
-    if (cli_wants_help(argc - 1, argv + 1)) {
-      fputs(commands[i]->usage, stdout);
-      return EXIT_OK;
-    }
-    return commands[i]->run(argc - 1, argv + 1, &opts);
-  }
-  fprintf(stderr, "sage-queue: unknown command '%s'\n\n", argv[1]);
-  usage(stderr);
-  return EXIT_USAGE;
+  return cmd->run(argc - at, argv + at, &opts);
 }
