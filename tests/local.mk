@@ -105,3 +105,4 @@ tests_run_conformance_LDADD = src/libsage_conformance.la src/libsagequeue.la
 TESTS += tests/check_exports.sh tests/check_format.sh tests/check_cli_plugins.sh
 EXTRA_DIST += tests/check_exports.sh tests/check_format.sh \
 	tests/check_cli_plugins.sh tests/exports.txt tests/check_install.sh
+include tests/abi/local.mk
