@@ -106,3 +106,4 @@ TESTS += tests/check_exports.sh tests/check_format.sh tests/check_cli_plugins.sh
 EXTRA_DIST += tests/check_exports.sh tests/check_format.sh \
 	tests/check_cli_plugins.sh tests/exports.txt tests/check_install.sh
 include tests/abi/local.mk
+include tests/template/local.mk
