@@ -26,6 +26,12 @@ criterion=$builddir/tests/test_conformance
 run_runner() { # $1: label, $2: check allowed to fail ("" for none)
   status=0
   log=$(mktemp)
+  if [ -n "$2" ]; then
+    # A failing check returns without closing its queue handle, which
+    # LeakSanitizer would report at exit in sanitizer builds.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+    export ASAN_OPTIONS
+  fi
   "$runner" posixmq >"$log" 2>&1 &
   pid=$!
   wait $pid || status=$?

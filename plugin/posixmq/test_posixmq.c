@@ -7,7 +7,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <glob.h>
+#include <pthread.h>
 #include <sage/queue.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,4 +259,93 @@ Test(posixmq, timeout_zero_never_blocks_and_counts_nothing) {
   st = stats_of(q);
   cr_assert(st.blocked_puts == 1 && st.timeouts == 1);
   sage_queue_destroy(q);
+}
+
+/* Many producers in another process, many consumers here: every message
+ * arrives exactly once, and each consumer sees each producer's messages in
+ * order. */
+enum { PRODUCERS = 2, CONSUMERS = 2, PER_PRODUCER = 1000 };
+
+struct mpmc {
+  sage_queue *q;
+  _Atomic int taken;
+  _Atomic unsigned char seen[PRODUCERS][PER_PRODUCER];
+  _Atomic int errors;
+};
+
+struct tagged {
+  uint32_t producer, seq;
+};
+
+static void *produce(void *arg) {
+  sage_queue *q = ((void **)arg)[0];
+  uint32_t id = (uint32_t)(uintptr_t)((void **)arg)[1];
+  for (uint32_t i = 0; i < PER_PRODUCER; i++) {
+    struct tagged m = {id, i};
+    if (sage_queue_put(q, &m, sizeof m, 5000 * MS) != 0)
+      return (void *)1;
+  }
+  return NULL;
+}
+
+static void *consume(void *arg) {
+  struct mpmc *s = arg;
+  int64_t last[PRODUCERS] = {-1, -1};
+  while (atomic_fetch_add(&s->taken, 1) < PRODUCERS * PER_PRODUCER) {
+    char buf[8192];
+    size_t len;
+    struct tagged m;
+    if (sage_queue_get(s->q, buf, sizeof buf, &len, 5000 * MS) != 0 ||
+        len != sizeof m) {
+      s->errors++;
+      break;
+    }
+    memcpy(&m, buf, sizeof m);
+    if (m.producer >= PRODUCERS || m.seq >= PER_PRODUCER ||
+        (int64_t)m.seq <= last[m.producer] ||
+        atomic_exchange(&s->seen[m.producer][m.seq], 1) != 0)
+      s->errors++;
+    else
+      last[m.producer] = m.seq;
+  }
+  return NULL;
+}
+
+Test(posixmq, mpmc_across_processes_delivers_each_message_once) {
+  const char *o[] = {"create", "always", NULL};
+  static struct mpmc s;
+  s.q = open_opts(unique("mpmc"), o);
+  pid_t pid = fork();
+  if (pid == 0) {
+    pthread_t t[PRODUCERS];
+    void *args[PRODUCERS][2];
+    for (uintptr_t i = 0; i < PRODUCERS; i++) {
+      args[i][0] = s.q;
+      args[i][1] = (void *)i;
+      pthread_create(&t[i], NULL, produce, args[i]);
+    }
+    int bad = 0;
+    for (int i = 0; i < PRODUCERS; i++) {
+      void *r;
+      pthread_join(t[i], &r);
+      bad |= r != NULL;
+    }
+    _exit(bad);
+  }
+  pthread_t c[CONSUMERS];
+  for (int i = 0; i < CONSUMERS; i++)
+    pthread_create(&c[i], NULL, consume, &s);
+  for (int i = 0; i < CONSUMERS; i++)
+    pthread_join(c[i], NULL);
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "producers");
+  cr_assert_eq(s.errors, 0, "duplicates, losses or reordering");
+  for (int p = 0; p < PRODUCERS; p++)
+    for (int i = 0; i < PER_PRODUCER; i++)
+      cr_assert(s.seen[p][i], "message %d/%d never arrived", p, i);
+  struct sage_stats st = stats_of(s.q);
+  cr_assert_eq(st.total_put, PRODUCERS * PER_PRODUCER);
+  cr_assert_eq(st.total_got, PRODUCERS * PER_PRODUCER);
+  sage_queue_destroy(s.q);
 }
