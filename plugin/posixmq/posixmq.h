@@ -37,7 +37,7 @@ struct pmq_limits {
 /* Open-time options (transport.c parses them; 0 means "not given" for
  * capacity, max_items and msgsize). */
 struct pmq_options {
-  uint64_t capacity, max_items, msgsize, mode, create, uid;
+  uint64_t capacity, max_items, msgsize, mode, create, uid, auto_cleanup;
 };
 enum { PMQ_CREATE_AUTO = 0, PMQ_CREATE_ALWAYS = 1, PMQ_CREATE_NEVER = 2 };
 

@@ -80,6 +80,8 @@ Test(posixmq, refuses_options_beyond_kernel_limits) {
   const char *o4[] = {"capacity", "1000", "max_items", "2",
                       "msgsize",  "600",  NULL};
   expect_open_error(o4, -EINVAL, "capacity");
+  const char *o5[] = {"auto_cleanup", "1", NULL};
+  expect_open_error(o5, -ENOTSUP, "destroy");
 }
 
 Test(posixmq, geometry_follows_options) {

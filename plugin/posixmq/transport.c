@@ -62,6 +62,7 @@ static const struct sage_opt_spec open_specs[] = {
     {"create", SAGE_OPT_ENUM, offsetof(struct pmq_options, create), 0, 0,
      create_modes},
     OPT("uid", SAGE_OPT_SIZE, uid, 0, UINT32_MAX),
+    OPT("auto_cleanup", SAGE_OPT_BOOL, auto_cleanup, 0, 0),
 };
 #define N_OPEN_SPECS (sizeof open_specs / sizeof open_specs[0])
 
@@ -70,6 +71,12 @@ static int parse_options(const char *const *options, struct pmq_options *o) {
   char why[512];
   if (sage_opts_parse(options, open_specs, N_OPEN_SPECS, o, why, sizeof why))
     return pmq_fail(-EINVAL, "posixmq: %s", why);
+  /* Accepted so hosts may always pass it; only "false" can be kept. */
+  if (o->auto_cleanup)
+    return pmq_fail(-ENOTSUP,
+                    "posixmq: auto_cleanup is not supported: POSIX message "
+                    "queues do not count their open handles; destroy() the "
+                    "queue instead");
   return 0;
 }
 
