@@ -27,3 +27,4 @@ plugin_sage_shm_la_SOURCES = \
 plugin_sage_shm_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common
 plugin_sage_shm_la_LDFLAGS = $(PLUGIN_MODULE_FLAGS)
 plugin_sage_shm_la_LIBADD = plugin/libsage_plugin_common.la
+include plugin/posixmq/local.mk

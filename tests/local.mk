@@ -118,3 +118,6 @@ tests_stress_stress_mpmc_SOURCES = tests/stress/stress_mpmc.c tests/stress/msg.h
 tests_stress_stress_mpmc_LDADD = src/libsagequeue.la
 TESTS += tests/stress/run_stress.sh
 EXTRA_DIST += tests/stress/run_stress.sh
+
+include tests/abi/local.mk
+include tests/template/local.mk

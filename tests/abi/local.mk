@@ -1,0 +1,43 @@
+# ABI compatibility tests (docs/PLUGINS.md, "ABI compatibility tests").
+#
+#  transport_1_0.h  frozen copy of include/sage/transport.h at ABI 1.0;
+#                   never edit it
+#  transport_1_1.h  the frozen 1.0 header + one appended optional op
+#                   (purge) + minor 1: a simulated next minor
+#  sage-abi10.so    fixture transport built against transport_1_0.h
+#  sage-abi11.so    the same built against transport_1_1.h, with purge
+#  test_layout      the live header keeps every 1.0 field, size, constant
+#  test_host_current  the real libsagequeue loads abi10 and refuses abi11
+#  test_host_1_1    libsagequeue's sources compiled against transport_1_1.h
+#                   (a grown host): loads both, calls purge on abi11 and
+#                   returns -ENOTSUP for it on abi10
+check_LTLIBRARIES += tests/abi/sage-abi10.la tests/abi/sage-abi11.la
+tests_abi_sage_abi10_la_SOURCES = tests/abi/plugin_1_0.c
+tests_abi_sage_abi10_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_abi_sage_abi11_la_SOURCES = tests/abi/plugin_1_1.c
+tests_abi_sage_abi11_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+
+check_PROGRAMS += tests/abi/test_layout tests/abi/test_host_current \
+	tests/abi/test_host_1_1
+TESTS += tests/abi/test_layout tests/abi/test_host_current \
+	tests/abi/test_host_1_1
+
+tests_abi_test_layout_SOURCES = tests/abi/test_layout.c \
+	tests/abi/layout_1_0.c tests/abi/layout_live.c
+
+tests_abi_test_host_current_SOURCES = tests/abi/test_host_current.c
+tests_abi_test_host_current_LDADD = src/libsagequeue.la
+
+# The 1.1 host: the library's sources, with <sage/transport.h> resolving to
+# the simulated 1.1 header through tests/abi/host_1_1/sage/transport.h.
+tests_abi_test_host_1_1_SOURCES = tests/abi/test_host_1_1.c \
+	src/errors.c src/host.c src/loader.c src/plugin_list.c src/queue.c \
+	src/registry.c src/search_path.c src/stats.c
+tests_abi_test_host_1_1_CPPFLAGS = -I$(top_srcdir)/tests/abi/host_1_1 \
+	$(AM_CPPFLAGS) -I$(top_srcdir)/src -DSAGE_PLUGIN_DIR='"/nonexistent"'
+tests_abi_test_host_1_1_LDADD = $(LIBS)
+
+EXTRA_DIST += tests/abi/tiny_queue.c tests/abi/transport_1_0.h \
+	tests/abi/transport_1_1.h tests/abi/host_1_1/sage/transport.h \
+	tests/abi/abi_check.h tests/abi/abi_layout.h tests/abi/fields_1_0.h \
+	tests/abi/layout_table.h
