@@ -180,6 +180,7 @@ enum bench_cg_op {
   CG_QUEUE_GET,
   CG_QUEUE_PUT_BATCH,
   CG_QUEUE_GET_BATCH,
+  CG_QUEUE_POLL_EMPTY, /* get with timeout 0 on an empty queue: -EAGAIN */
   CG_REF_PUT,
   CG_REF_GET,
   CG_OPS

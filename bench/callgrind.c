@@ -23,8 +23,14 @@
 #define CG_BATCH 64u
 
 const char *const bench_cg_op_names[CG_OPS] = {
-    "queue_put",       "queue_get", "queue_put_batch",
-    "queue_get_batch", "ref_put",   "ref_get"};
+    [CG_QUEUE_PUT] = "queue_put",
+    [CG_QUEUE_GET] = "queue_get",
+    [CG_QUEUE_PUT_BATCH] = "queue_put_batch",
+    [CG_QUEUE_GET_BATCH] = "queue_get_batch",
+    [CG_QUEUE_POLL_EMPTY] = "queue_poll_empty",
+    [CG_REF_PUT] = "ref_put",
+    [CG_REF_GET] = "ref_get",
+};
 
 __attribute__((noinline)) void bench_cg_measured(void (*loop)(void *),
                                                  void *arg) {
@@ -57,6 +63,9 @@ static void queue_loop(void *arg) {
       break;
     case CG_QUEUE_PUT_BATCH:
       j->rc |= sage_queue_put_batch(j->q, j->ptrs, j->lens, CG_BATCH, &n, -1);
+      break;
+    case CG_QUEUE_POLL_EMPTY:
+      j->rc |= sage_queue_get(j->q, j->buf, CG_SIZE, j->lens, 0) != -EAGAIN;
       break;
     default:
       j->rc |= sage_queue_get_batch(j->q, j->buf, CG_BATCH * CG_SIZE, j->lens,

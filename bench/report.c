@@ -237,8 +237,12 @@ static void write_callgrind(FILE *f, const struct bench_cfg *cfg,
           cg->per_msg[CG_REF_GET]);
   fprintf(f, "| put_batch, per message | %.1f | – |\n",
           cg->per_msg[CG_QUEUE_PUT_BATCH]);
-  fprintf(f, "| get_batch, per message | %.1f | – |\n\n",
+  fprintf(f, "| get_batch, per message | %.1f | – |\n",
           cg->per_msg[CG_QUEUE_GET_BATCH]);
+  fprintf(f,
+          "| get on an empty queue, timeout 0 (-EAGAIN), per call | %.0f "
+          "| – |\n\n",
+          cg->per_msg[CG_QUEUE_POLL_EMPTY]);
 }
 
 static void write_markdown(FILE *f, const struct bench_cfg *cfg,

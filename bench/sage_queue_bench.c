@@ -34,6 +34,8 @@ static const char usage[] =
     "  --capacity BYTES   ring capacity of the queue and the reference\n"
     "                     (default 4194304)\n"
     "  --batch N          messages per batched call (default 64)\n"
+    "  --sizes LIST       message sizes, e.g. 64,4K,1M (default\n"
+    "                     8,64,1K,4K,64K,1M)\n"
     "  --callgrind        only count instructions per message (valgrind)\n"
     "  --no-callgrind     skip the instruction counts of a full run\n"
     "  --help             this text\n"
@@ -88,6 +90,29 @@ static int parse_uint(const char *s, unsigned long long lo,
   return 0;
 }
 
+/* "64,4K,1M": sizes from 8 B (room for the sequence stamp) to 64 MiB. */
+static int parse_sizes(const char *s, struct bench_cfg *c) {
+  int n = 0;
+  while (*s != '\0' && n < BENCH_MAX_SIZES) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 0;
+    end += shift != 0;
+    if (errno != 0 || end == s || (*end != ',' && *end != '\0'))
+      return -1;
+    v <<= shift;
+    if (v < 8 || v > (64ull << 20))
+      return -1;
+    c->sizes[n++] = (size_t)v;
+    s = *end == ',' ? end + 1 : end;
+  }
+  if (*s != '\0' || n == 0)
+    return -1;
+  c->nsizes = n;
+  return 0;
+}
+
 static int parse_cpus(const char *s, int cpu[2]) {
   if (strcmp(s, "none") == 0) {
     cpu[0] = cpu[1] = -1;
@@ -117,8 +142,8 @@ static int bad_usage(const char *what, const char *arg) {
 
 static int is_value_option(const char *a) {
   static const char *const names[] = {
-      "--reps",     "--json",  "--markdown",  "--transport", "--cpus",
-      "--capacity", "--batch", "--cg-worker", NULL};
+      "--reps",     "--json",  "--markdown", "--transport", "--cpus",
+      "--capacity", "--batch", "--sizes",    "--cg-worker", NULL};
   for (int i = 0; names[i] != NULL; i++)
     if (strcmp(a, names[i]) == 0)
       return 1;
@@ -144,6 +169,8 @@ static int value_option(struct bench_cfg *c, const char *opt, const char *v,
     c->capacity = n;
   else if (strcmp(opt, "--batch") == 0 && parse_uint(v, 1, 64, &n) == 0)
     c->batch = (unsigned)n;
+  else if (strcmp(opt, "--sizes") == 0 && parse_sizes(v, c) == 0)
+    ;
   else if (strcmp(opt, "--cg-worker") == 0)
     *cg_worker = v;
   else
