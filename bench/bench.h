@@ -17,7 +17,17 @@
 #define BENCH_LINE 128     /* keep hot shared words on their own lines */
 #define BENCH_MAX_REPS 100 /* --reps upper bound */
 #define BENCH_MAX_SIZES 8
-#define BENCH_LAT_SIZE 64 /* message size of the latency cases */
+#define BENCH_MAX_OPEN_OPTS 8 /* --open-option key=value, each */
+#define BENCH_LAT_SIZE 64     /* message size of the latency cases */
+/* Ring size of the latency cases: small, so the warm-up round trips pass
+ * over all of it and no page fault lands in a timed sample. */
+#define BENCH_LAT_CAPACITY (64u << 10)
+
+/* Untimed round trips before n timed ones: a tenth, and one lap of the
+ * latency ring. */
+static inline size_t bench_lat_warm(size_t n) {
+  return n / 10 + BENCH_LAT_CAPACITY / BENCH_LAT_SIZE + 100;
+}
 
 enum bench_role { BENCH_PRODUCER = 0, BENCH_CONSUMER = 1 };
 
@@ -39,7 +49,16 @@ struct bench_cfg {
   size_t wake_samples;  /* wake-ups per rep */
   int64_t wake_gap_ns;  /* producer pause before each wake-up */
   unsigned timeout_s;   /* watchdog for each forked role */
+  /* --open-option: extra key, value pairs for every queue open */
+  const char *open_opts[2 * BENCH_MAX_OPEN_OPTS];
+  int nopen_opts;
 };
+
+/* Fills out (cap entries) with the pairs in `fixed` (NULL-terminated),
+ * then cfg's --open-option pairs, then NULL. Returns out. */
+const char **bench_open_options(const struct bench_cfg *cfg,
+                                const char *const *fixed, const char **out,
+                                size_t cap);
 
 /* ---- time and spinning ---- */
 
@@ -86,7 +105,7 @@ struct bench_pair_ctl {
   _Alignas(BENCH_LINE) _Atomic int arrived;
   _Alignas(BENCH_LINE) int64_t t_start; /* producer, after the barrier */
   int64_t t_end;                        /* consumer, after the last message */
-  uint64_t sleeps; /* consumer's voluntary context switches */
+  uint64_t sleeps[2]; /* each role's sleeps in its timed part */
   int pin_rc[2];
   int rc[2];
   char err[2][200];
@@ -100,8 +119,11 @@ typedef int (*bench_role_fn)(void *arg, struct bench_pair_ctl *ctl);
 int bench_pair_run(const struct bench_cfg *cfg, bench_role_fn producer,
                    bench_role_fn consumer, void *arg,
                    struct bench_pair_ctl *out, char *why, size_t cap);
-/* Both roles call this once when set up; it returns when both have. */
+/* Both roles call this once when set up; it returns when both have. The
+ * role's sleeps (voluntary context switches) count from here, or from a
+ * later bench_pair_mark() when the role warms up after the barrier. */
 void bench_pair_barrier(struct bench_pair_ctl *ctl);
+void bench_pair_mark(void);
 /* Records a role's failure (in a forked role) and returns rc. */
 int bench_fail(int rc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -146,11 +168,11 @@ struct bench_tput {
 };
 
 /* A latency case: one-way ns per sample (round trip / 2, or put -> get
- * return for wake-ups), and for wake-ups the consumer's sleeps. */
+ * return for wake-ups), and how often the roles slept meanwhile. */
 struct bench_lat_run {
   int64_t *samples; /* n entries, in memory the roles share */
   size_t n;
-  uint64_t sleeps;
+  uint64_t sleeps[2];
 };
 
 int bench_ref_tput(const struct bench_cfg *cfg, struct bench_tput *t, char *why,
@@ -229,8 +251,8 @@ struct bench_point {
 
 struct bench_latency {
   struct bench_samples all;
-  struct bench_series rep_median;
-  uint64_t sleeps, wakeups; /* wake-up cases: consumer sleeps seen */
+  struct bench_series rep_median, rep_p99; /* per repetition */
+  uint64_t sleeps[2], samples; /* sleeps of each role, timed samples */
 };
 
 struct bench_results {

@@ -85,7 +85,9 @@ static int queue_worker(const struct bench_cfg *cfg, enum bench_cg_op op) {
   snprintf(capacity, sizeof capacity, "%llu",
            (unsigned long long)cfg->capacity);
   snprintf(name, sizeof name, "sqbench-cg-%ld", (long)getpid());
-  const char *const opts[] = {"capacity", capacity, "create", "always", NULL};
+  const char *const fixed[] = {"capacity", capacity, "create", "always", NULL};
+  const char *opts[6 + 2 * BENCH_MAX_OPEN_OPTS];
+  bench_open_options(cfg, fixed, opts, sizeof opts / sizeof opts[0]);
   struct cg_queue_job j = {.buf = bench_buffer(CG_BATCH * CG_SIZE)};
   int rc = sage_queue_open(cfg->transport, name, opts, &j.q);
   if (rc != 0) {
@@ -140,18 +142,35 @@ static double read_total(const char *path) {
 static void exec_valgrind(const struct bench_cfg *cfg, const char *self,
                           const char *op, const char *out, const char *log) {
   char out_arg[PATH_MAX + 32], capacity[32];
+  char pairs[BENCH_MAX_OPEN_OPTS][256];
   snprintf(out_arg, sizeof out_arg, "--callgrind-out-file=%s", out);
   snprintf(capacity, sizeof capacity, "%llu",
            (unsigned long long)cfg->capacity);
+  const char *argv[16 + 2 * BENCH_MAX_OPEN_OPTS] = {
+      "valgrind",
+      "--tool=callgrind",
+      "--toggle-collect=bench_cg_measured",
+      out_arg,
+      self,
+      "--transport",
+      cfg->transport,
+      "--capacity",
+      capacity,
+      "--cg-worker",
+      op};
+  int n = 11;
+  for (int i = 0; i < cfg->nopen_opts; i++) {
+    snprintf(pairs[i], sizeof pairs[i], "%s=%s", cfg->open_opts[2 * i],
+             cfg->open_opts[2 * i + 1]);
+    argv[n++] = "--open-option";
+    argv[n++] = pairs[i];
+  }
   int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (fd >= 0) {
     dup2(fd, 1);
     dup2(fd, 2);
   }
-  execlp("valgrind", "valgrind", "--tool=callgrind",
-         "--toggle-collect=bench_cg_measured", out_arg, self, "--transport",
-         cfg->transport, "--capacity", capacity, "--cg-worker", op,
-         (char *)NULL);
+  execvp("valgrind", (char *const *)argv);
   _exit(127);
 }
 

@@ -20,6 +20,7 @@ static const char *const role_names[2] = {"producer", "consumer"};
 static int my_role = -1; /* set in a forked role */
 static struct bench_pair_ctl *my_ctl;
 static char pin_note[256];
+static long sleeps_at_mark;
 
 void bench_spin(unsigned *spins) {
   if (++*spins < 4096) {
@@ -92,6 +93,11 @@ void bench_pair_barrier(struct bench_pair_ctl *ctl) {
   /* acquire: the other role's set-up happens before our timed part */
   while (atomic_load_explicit(&ctl->arrived, memory_order_acquire) < 2)
     bench_spin(&spins);
+  bench_pair_mark();
+}
+
+void bench_pair_mark(void) {
+  sleeps_at_mark = bench_voluntary_switches();
 }
 
 static int run_role(const struct bench_cfg *cfg, int role, bench_role_fn fn,
@@ -101,7 +107,9 @@ static int run_role(const struct bench_cfg *cfg, int role, bench_role_fn fn,
   alarm(cfg->timeout_s); /* a hung case dies instead of hanging the run */
   if (cfg->cpu[role] >= 0)
     ctl->pin_rc[role] = bench_pin(cfg->cpu[role]);
+  sleeps_at_mark = bench_voluntary_switches();
   int rc = fn(arg, ctl);
+  ctl->sleeps[role] = (uint64_t)(bench_voluntary_switches() - sleeps_at_mark);
   if (rc != 0 && ctl->err[role][0] == '\0')
     bench_fail(rc, "failed with code %d", rc);
   return rc == 0 ? 0 : 1;

@@ -55,7 +55,7 @@ int bench_probe(const struct bench_cfg *cfg, struct bench_lat_run *l, char *why,
     return -1;
   }
   j->l = l;
-  j->warm = l->n / 10 + 100;
+  j->warm = bench_lat_warm(l->n);
   struct bench_pair_ctl ctl;
   int rc = bench_pair_run(cfg, initiator, echo, j, &ctl, why, cap);
   bench_shared_free(j, sizeof *j);

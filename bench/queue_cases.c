@@ -17,6 +17,7 @@
 
 struct queue_job {
   const struct bench_cfg *cfg;
+  uint64_t capacity;
   char name[2][64]; /* [1] only for the ping-pong's return queue */
   struct bench_tput *t;
   struct bench_lat_run *l;
@@ -24,13 +25,27 @@ struct queue_job {
   size_t warm;
 };
 
+const char **bench_open_options(const struct bench_cfg *cfg,
+                                const char *const *fixed, const char **out,
+                                size_t cap) {
+  size_t n = 0;
+  for (; fixed[n] != NULL && n + 1 < cap; n++)
+    out[n] = fixed[n];
+  for (int i = 0; i < 2 * cfg->nopen_opts && n + 1 < cap; i++)
+    out[n++] = cfg->open_opts[i];
+  out[n] = NULL;
+  return out;
+}
+
 static int queue_error(int rc, const char *what, const char *name) {
   return bench_fail(rc, "%s '%s': %s (%s)", what, name, sage_strerror(rc),
                     sage_last_error());
 }
 
 static int open_existing(const struct queue_job *j, int which, sage_queue **q) {
-  const char *const opts[] = {"create", "never", NULL};
+  const char *const fixed[] = {"create", "never", NULL};
+  const char *opts[4 + 2 * BENCH_MAX_OPEN_OPTS];
+  bench_open_options(j->cfg, fixed, opts, sizeof opts / sizeof opts[0]);
   int rc = sage_queue_open(j->cfg->transport, j->name[which], opts, q);
   return rc == 0 ? 0 : queue_error(rc, "open", j->name[which]);
 }
@@ -40,9 +55,10 @@ static int create_queues(struct queue_job *j, int count, sage_queue **q,
                          char *why, size_t cap) {
   static unsigned serial;
   char capacity[32];
-  snprintf(capacity, sizeof capacity, "%llu",
-           (unsigned long long)j->cfg->capacity);
-  const char *const opts[] = {"capacity", capacity, "create", "always", NULL};
+  snprintf(capacity, sizeof capacity, "%llu", (unsigned long long)j->capacity);
+  const char *const fixed[] = {"capacity", capacity, "create", "always", NULL};
+  const char *opts[6 + 2 * BENCH_MAX_OPEN_OPTS];
+  bench_open_options(j->cfg, fixed, opts, sizeof opts / sizeof opts[0]);
   for (int i = 0; i < count; i++) {
     snprintf(j->name[i], sizeof j->name[i], "sqbench-%ld-%u", (long)getpid(),
              serial++);
@@ -159,7 +175,7 @@ static int tput_consumer(void *arg, struct bench_pair_ctl *ctl) {
 
 int bench_queue_tput(const struct bench_cfg *cfg, struct bench_tput *t,
                      char *why, size_t cap) {
-  struct queue_job j = {.cfg = cfg, .t = t};
+  struct queue_job j = {.cfg = cfg, .capacity = cfg->capacity, .t = t};
   struct bench_pair_ctl ctl;
   int rc = run_job(&j, 1, tput_producer, tput_consumer, &ctl, why, cap);
   if (rc == 0)
@@ -199,6 +215,8 @@ static int lat_initiator(void *arg, struct bench_pair_ctl *ctl) {
   size_t len;
   bench_pair_barrier(ctl);
   for (size_t i = 0; i < j->warm + j->l->n && rc == 0; i++) {
+    if (i == j->warm)
+      bench_pair_mark();
     int64_t t0 = bench_now_ns();
     rc = sage_queue_put(out, msg, sizeof msg, -1);
     if (rc == 0)
@@ -224,6 +242,8 @@ static int lat_echo(void *arg, struct bench_pair_ctl *ctl) {
   size_t len;
   bench_pair_barrier(ctl);
   for (size_t i = 0; i < j->warm + j->l->n && rc == 0; i++) {
+    if (i == j->warm)
+      bench_pair_mark();
     rc = get_one(in, j->how, msg, &len);
     if (rc == 0)
       rc = sage_queue_put(out, msg, len, -1);
@@ -237,10 +257,15 @@ static int lat_echo(void *arg, struct bench_pair_ctl *ctl) {
 
 int bench_queue_latency(const struct bench_cfg *cfg, enum bench_wait how,
                         struct bench_lat_run *l, char *why, size_t cap) {
-  struct queue_job j = {
-      .cfg = cfg, .l = l, .how = how, .warm = l->n / 10 + 100};
+  struct queue_job j = {.cfg = cfg,
+                        .capacity = BENCH_LAT_CAPACITY,
+                        .l = l,
+                        .how = how,
+                        .warm = bench_lat_warm(l->n)};
   struct bench_pair_ctl ctl;
-  return run_job(&j, 2, lat_initiator, lat_echo, &ctl, why, cap);
+  int rc = run_job(&j, 2, lat_initiator, lat_echo, &ctl, why, cap);
+  memcpy(l->sleeps, ctl.sleeps, sizeof l->sleeps);
+  return rc;
 }
 
 /* ---- wake-up: the consumer is asleep in get when each message comes ---- */
@@ -274,16 +299,14 @@ static int wake_consumer(void *arg, struct bench_pair_ctl *ctl) {
   unsigned char msg[BENCH_LAT_SIZE];
   size_t len;
   bench_pair_barrier(ctl);
-  long before = 0;
   for (size_t i = 0; i < j->warm + j->l->n && rc == 0; i++) {
     if (i == j->warm)
-      before = bench_voluntary_switches();
+      bench_pair_mark();
     rc = sage_queue_get(q, msg, sizeof msg, &len, -1);
     int64_t now = bench_now_ns();
     if (i >= j->warm)
       j->l->samples[i - j->warm] = now - (int64_t)bench_stamp_of(msg);
   }
-  ctl->sleeps = (uint64_t)(bench_voluntary_switches() - before);
   if (rc != 0)
     queue_error(rc, "get", j->name[0]);
   sage_queue_close(q);
@@ -292,9 +315,10 @@ static int wake_consumer(void *arg, struct bench_pair_ctl *ctl) {
 
 int bench_queue_wakeup(const struct bench_cfg *cfg, struct bench_lat_run *l,
                        char *why, size_t cap) {
-  struct queue_job j = {.cfg = cfg, .l = l, .warm = 10};
+  struct queue_job j = {
+      .cfg = cfg, .capacity = BENCH_LAT_CAPACITY, .l = l, .warm = 10};
   struct bench_pair_ctl ctl;
   int rc = run_job(&j, 1, wake_producer, wake_consumer, &ctl, why, cap);
-  l->sleeps = ctl.sleeps;
+  memcpy(l->sleeps, ctl.sleeps, sizeof l->sleeps);
   return rc;
 }

@@ -327,8 +327,8 @@ static int lat_echo(void *arg, struct bench_pair_ctl *ctl) {
 
 int bench_ref_latency(const struct bench_cfg *cfg, struct bench_lat_run *l,
                       char *why, size_t cap) {
-  struct lat_job j = {ring_create(1 << 16), ring_create(1 << 16), l,
-                      l->n / 10 + 100};
+  struct lat_job j = {ring_create(BENCH_LAT_CAPACITY),
+                      ring_create(BENCH_LAT_CAPACITY), l, bench_lat_warm(l->n)};
   int rc = -1;
   if (j.ping == NULL || j.pong == NULL)
     snprintf(why, cap, "ref ring: mmap: %s", strerror(errno));

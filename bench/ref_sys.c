@@ -45,10 +45,9 @@ static int waker(void *arg, struct bench_pair_ctl *ctl) {
 static int sleeper(void *arg, struct bench_pair_ctl *ctl) {
   struct wake_job *j = arg;
   bench_pair_barrier(ctl);
-  long before = 0;
   for (size_t i = 0; i < j->warm + j->l->n; i++) {
     if (i == j->warm)
-      before = bench_voluntary_switches();
+      bench_pair_mark();
     while (atomic_load_explicit(&j->word, memory_order_acquire) == (uint32_t)i)
       futex(&j->word, FUTEX_WAIT, (uint32_t)i);
     int64_t now = bench_now_ns();
@@ -56,7 +55,6 @@ static int sleeper(void *arg, struct bench_pair_ctl *ctl) {
     if (i >= j->warm)
       j->l->samples[i - j->warm] = now - sent;
   }
-  ctl->sleeps = (uint64_t)(bench_voluntary_switches() - before);
   return 0;
 }
 
@@ -72,7 +70,7 @@ int bench_futex_wakeup(const struct bench_cfg *cfg, struct bench_lat_run *l,
   j->warm = 10;
   struct bench_pair_ctl ctl;
   int rc = bench_pair_run(cfg, waker, sleeper, j, &ctl, why, cap);
-  l->sleeps = ctl.sleeps;
+  memcpy(l->sleeps, ctl.sleeps, sizeof l->sleeps);
   bench_shared_free(j, sizeof *j);
   return rc;
 }

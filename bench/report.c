@@ -79,11 +79,19 @@ static const char *size_name(size_t size, char *buf, size_t cap) {
 
 /* ---- sections ---- */
 
-static void dist_cells(FILE *f, const struct bench_latency *l) {
+/* One latency row: percentiles, repetition medians, and how often the
+ * roles slept per sample (both roles, or only the consumer). */
+static void latency_row(FILE *f, const char *path, const char *what,
+                        const struct bench_latency *l, int consumer_only) {
   struct bench_dist d = bench_dist_of(l->all.v, l->all.n);
-  fprintf(f, "| %.0f | %.0f | %.0f | ", d.median, d.p99, d.p999);
+  uint64_t sleeps = l->sleeps[1] + (consumer_only ? 0 : l->sleeps[0]);
+  fprintf(f, "| %s%s | %.0f | %.0f | %.0f | ", path, what, d.median, d.p99,
+          d.p999);
   spread(f, &l->rep_median, 1, 0);
-  fprintf(f, " |");
+  fprintf(f, " | ");
+  spread(f, &l->rep_p99, 1, 0);
+  fprintf(f, " | %.3f |\n",
+          l->samples ? (double)sleeps / (double)l->samples : 0.0);
 }
 
 static void write_header(FILE *f, const struct bench_cfg *cfg,
@@ -189,34 +197,28 @@ static void write_throughput(FILE *f, const struct bench_cfg *cfg,
 
 static void write_latency(FILE *f, const struct bench_cfg *cfg,
                           const struct bench_results *r) {
+  const char *t = cfg->transport;
   fprintf(f,
-          "Latency, one-way (round trip / 2) ns, %d B messages, all "
-          "samples of all repetitions:\n\n",
-          BENCH_LAT_SIZE);
-  fprintf(f, "| path | median | p99 | p99.9 | repetition medians |\n"
-             "|---|---|---|---|---|\n");
-  fprintf(f, "| cache-line ping-pong (probe) ");
-  dist_cells(f, &r->probe_rep);
-  fprintf(f, "\n| ref ring ping-pong, spinning ");
-  dist_cells(f, &r->ref_lat);
-  fprintf(f, "\n| %s ping-pong, spinning (get timeout 0 in a loop) ",
-          cfg->transport);
-  dist_cells(f, &r->spin_lat);
-  fprintf(f, "\n| %s ping-pong, blocking get (timeout -1) ", cfg->transport);
-  dist_cells(f, &r->block_lat);
+          "Latency, one-way (round trip / 2) ns, %d B messages, %u KiB "
+          "rings, all samples of all repetitions:\n\n",
+          BENCH_LAT_SIZE, BENCH_LAT_CAPACITY >> 10);
+  fprintf(f, "| path | median | p99 | p99.9 | repetition medians | "
+             "repetition p99s | sleeps per round trip |\n"
+             "|---|---|---|---|---|---|---|\n");
+  latency_row(f, "cache-line ping-pong (probe)", "", &r->probe_rep, 0);
+  latency_row(f, "ref ring ping-pong, spinning", "", &r->ref_lat, 0);
+  latency_row(f, t, " ping-pong, spinning (get timeout 0 in a loop)",
+              &r->spin_lat, 0);
+  latency_row(f, t, " ping-pong, blocking get (timeout -1)", &r->block_lat, 0);
   fprintf(f,
-          "\n\nWake-up latency, ns, consumer asleep in get (put stamped "
+          "\nWake-up latency, ns, consumer asleep in get (put stamped "
           "%.0f µs after the previous one; stamp -> get returns):\n\n",
           (double)cfg->wake_gap_ns / 1e3);
-  fprintf(f, "| path | median | p99 | p99.9 | repetition medians | sleeps "
-             "per wake-up |\n|---|---|---|---|---|---|\n");
-  const struct bench_latency *w[2] = {&r->futex_wake, &r->queue_wake};
-  for (int i = 0; i < 2; i++) {
-    fprintf(f, "| %s ", i ? cfg->transport : "raw futex wake (reference)");
-    dist_cells(f, w[i]);
-    fprintf(f, " %.2f |\n",
-            w[i]->wakeups ? (double)w[i]->sleeps / (double)w[i]->wakeups : 0);
-  }
+  fprintf(f, "| path | median | p99 | p99.9 | repetition medians | "
+             "repetition p99s | consumer sleeps per wake-up |\n"
+             "|---|---|---|---|---|---|---|\n");
+  latency_row(f, "raw futex wake (reference)", "", &r->futex_wake, 1);
+  latency_row(f, t, " blocking get", &r->queue_wake, 1);
   fprintf(f, "\n");
 }
 

@@ -85,7 +85,7 @@ static void series(struct jw *w, const char *key, const struct bench_series *s,
 }
 
 static void latency(struct jw *w, const char *key,
-                    const struct bench_latency *l, int wake) {
+                    const struct bench_latency *l) {
   struct bench_dist d = bench_dist_of(l->all.v, l->all.n);
   jw_open(w, key, '{');
   jw_num(w, "samples", (double)d.n);
@@ -93,10 +93,9 @@ static void latency(struct jw *w, const char *key,
   jw_num(w, "p99_ns", d.p99);
   jw_num(w, "p999_ns", d.p999);
   series(w, "rep_median_ns", &l->rep_median, 1);
-  if (wake) {
-    jw_num(w, "sleeps", (double)l->sleeps);
-    jw_num(w, "wakeups", (double)l->wakeups);
-  }
+  series(w, "rep_p99_ns", &l->rep_p99, 1);
+  jw_num(w, "producer_sleeps", (double)l->sleeps[0]);
+  jw_num(w, "consumer_sleeps", (double)l->sleeps[1]);
   jw_close(w, '}');
 }
 
@@ -140,9 +139,9 @@ static void machine(struct jw *w, const struct bench_cfg *c,
 static void placement(struct jw *w, const struct bench_results *r) {
   jw_open(w, "placement", '{');
   jw_str(w, "probe", "one-way cache-line ping-pong, round trip / 2");
-  latency(w, "before", &r->probe_before, 0);
-  latency(w, "after", &r->probe_after, 0);
-  latency(w, "per_rep", &r->probe_rep, 0);
+  latency(w, "before", &r->probe_before);
+  latency(w, "after", &r->probe_after);
+  latency(w, "per_rep", &r->probe_rep);
   jw_close(w, '}');
 }
 
@@ -173,14 +172,14 @@ static void throughput(struct jw *w, const struct bench_results *r) {
 
 static void latencies(struct jw *w, const struct bench_results *r) {
   jw_open(w, "latency", '{');
-  latency(w, "pingpong", &r->probe_rep, 0);
-  latency(w, "ref_ring_spin", &r->ref_lat, 0);
-  latency(w, "queue_spin", &r->spin_lat, 0);
-  latency(w, "queue_blocking", &r->block_lat, 0);
+  latency(w, "pingpong", &r->probe_rep);
+  latency(w, "ref_ring_spin", &r->ref_lat);
+  latency(w, "queue_spin", &r->spin_lat);
+  latency(w, "queue_blocking", &r->block_lat);
   jw_close(w, '}');
   jw_open(w, "wakeup", '{');
-  latency(w, "futex", &r->futex_wake, 1);
-  latency(w, "queue", &r->queue_wake, 1);
+  latency(w, "futex", &r->futex_wake);
+  latency(w, "queue", &r->queue_wake);
   jw_close(w, '}');
   jw_open(w, "memcpy", '{');
   series(w, "1MiB_gb_per_s", &r->memcpy_1m, 1);

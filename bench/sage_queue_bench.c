@@ -36,6 +36,8 @@ static const char usage[] =
     "  --batch N          messages per batched call (default 64)\n"
     "  --sizes LIST       message sizes, e.g. 64,4K,1M (default\n"
     "                     8,64,1K,4K,64K,1M)\n"
+    "  --open-option K=V  pass an open option to every queue (repeatable),\n"
+    "                     e.g. --open-option spin_ns=50000\n"
     "  --callgrind        only count instructions per message (valgrind)\n"
     "  --no-callgrind     skip the instruction counts of a full run\n"
     "  --help             this text\n"
@@ -113,6 +115,18 @@ static int parse_sizes(const char *s, struct bench_cfg *c) {
   return 0;
 }
 
+/* "key=value": split in place (argv strings are ours to modify). */
+static int parse_open_option(char *s, struct bench_cfg *c) {
+  char *eq = strchr(s, '=');
+  if (eq == NULL || eq == s || c->nopen_opts == BENCH_MAX_OPEN_OPTS)
+    return -1;
+  *eq = '\0';
+  c->open_opts[2 * c->nopen_opts] = s;
+  c->open_opts[2 * c->nopen_opts + 1] = eq + 1;
+  c->nopen_opts++;
+  return 0;
+}
+
 static int parse_cpus(const char *s, int cpu[2]) {
   if (strcmp(s, "none") == 0) {
     cpu[0] = cpu[1] = -1;
@@ -141,9 +155,10 @@ static int bad_usage(const char *what, const char *arg) {
 }
 
 static int is_value_option(const char *a) {
-  static const char *const names[] = {
-      "--reps",     "--json",  "--markdown", "--transport", "--cpus",
-      "--capacity", "--batch", "--sizes",    "--cg-worker", NULL};
+  static const char *const names[] = {"--reps",      "--json",  "--markdown",
+                                      "--transport", "--cpus",  "--capacity",
+                                      "--batch",     "--sizes", "--open-option",
+                                      "--cg-worker", NULL};
   for (int i = 0; names[i] != NULL; i++)
     if (strcmp(a, names[i]) == 0)
       return 1;
@@ -151,7 +166,7 @@ static int is_value_option(const char *a) {
 }
 
 /* Options with a value; returns 0, or 2 on a usage error. */
-static int value_option(struct bench_cfg *c, const char *opt, const char *v,
+static int value_option(struct bench_cfg *c, const char *opt, char *v,
                         const char **cg_worker) {
   unsigned long long n;
   if (strcmp(opt, "--reps") == 0 && parse_uint(v, 1, BENCH_MAX_REPS, &n) == 0)
@@ -170,6 +185,8 @@ static int value_option(struct bench_cfg *c, const char *opt, const char *v,
   else if (strcmp(opt, "--batch") == 0 && parse_uint(v, 1, 64, &n) == 0)
     c->batch = (unsigned)n;
   else if (strcmp(opt, "--sizes") == 0 && parse_sizes(v, c) == 0)
+    ;
+  else if (strcmp(opt, "--open-option") == 0 && parse_open_option(v, c) == 0)
     ;
   else if (strcmp(opt, "--cg-worker") == 0)
     *cg_worker = v;
@@ -308,19 +325,21 @@ typedef int (*lat_fn)(const struct bench_cfg *, struct bench_lat_run *, char *,
 static double latency_once(const struct bench_cfg *cfg, lat_fn fn,
                            const char *what, size_t n,
                            struct bench_latency *out) {
-  struct bench_lat_run l = {bench_shared_alloc(n * sizeof(int64_t)), n, 0};
+  struct bench_lat_run l = {bench_shared_alloc(n * sizeof(int64_t)), n, {0, 0}};
   char why[512];
   if (l.samples == NULL)
     die(what, "out of shared memory");
   if (fn(cfg, &l, why, sizeof why) != 0)
     die(what, why);
   bench_samples_add(&out->all, l.samples, n);
-  double median = bench_dist_of(l.samples, n).median;
-  bench_series_add(&out->rep_median, median);
-  out->sleeps += l.sleeps;
-  out->wakeups += n;
+  struct bench_dist d = bench_dist_of(l.samples, n);
+  bench_series_add(&out->rep_median, d.median);
+  bench_series_add(&out->rep_p99, d.p99);
+  out->sleeps[0] += l.sleeps[0];
+  out->sleeps[1] += l.sleeps[1];
+  out->samples += n;
   bench_shared_free(l.samples, n * sizeof(int64_t));
-  return median;
+  return d.median;
 }
 
 static int queue_spin(const struct bench_cfg *cfg, struct bench_lat_run *l,
