@@ -87,13 +87,18 @@ cmd_build() { install_deps; configure_build build; }
 
 cmd_demo() {
   cmd_build
-  log "demo: transports found by the registry (the shm demo lands with plugin/shm)"
-  SAGE_PLUGIN_PATH="$ROOT/build/plugin/.libs" "$ROOT/build/src/cli/sage-queue" plugins
+  log "demo: two processes exchanging messages over the shm transport"
+  SAGE_PLUGIN_PATH="$ROOT/build/plugin/.libs" "$ROOT/build/examples/demo" "$@"
 }
 
 cmd_test() {
   cmd_build
   run_c_tests build
+  local prefix="$ROOT/build-install/prefix"
+  rm -rf "$prefix"
+  cmd_install "$prefix"
+  log "install check"
+  "$ROOT/tests/check_install.sh" "$prefix" "$VENV/bin/python"
 }
 
 cmd_debug() {
@@ -125,7 +130,7 @@ cmd_clean() {
 
 case "${1:-build}" in
   build) cmd_build ;;
-  demo) cmd_demo ;;
+  demo) shift; cmd_demo "$@" ;;
   test) cmd_test ;;
   debug) cmd_debug ;;
   tsan) cmd_tsan ;;

@@ -9,7 +9,23 @@
 
 #define DETAIL_MAX 1024
 
-static _Thread_local char detail[DETAIL_MAX];
+/* The calling thread's detail. A failing queue op only records what failed
+ * (cheap: -EAGAIN from a polling loop is a normal result); the text is
+ * formatted when someone asks for it. */
+struct pending_detail {
+  int code;
+  char op[24];
+  char queue[136];
+  char transport[72];
+};
+
+static _Thread_local struct {
+  char text[DETAIL_MAX];
+  int has_pending;
+  struct pending_detail pending;
+} tls;
+
+#define detail tls.text
 
 static const char *registry_strerror(int code) {
   switch (code) {
@@ -39,15 +55,43 @@ SAGE_API const char *sage_strerror(int code) {
 }
 
 SAGE_API const char *sage_last_error(void) {
+  if (tls.has_pending) {
+    struct pending_detail *p = &tls.pending;
+    tls.has_pending = 0;
+    snprintf(detail, sizeof detail, "%s on queue '%s' (transport %s): %s",
+             p->op, p->queue, p->transport, sage_strerror(p->code));
+  }
   return detail;
 }
 
 void sage__set_detail(const char *text) {
+  tls.has_pending = 0;
   snprintf(detail, sizeof detail, "%s", text != NULL ? text : "");
 }
 
 void sage__clear_detail(void) {
+  tls.has_pending = 0;
   detail[0] = '\0';
+}
+
+int sage__detail_is_empty(void) {
+  return !tls.has_pending && !detail[0];
+}
+
+static void copy_text(char *dst, size_t cap, const char *src) {
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+int sage__fail_lazy(int code, const char *op, const char *queue,
+                    const char *transport) {
+  tls.pending.code = code;
+  copy_text(tls.pending.op, sizeof tls.pending.op, op);
+  copy_text(tls.pending.queue, sizeof tls.pending.queue, queue);
+  copy_text(tls.pending.transport, sizeof tls.pending.transport, transport);
+  tls.has_pending = 1;
+  return code;
 }
 
 int sage__fail(int code, const char *fmt, ...) {
@@ -57,5 +101,6 @@ int sage__fail(int code, const char *fmt, ...) {
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
   memcpy(detail, text, sizeof detail);
+  tls.has_pending = 0;
   return code;
 }

@@ -17,6 +17,12 @@ int sage__fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sage__set_detail(const char *text);
 void sage__clear_detail(void);
+/* 1 if no detail was set since the last clear. */
+int sage__detail_is_empty(void);
+/* Records a failure whose text is formatted only if sage_last_error() is
+ * called; returns `code`. */
+int sage__fail_lazy(int code, const char *op, const char *queue,
+                    const char *transport);
 
 /* ---- host.c ---- */
 

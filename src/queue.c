@@ -43,9 +43,8 @@ static int bad_queue_name(const char *name) {
 
 /* Gives a failing op a detail if the transport set none. */
 static int op_result(const sage_queue *q, const char *op, int rc) {
-  if (rc < 0 && sage_last_error()[0] == '\0')
-    sage__fail(rc, "%s on queue '%s' (transport %s): %s", op, q->name,
-               q->plugin->name, sage_strerror(rc));
+  if (rc < 0 && sage__detail_is_empty())
+    sage__fail_lazy(rc, op, q->name, q->plugin->name);
   return rc;
 }
 
@@ -282,7 +281,7 @@ SAGE_API int sage_queue_unlink(const char *transport, const char *name,
                       p->name);
   sage__clear_detail();
   rc = p->ops->unlink(name, options);
-  if (rc < 0 && sage_last_error()[0] == '\0')
+  if (rc < 0 && sage__detail_is_empty())
     sage__fail(rc, "remove queue '%s' (transport %s): %s", name, p->name,
                sage_strerror(rc));
   return rc;

@@ -56,34 +56,47 @@ static void wake_writers(shm_queue *q) {
   shm_futex_wake(&h->space_event, 1, 0);
 }
 
-void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end) {
+void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end,
+                       uint32_t end) {
   struct shm_header *h = q->hdr;
   uint64_t H = atomic_load(&h->head);
   /* Only the holder of the head record can move head past it, so when we
    * hold it this CAS succeeds; seq_cst pairs with others' DONE marks. */
-  if (shm_ticket(H) != t ||
-      !atomic_compare_exchange_strong(&h->head, &H, shm_pos(t_end, end))) {
+  if (shm_ticket(H) == t &&
+      atomic_compare_exchange_strong(&h->head, &H, shm_pos(t_end, end))) {
+    /* Nobody has claimed past us, so no later record can be DONE yet: a
+     * consumer that claims one now will find head at its own record. */
+    if (atomic_load(&h->read) != t_end)
+      shm_advance_head(q);
+  } else {
     for (uint32_t i = t; i != t_end; i++)
       atomic_store(&shm_slot_of(q, i)->ctl, shm_ctl(i, SLOT_DONE));
+    shm_advance_head(q);
   }
-  shm_advance_head(q);
   wake_writers(q);
 }
 
-/* Sleeps until ticket r is published (or read moves on). A reserved but
- * unpublished record may belong to a dead producer: after a stall the
- * sleeper checks (recover.c). */
+struct ticket_watch {
+  shm_queue *q;
+  uint32_t r;
+};
+
+static int ticket_ready(void *arg) {
+  struct ticket_watch *w = arg;
+  struct shm_header *h = w->q->hdr;
+  return published(atomic_load_explicit(&shm_slot_of(w->q, w->r)->ctl,
+                                        memory_order_acquire),
+                   w->r) ||
+         atomic_load_explicit(&h->read, memory_order_relaxed) != w->r;
+}
+
 static int wait_for_ticket(shm_queue *q, uint32_t r, int64_t deadline,
                            int64_t *stuck_since) {
   struct shm_header *h = q->hdr;
   struct shm_slot *s = shm_slot_of(q, r);
-  int64_t spin_end = shm_now_ns() + q->spin_ns;
-  do {
-    if (published(atomic_load_explicit(&s->ctl, memory_order_acquire), r) ||
-        atomic_load_explicit(&h->read, memory_order_relaxed) != r)
-      return 0;
-    shm_cpu_relax();
-  } while (shm_now_ns() < spin_end);
+  struct ticket_watch w = {q, r};
+  if (shm_spin(q->spin_ns, ticket_ready, &w))
+    return 0;
   int in_flight =
       shm_ticket(atomic_load_explicit(&h->tail, memory_order_acquire)) != r;
   int64_t stall = 0;

@@ -69,17 +69,24 @@ static void lane_add(_Atomic uint64_t *counter, uint64_t n) {
                         memory_order_relaxed);
 }
 
+struct head_watch {
+  _Atomic uint64_t *head;
+  uint64_t seen;
+};
+
+static int head_moved(void *arg) {
+  struct head_watch *w = arg;
+  return atomic_load_explicit(w->head, memory_order_acquire) != w->seen;
+}
+
 /* Sleeps until head moves (or the deadline). Checks for a dead consumer
  * holding the head record when head has been stuck for a while. */
 static int wait_for_space(shm_queue *q, uint64_t H, int64_t deadline,
                           int64_t *stuck_since) {
   struct shm_header *h = q->hdr;
-  int64_t spin_end = shm_now_ns() + q->spin_ns;
-  do {
-    if (atomic_load_explicit(&h->head, memory_order_acquire) != H)
-      return 0;
-    shm_cpu_relax();
-  } while (shm_now_ns() < spin_end);
+  struct head_watch w = {&h->head, H};
+  if (shm_spin(q->spin_ns, head_moved, &w))
+    return 0;
   int64_t now = shm_now_ns();
   if (*stuck_since == 0)
     *stuck_since = now;
@@ -95,46 +102,77 @@ static int wait_for_space(shm_queue *q, uint64_t H, int64_t deadline,
   return rc;
 }
 
+#define HEAD_REFRESH 64 /* reservations between forced head reloads */
+
+/* Whether this lane's cached head may be used. A stale head only
+ * understates free space (head never moves back), so using it is safe;
+ * reloading only when space looks short, or every HEAD_REFRESH
+ * reservations, keeps producers off the consumers' cache line. A cache
+ * older than the slot table is reloaded so modulo-2^32 comparisons hold. */
+static int cache_usable(const shm_queue *q, const struct shm_lane_local *local,
+                        uint64_t T) {
+  return local->head_refresh_due > 0 &&
+         shm_ticket(T) - shm_ticket(local->cached_head) <= q->geo.slot_count;
+}
+
+static uint64_t reload_head(shm_queue *q, struct shm_lane_local *local) {
+  uint64_t H = atomic_load_explicit(&q->hdr->head, memory_order_acquire);
+  local->cached_head = H;
+  local->head_refresh_due = HEAD_REFRESH;
+  return H;
+}
+
 /* Reserves the longest prefix of msgs (at least one) that fits, waiting for
  * space as needed. */
-static int reserve(shm_queue *q, struct shm_lane *lane,
-                   const struct sage_msg *msgs, size_t count, int64_t deadline,
-                   int nonblocking, struct shm_reservation *res) {
+static int reserve(shm_queue *q, int lane, const struct sage_msg *msgs,
+                   size_t count, int64_t deadline, int nonblocking,
+                   struct shm_reservation *res) {
   struct shm_header *h = q->hdr;
+  struct shm_lane *shared = shm_lane_shared(q, lane);
+  struct shm_lane_local *local = shm_lane_local(q, lane);
   uint64_t T = atomic_load_explicit(&h->tail, memory_order_relaxed);
   uint64_t stuck_head = 0;
   int64_t stuck_since = 0;
   int blocked = 0;
   for (;;) {
-    uint64_t H = atomic_load_explicit(&h->head, memory_order_acquire);
-    if (H != stuck_head) {
-      stuck_head = H;
-      stuck_since = 0;
-    }
     uint32_t end_unit;
+    int fresh = !cache_usable(q, local, T);
+    uint64_t H = fresh ? reload_head(q, local) : local->cached_head;
     uint32_t k = fitting(q, T, H, msgs, count, &end_unit);
+    if (k == 0 && !fresh) {
+      H = reload_head(q, local);
+      fresh = 1;
+      k = fitting(q, T, H, msgs, count, &end_unit);
+    }
     if (k == 0) {
       if (nonblocking)
         return -EAGAIN;
       if (!blocked++)
-        lane_add(&lane->blocked_puts, 1);
+        lane_add(&shared->blocked_puts, 1);
+      if (H != stuck_head) {
+        stuck_head = H;
+        stuck_since = 0;
+      }
       int rc = wait_for_space(q, H, deadline, &stuck_since);
       if (rc != 0)
         return rc;
       T = atomic_load_explicit(&h->tail, memory_order_relaxed);
+      local->head_refresh_due = 0;
       continue;
     }
     uint64_t next = shm_pos(shm_ticket(T) + k, end_unit);
-    atomic_store_explicit(&lane->put_from, T, memory_order_relaxed);
-    atomic_store_explicit(&lane->put_to, next, memory_order_relaxed);
+    atomic_store_explicit(&shared->put_from, T, memory_order_relaxed);
+    atomic_store_explicit(&shared->put_to, next, memory_order_relaxed);
     /* release: our intent is visible to anyone who sees this tail */
     if (atomic_compare_exchange_weak_explicit(
             &h->tail, &T, next, memory_order_release, memory_order_relaxed)) {
-      note_high_water(q, end_unit, H);
+      if (fresh)
+        note_high_water(q, end_unit, H);
+      local->head_refresh_due--;
       *res = (struct shm_reservation){shm_ticket(T), k, T, next};
       return 0;
     }
-    clear_put_intent(lane); /* never sleep with a stale intent */
+    clear_put_intent(shared); /* never sleep with a stale intent */
   }
 }
 
@@ -151,14 +189,18 @@ static void *fill_slot(shm_queue *q, uint32_t ticket, struct placement p,
 }
 
 static void publish(shm_queue *q, uint32_t ticket, enum shm_slot_state st) {
-  /* seq_cst: the body and metadata above are released to readers, and the
-   * store is ordered before our load of data_waiters (no lost wake-up) */
-  atomic_store(&shm_slot_of(q, ticket)->ctl, shm_ctl(ticket, st));
+  /* release: the body and metadata written above become visible with it */
+  atomic_store_explicit(&shm_slot_of(q, ticket)->ctl, shm_ctl(ticket, st),
+                        memory_order_release);
 }
 
 static void wake_readers(shm_queue *q, uint32_t count) {
   struct shm_header *h = q->hdr;
-  if (atomic_load(&h->data_waiters) == 0)
+  /* seq_cst fence: orders the publishes above before the waiters load; a
+   * reader bumps data_waiters before re-checking ctl, so one of us sees
+   * the other and no wake-up is lost */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&h->data_waiters, memory_order_relaxed) == 0)
     return;
   atomic_fetch_add(&h->data_event, 1);
   shm_futex_wake(&h->data_event, 1, (int)count);
@@ -210,7 +252,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
   struct shm_lane *shared = shm_lane_shared(q, lane);
   while (*done < count && rc == 0) {
     struct shm_reservation r;
-    rc = reserve(q, shared, msgs + *done, count - *done, deadline,
+    rc = reserve(q, lane, msgs + *done, count - *done, deadline,
                  timeout_ns == 0, &r);
     if (rc != 0)
       break;
@@ -256,8 +298,7 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
     return lane;
   struct sage_msg msg = {NULL, len};
   struct shm_reservation r;
-  rc = reserve(q, shm_lane_shared(q, lane), &msg, 1, deadline, timeout_ns == 0,
-               &r);
+  rc = reserve(q, lane, &msg, 1, deadline, timeout_ns == 0, &r);
   if (rc != 0)
     return end_op(q, lane, rc);
   struct placement p = place(q, shm_unit(r.from), shm_units(len));

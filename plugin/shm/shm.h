@@ -28,6 +28,8 @@ struct shm_pending {
 struct shm_lane_local {
   _Atomic uint32_t busy; /* held by one thread of this process */
   struct shm_pending pending;
+  uint64_t cached_head;      /* last head this lane saw (never ahead) */
+  uint32_t head_refresh_due; /* reservations until a forced refresh */
 };
 
 struct sage_transport_queue {
@@ -97,12 +99,18 @@ void shm_attach_census(shm_queue *q, uint32_t *live, uint32_t *dead,
 
 /* ---- lanes.c: per-thread lanes of this handle ---- */
 int shm_lane_acquire(shm_queue *q, int64_t deadline_ns);
+static inline struct shm_lane_local *shm_lane_local(shm_queue *q, int lane) {
+  return &q->local[lane];
+}
 void shm_lane_release(shm_queue *q, int lane);
 struct shm_lane *shm_lane_shared(shm_queue *q, int lane);
 
 /* ---- wait.c: futexes, deadlines, spinning ---- */
 int64_t shm_now_ns(void);
-int64_t shm_deadline(int64_t timeout_ns); /* -1: forever */
+int64_t shm_deadline(int64_t timeout_ns); /* -1: forever, 0: now */
+/* Spins until done(arg) or spin_ns elapse; pause first, then yield so an
+ * oversubscribed peer can run. Returns 1 if done. */
+int shm_spin(int64_t spin_ns, int (*done)(void *arg), void *arg);
 /* Sleeps while *word == expected, at most until deadline (and at most
  * cap_ns if > 0). Returns 0, -ETIMEDOUT (deadline passed) or -EINTR. */
 int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,

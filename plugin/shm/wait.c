@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -18,8 +19,8 @@ int64_t shm_now_ns(void) {
 }
 
 int64_t shm_deadline(int64_t timeout_ns) {
-  if (timeout_ns < 0)
-    return -1;
+  if (timeout_ns <= 0)
+    return timeout_ns < 0 ? -1 : 0; /* non-blocking calls never wait */
   int64_t now = shm_now_ns();
   return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
 }
@@ -30,6 +31,25 @@ void shm_cpu_relax(void) {
 #elif defined(__aarch64__)
   __asm__ __volatile__("yield");
 #endif
+}
+
+#define PAUSE_ROUNDS 64 /* cpu_relax rounds before yielding */
+
+int shm_spin(int64_t spin_ns, int (*done)(void *arg), void *arg) {
+  if (spin_ns <= 0)
+    return done(arg);
+  int64_t end = shm_now_ns() + spin_ns;
+  for (unsigned round = 0;; round++) {
+    for (int i = 0; i < 16; i++) {
+      if (done(arg))
+        return 1;
+      shm_cpu_relax();
+    }
+    if (shm_now_ns() >= end)
+      return done(arg);
+    if (round >= PAUSE_ROUNDS)
+      sched_yield();
+  }
 }
 
 /* Raw syscall: not a cancellation point, and no glibc wrapper exists. */

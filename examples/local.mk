@@ -1,0 +1,5 @@
+# Examples built with the tree: the two-process demo (./build.sh demo).
+noinst_PROGRAMS += examples/demo
+examples_demo_SOURCES = examples/demo.c
+examples_demo_LDADD = src/libsagequeue.la
+
