@@ -56,8 +56,7 @@ static void wake_writers(shm_queue *q) {
   shm_futex_wake(&h->space_event, 1, 0);
 }
 
-void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end,
-                       uint32_t end) {
+void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end) {
   struct shm_header *h = q->hdr;
   uint64_t H = atomic_load(&h->head);
   /* Only the holder of the head record can move head past it, so when we
