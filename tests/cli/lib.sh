@@ -78,19 +78,24 @@ PY
 
 # hold NAME [COUNT]: starts a process that opens NAME, puts COUNT messages
 # and stays attached; sets $held to its pid once it is ready.
+# Each holder gets its own output file: a second holder of the same queue
+# must not find the first one's "ready" line before its own shell has even
+# created the file.
 hold() {
-  "$tool" hold "$@" >"$tmp/hold.$1" 2>&1 &
+  holds=$((${holds:-0} + 1))
+  "$tool" hold "$@" >"$tmp/hold.$1.$holds" 2>&1 &
   held=$!
   children="$children $held"
-  wait_ready "$tmp/hold.$1" "$held"
+  wait_ready "$tmp/hold.$1.$holds" "$held"
 }
 
 # pump NAME: starts a process putting and getting until stopped.
 pump() {
-  "$tool" pump "$1" >"$tmp/pump.$1" 2>&1 &
+  holds=$((${holds:-0} + 1))
+  "$tool" pump "$1" >"$tmp/pump.$1.$holds" 2>&1 &
   held=$!
   children="$children $held"
-  wait_ready "$tmp/pump.$1" "$held"
+  wait_ready "$tmp/pump.$1.$holds" "$held"
 }
 
 wait_ready() {
