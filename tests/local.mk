@@ -72,8 +72,11 @@ check_PROGRAMS += tests/test_registry tests/test_flat_api tests/test_options \
 TESTS += tests/test_registry tests/test_flat_api tests/test_options \
 	tests/test_conformance
 
-check_PROGRAMS += tests/test_shm_recovery
-TESTS += tests/test_shm_recovery
+check_PROGRAMS += tests/test_shm_recovery tests/test_shm_segment
+TESTS += tests/test_shm_recovery tests/test_shm_segment
+tests_test_shm_segment_SOURCES = tests/test_shm_segment.c
+tests_test_shm_segment_CFLAGS = $(TEST_CFLAGS)
+tests_test_shm_segment_LDADD = $(TEST_LIBS)
 tests_test_shm_recovery_SOURCES = tests/test_shm_recovery.c
 tests_test_shm_recovery_CFLAGS = $(TEST_CFLAGS)
 tests_test_shm_recovery_LDADD = $(TEST_LIBS)
@@ -116,8 +119,11 @@ EXTRA_DIST += tests/check_exports.sh tests/check_format.sh \
 check_PROGRAMS += tests/stress/stress_mpmc
 tests_stress_stress_mpmc_SOURCES = tests/stress/stress_mpmc.c tests/stress/msg.h
 tests_stress_stress_mpmc_LDADD = src/libsagequeue.la
-TESTS += tests/stress/run_stress.sh
-EXTRA_DIST += tests/stress/run_stress.sh
+check_PROGRAMS += tests/stress/kill_test
+tests_stress_kill_test_SOURCES = tests/stress/kill_test.c tests/stress/msg.h
+tests_stress_kill_test_LDADD = src/libsagequeue.la
+TESTS += tests/stress/run_stress.sh tests/stress/run_kill.sh
+EXTRA_DIST += tests/stress/run_stress.sh tests/stress/run_kill.sh
 
 include tests/abi/local.mk
 include tests/template/local.mk
