@@ -108,7 +108,7 @@ int shm_header_validate(const struct shm_header *src, uint64_t mapped_size,
   return 0;
 }
 
-static void set_views(shm_queue *q, void *base) {
+void shm_segment_views(shm_queue *q, void *base) {
   q->hdr = base;
   q->slots = (struct shm_slot *)((char *)base + q->geo.slots_off);
   q->attach = (struct shm_attach *)((char *)base + q->geo.attach_off);
@@ -240,7 +240,7 @@ static int create_segment(shm_queue *q, const struct shm_options *o) {
     close(fd);
     return rc;
   }
-  set_views(q, base);
+  shm_segment_views(q, base);
   q->map_size = g.total_size;
   q->fd = fd;
   q->segment_id = q->hdr->segment_id;
@@ -276,7 +276,7 @@ static int map_existing(shm_queue *q, int fd, const struct stat *st,
     munmap(base, size);
     return shm_fail(rc, "queue '%s' is corrupt or foreign: %s", q->name, why);
   }
-  set_views(q, base);
+  shm_segment_views(q, base);
   q->map_size = size;
   q->segment_id = q->hdr->segment_id;
   return 0;

@@ -83,6 +83,9 @@ int shm_header_validate(const struct shm_header *h, uint64_t mapped_size,
                         struct shm_geometry *geo, char *why, size_t cap);
 uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
                          struct shm_geometry *geo);
+/* Points q's section views into the mapping at `base`, per the validated
+ * q->geo (also what the segment fuzzer uses to build a queue). */
+void shm_segment_views(shm_queue *q, void *base);
 
 /* ---- attach.c: attachment table and liveness ---- */
 /* Takes a free or dead entry. -ESTALE if the queue's name was removed
