@@ -89,8 +89,8 @@ static int ticket_ready(void *arg) {
          atomic_load_explicit(&h->read, memory_order_relaxed) != w->r;
 }
 
-static int wait_for_ticket(shm_queue *q, uint32_t r, int64_t deadline,
-                           int64_t *stuck_since) {
+static int wait_for_ticket(shm_queue *q, struct shm_lane *lane, uint32_t r,
+                           int64_t deadline, int64_t *stuck_since) {
   struct shm_header *h = q->hdr;
   struct shm_slot *s = shm_slot_of(q, r);
   struct ticket_watch w = {q, r};
@@ -108,10 +108,12 @@ static int wait_for_ticket(shm_queue *q, uint32_t r, int64_t deadline,
       return 0;
   }
   atomic_fetch_add(&h->data_waiters, 1); /* seq_cst: pairs with publish */
+  shm_wait_mark(lane, WAIT_DATA);
   uint32_t ev = atomic_load(&h->data_event);
   int rc = 0;
   if (!published(atomic_load(&s->ctl), r) && atomic_load(&h->read) == r)
     rc = shm_futex_wait(&h->data_event, ev, 1, deadline, stall);
+  shm_wait_mark(lane, WAIT_NONE);
   atomic_fetch_sub(&h->data_waiters, 1);
   return rc;
 }
@@ -181,7 +183,7 @@ static int claim(shm_queue *q, struct shm_lane *lane, size_t cap, size_t max,
       stuck_r = r;
       stuck_since = 0;
     }
-    int rc = wait_for_ticket(q, r, deadline, &stuck_since);
+    int rc = wait_for_ticket(q, lane, r, deadline, &stuck_since);
     if (rc != 0)
       return rc;
   }

@@ -119,6 +119,13 @@ int shm_spin(int64_t spin_ns, int (*done)(void *arg), void *arg);
 int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,
                    int64_t deadline_ns, int64_t cap_ns);
 void shm_futex_wake(_Atomic uint32_t *word, int shared, int count);
+/* Notes in the lane which waiter count its holder is in. Marked after the
+ * count is raised and cleared before it is lowered (the seq_cst RMWs order
+ * these relaxed stores), so a mark left by a dead process always stands for
+ * a raise that nobody will lower: attach.c takes it back. */
+static inline void shm_wait_mark(struct shm_lane *lane, enum shm_wait w) {
+  atomic_store_explicit(&lane->waiting, (uint32_t)w, memory_order_relaxed);
+}
 void shm_cpu_relax(void);
 
 /* ---- ring_put.c ---- */
