@@ -160,8 +160,10 @@ static int plan_geometry(const struct shm_options *o, struct shm_geometry *g) {
   uint64_t capacity = next_pow2(
       o->capacity < SHM_MIN_CAPACITY ? SHM_MIN_CAPACITY : o->capacity);
   uint64_t slots = o->slots;
-  if (slots == 0)
-    slots = o->max_items ? o->max_items : capacity / 64;
+  if (slots == 0 && o->max_items != 0)
+    slots = o->max_items;
+  else if (slots == 0) /* one per 64 bytes, as far as the table allows */
+    slots = capacity / 64 < SHM_MAX_SLOTS ? capacity / 64 : SHM_MAX_SLOTS;
   slots = next_pow2(slots < SHM_MIN_SLOTS ? SHM_MIN_SLOTS : slots);
   if (capacity > SHM_MAX_CAPACITY || slots > SHM_MAX_SLOTS)
     return shm_fail(-EINVAL,
