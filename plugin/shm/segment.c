@@ -194,6 +194,12 @@ static int size_segment(int fd, const char *name, uint64_t total) {
 }
 
 static int open_fail(const char *what, const char *name, int err) {
+  if (err == ENOSPC) /* tmpfs: out of inodes (nr_inodes) as well as bytes */
+    return shm_fail(-ENOSPC,
+                    "cannot %s queue '%s': no room in " SHM_DIR
+                    " (no space or no inodes left); free space there or "
+                    "remove unused queues (sage-queue gc)",
+                    what, name);
   if (err == EMFILE || err == ENFILE)
     return shm_fail(-err, "cannot %s queue '%s': out of file descriptors (%s)",
                     what, name, strerror(err));
