@@ -372,6 +372,21 @@ int shm_segment_unlink(shm_queue *q) {
   return rc;
 }
 
+/* Observe-only opens fall back to a read-only descriptor and mapping. */
+static int read_only(const shm_queue *q) {
+  int flags = fcntl(q->fd, F_GETFL);
+  return flags < 0 || (flags & O_ACCMODE) == O_RDONLY;
+}
+
+/* Removing needs the lifecycle (write) lock and a write to the header: a
+ * queue we may only read is someone else's to remove. */
+static int no_write_access(const shm_queue *q) {
+  return shm_fail(-EACCES,
+                  "cannot remove queue '%s': no write permission on %s%s "
+                  "(only its owner can remove it)",
+                  q->name, SHM_DIR, q->shm_name);
+}
+
 int shm_segment_unlink_name(const char *name, const struct shm_options *opts,
                             int force) {
   shm_queue q = {.fd = -1, .index = -1, .observe = 1};
@@ -391,7 +406,7 @@ int shm_segment_unlink_name(const char *name, const struct shm_options *opts,
   }
   int rc = shm_segment_open(&q, name, &o);
   if (rc == 0) {
-    rc = shm_segment_unlink(&q);
+    rc = read_only(&q) ? no_write_access(&q) : shm_segment_unlink(&q);
     shm_segment_unmap(&q);
   }
   return rc;
