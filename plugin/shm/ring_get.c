@@ -217,8 +217,10 @@ static int corrupt(shm_queue *q, uint32_t ticket) {
                   q->name, ticket);
 }
 
-/* Copies the READY records of a claim into buf, back to back. */
-static int copy_out(shm_queue *q, const struct claim *c, void *buf,
+/* Copies the READY records of a claim into buf (cap bytes), back to back.
+ * claimable() sized the claim, but the slots are shared memory: a record
+ * whose length changed since is corrupt, and must not overrun buf. */
+static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
                     size_t *lens, size_t *count, uint64_t *bytes) {
   size_t off = 0;
   *count = 0;
@@ -230,6 +232,11 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf,
     const void *src = payload(q, c->ticket + i, &len);
     if (src == NULL)
       return corrupt(q, c->ticket + i);
+    if (len > cap - off)
+      return shm_fail(-EBADMSG,
+                      "queue '%s' is corrupt: record %u changed size while "
+                      "it was read",
+                      q->name, c->ticket + i);
     if (len > 0)
       memcpy((char *)buf + off, src, len);
     lens[(*count)++] = len;
@@ -259,7 +266,7 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
     if (rc != 0)
       break;
     uint64_t bytes;
-    rc = copy_out(q, &c, buf, lens, count, &bytes);
+    rc = copy_out(q, &c, buf, cap, lens, count, &bytes);
     shm_release_range(q, c.ticket, c.ticket + c.count,
                       end_of(q, c.ticket + c.count - 1));
     clear_get_intent(shared);
