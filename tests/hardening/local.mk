@@ -23,3 +23,12 @@ EXTRA_DIST += tests/hardening/hostile_users.sh tests/hardening/valgrind.sh \
 valgrind: $(check_PROGRAMS) $(check_LTLIBRARIES) $(plugin_LTLIBRARIES)
 	$(AM_TESTS_ENVIRONMENT) LIBTOOL='$(LIBTOOL)' \
 	  $(SHELL) $(top_srcdir)/tests/hardening/valgrind.sh
+
+# A writer corrupting records under a reader (standalone: no Criterion).
+check_PROGRAMS += tests/hardening/test_corrupt_writer
+TESTS += tests/hardening/test_corrupt_writer
+tests_hardening_test_corrupt_writer_SOURCES = \
+	tests/hardening/test_corrupt_writer.c
+tests_hardening_test_corrupt_writer_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/plugin/shm
+tests_hardening_test_corrupt_writer_LDADD = src/libsagequeue.la
