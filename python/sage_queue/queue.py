@@ -31,6 +31,7 @@ _EAGAIN = -errno.EAGAIN
 _ETIMEDOUT = -errno.ETIMEDOUT
 _EINTR = -errno.EINTR
 _EMSGSIZE = -errno.EMSGSIZE
+_ENOTSUP = -errno.ENOTSUP
 
 _CAP_ZERO_COPY = 1 << 4
 _CAP_BATCH = 1 << 5
@@ -366,9 +367,7 @@ class SageQueue:
         if size > self._max_message:
             raise self._too_big(size)
         if not self._zero_copy:
-            frame = bytearray(size)
-            _ser.write_frame(memoryview(frame), head, buffers, offsets)
-            return self._put_message(bytes(frame), block, timeout)
+            return self._put_message(self._flatten(size, head, buffers, offsets), block, timeout)
         tmo = _timeout_ns(block, timeout)
         start = _monotonic() if tmo.value > 0 else 0.0
         h = self._enter()
@@ -376,6 +375,10 @@ class SageQueue:
             ptr, token = ctypes.c_void_p(), ctypes.c_uint64()
             args = (h, _c_size_t(size), ctypes.byref(ptr), ctypes.byref(token))
             rc = _reserve(*args, tmo)
+            if rc == _ENOTSUP:
+                self._zero_copy = False
+                return self._put_message(self._flatten(size, head, buffers, offsets),
+                                         block, timeout)
             while rc:
                 tmo = self._after_failure(rc, "put", size, tmo, start, Full)
                 rc = _reserve(*args, tmo)
@@ -396,6 +399,16 @@ class SageQueue:
                 raise self._error(rc, "commit")
         finally:
             self._leave()
+
+    @staticmethod
+    def _flatten(size: int, head: Optional[bytes], buffers: List[memoryview],
+                 offsets: List[int]) -> bytes:
+        """The message as one bytes object (transports without zero-copy)."""
+        if head is None:
+            return buffers[0].tobytes()
+        frame = bytearray(size)
+        _ser.write_frame(memoryview(frame), head, buffers, offsets)
+        return bytes(frame)
 
     def put_many(self, items: Iterable[Any], block: bool = True, timeout: Optional[float] = None,
                  *, raw: bool = False) -> int:
@@ -420,13 +433,7 @@ class SageQueue:
         if largest > self._max_message:
             raise self._too_big(largest)
         if not self._caps & _CAP_BATCH:
-            for i, data in enumerate(payloads):
-                try:
-                    self._put_message(data, block, timeout)
-                except Full as exc:
-                    exc.done = i
-                    raise
-            return count
+            return self._put_each(payloads, block, timeout)
         blob = b"".join(payloads)
         addresses = array("Q", accumulate(lengths, initial=_lib.bytes_address(blob)))
         tmo = _timeout_ns(block, timeout)
@@ -441,6 +448,9 @@ class SageQueue:
                 total += done.value
                 if rc == 0 and total >= count:
                     return count
+                if rc == _ENOTSUP and total == 0:
+                    self._caps &= ~_CAP_BATCH
+                    return self._put_each(payloads, block, timeout)
                 try:
                     tmo = self._after_failure(rc, "put_many", largest, tmo, start, Full)
                 except Full as exc:
@@ -448,6 +458,15 @@ class SageQueue:
                     raise
         finally:
             self._leave()
+
+    def _put_each(self, payloads: List[bytes], block: bool, timeout: Optional[float]) -> int:
+        for i, data in enumerate(payloads):
+            try:
+                self._put_message(data, block, timeout)
+            except Full as exc:
+                exc.done = i
+                raise
+        return len(payloads)
 
     # ------------------------------------------------------------------- get
 
@@ -521,6 +540,9 @@ class SageQueue:
             if self._zero_copy:
                 ptr, length, token = ctypes.c_void_p(), _c_size_t(), ctypes.c_uint64()
                 rc = _peek(h, ctypes.byref(ptr), ctypes.byref(length), ctypes.byref(token), tmo)
+                if rc == _ENOTSUP:
+                    self._zero_copy = False
+                    continue
                 if rc == 0:
                     try:
                         view = _lib.memory_at(ptr.value or 0, length.value, False)
@@ -566,6 +588,9 @@ class SageQueue:
                         break
                     if rc == _EMSGSIZE:
                         return [self._get_large(h, lengths[0], tmo, start, raw)]
+                    if rc == _ENOTSUP:
+                        self._caps &= ~_CAP_BATCH
+                        return [self._get(block, timeout, raw)]
                     tmo = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
                 return self._split(buf.view, lengths, count.value, raw)
             finally:
