@@ -7,6 +7,7 @@ import errno
 import os
 import queue as _stdqueue
 import secrets
+import sys
 import threading
 import time
 import weakref
@@ -33,6 +34,11 @@ _EINTR = -errno.EINTR
 _EMSGSIZE = -errno.EMSGSIZE
 _ENOTSUP = -errno.ENOTSUP
 
+_OOB = _ser.OOB_THRESHOLD
+# Types pickled directly (no buffer hook: they cannot hold a PickleBuffer).
+_PLAIN = frozenset({bytes, str, int, float, bool, type(None), complex})
+_dumps = _ser._pickle_dumps
+
 _CAP_ZERO_COPY = 1 << 4
 _CAP_BATCH = 1 << 5
 
@@ -57,13 +63,34 @@ _live: "weakref.WeakSet[SageQueue]" = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    # Threads that were inside an operation do not exist in the child.
+    # A lock held by a parent thread at fork time stays held in the child.
     for q in list(_live):
-        q._inflight.clear()
         q._close_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Handle(ctypes.c_void_p):
+    """An open C queue handle.
+
+    Every thread inside a call holds a reference to it, so the handle is
+    closed (by close(), or by a finalizer when close() found threads inside
+    calls) only once no call can still be using it. This costs the hot
+    paths nothing beyond reading one attribute."""
+
+
+def _close_later(address: int, op: str) -> None:
+    lib = _lib.lib()
+    (lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close)(address)
+
+
+def _dumps_one(item: Any) -> bytes:
+    """One self-contained message (the batch path)."""
+    kind = type(item)
+    if kind in _PLAIN and (kind is not bytes or len(item) < _OOB):
+        return _dumps(item, 5)
+    return _ser.dumps_inband(item)
 
 
 def _unique_name() -> str:
@@ -181,7 +208,7 @@ class SageQueue:
         lib = _lib.lib()
         if _put is None:
             _bind_hot_paths()
-        handle = ctypes.c_void_p()
+        handle = _Handle()
         rc = lib.sage_queue_open(transport.encode() if transport else None, name.encode(),
                                  _lib.options_array(opts), ctypes.byref(handle))
         if rc != 0:
@@ -193,8 +220,6 @@ class SageQueue:
         caps = lib.sage_transport_capabilities(self._transport.encode())
         self._caps = caps if caps > 0 else 0
         self._zero_copy = bool(self._caps & _CAP_ZERO_COPY)
-        self._inflight: List[None] = []
-        self._pending: Optional[tuple] = None
         self._close_lock = threading.Lock()
         self._pool: List[_RecvBuffer] = []
         self._h = handle
@@ -257,28 +282,12 @@ class SageQueue:
                                 -errno.EBADF, "", self._name)
 
     def _enter(self) -> ctypes.c_void_p:
-        self._inflight.append(None)
+        """The open handle (the caller's reference keeps it open), or
+        QueueClosedError."""
         h = self._h
         if h is None:
-            self._leave()
             raise self._closed_error()
         return h
-
-    def _leave(self) -> None:
-        self._inflight.pop()
-        if self._pending is not None:
-            self._finish_close()
-
-    def _finish_close(self) -> int:
-        """Closes (or destroys) the handle once no thread is inside a call
-        on it. Returns the C result, 0 if there was nothing to do yet."""
-        with self._close_lock:
-            pending = self._pending
-            if pending is None or self._inflight:
-                return 0
-            self._pending = None
-            handle, op = pending
-        return op(handle)
 
     def _error(self, rc: int, what: str) -> SageQueueError:
         return from_code(rc, _lib.last_error(), f"{what} on queue '{self._name}'", self._name)
@@ -301,11 +310,23 @@ class SageQueue:
         ValueError (MessageTooLarge) for one larger than max_message; in
         both cases the queue is unchanged.
         """
-        head, buffers = _ser.dumps(item)
-        if buffers is None:
-            self._put_message(head, block, timeout)
+        kind = type(item)
+        if kind in _PLAIN and (kind is not bytes or len(item) < _OOB):
+            data = _dumps(item, 5)
         else:
-            self._put_frame(head, buffers, block, timeout)
+            data, buffers = _ser.dumps(item)
+            if buffers is not None:
+                return self._put_frame(data, buffers, block, timeout)
+        # The hot path, inlined: one attribute read stands in for "open?".
+        h = self._h
+        if h is None:
+            raise self._closed_error()
+        if block and timeout is None:
+            rc = _put(h, data, len(data), _FOREVER)
+            if rc:
+                self._put_failed(h, data, rc, _FOREVER, 0.0)
+        else:
+            self._put_timed(h, data, block, timeout)
 
     def put_nowait(self, item: Any) -> None:
         """put(item, block=False)."""
@@ -316,29 +337,37 @@ class SageQueue:
         returns it as bytes. Blocking and errors as put()."""
         if type(data) is not bytes:
             view = memoryview(data)
-            if self._zero_copy and view.nbytes >= _ser.OOB_THRESHOLD and view.c_contiguous:
+            if self._zero_copy and view.nbytes >= _OOB and view.c_contiguous:
                 if view.format != "B" or view.ndim != 1:
                     view = view.cast("B")
                 return self._put_frame(None, [view], block, timeout)
             data = view.tobytes()
-        self._put_message(data, block, timeout)
+        h = self._h
+        if h is None:
+            raise self._closed_error()
+        if block and timeout is None:
+            rc = _put(h, data, len(data), _FOREVER)
+            if rc:
+                self._put_failed(h, data, rc, _FOREVER, 0.0)
+        else:
+            self._put_timed(h, data, block, timeout)
 
     def _put_message(self, data: bytes, block: bool, timeout: Optional[float]) -> None:
+        self._put_timed(self._enter(), data, block, timeout)
+
+    def _put_timed(self, h: _Handle, data: bytes, block: bool, timeout: Optional[float]) -> None:
         tmo = _timeout_ns(block, timeout)
         start = _monotonic() if tmo.value > 0 else 0.0
-        self._inflight.append(None)
-        h = self._h
-        try:
-            if h is None:
-                raise self._closed_error()
-            rc = _put(h, data, _c_size_t(len(data)), tmo)
-            while rc:
-                tmo = self._after_failure(rc, "put", len(data), tmo, start, Full)
-                rc = _put(h, data, _c_size_t(len(data)), tmo)
-        finally:
-            self._inflight.pop()
-            if self._pending is not None:
-                self._finish_close()
+        rc = _put(h, data, len(data), tmo)
+        if rc:
+            self._put_failed(h, data, rc, tmo, start)
+
+    def _put_failed(self, h: _Handle, data: bytes, rc: int, tmo: "ctypes.c_int64",
+                    start: float) -> None:
+        """Retries after -EINTR; raises Full or the error otherwise."""
+        while rc:
+            tmo = self._after_failure(rc, "put", len(data), tmo, start, Full)
+            rc = _put(h, data, len(data), tmo)
 
     def _after_failure(self, rc: int, what: str, size: int, tmo: "ctypes.c_int64",
                        start: float, would_block: type) -> "ctypes.c_int64":
@@ -366,39 +395,36 @@ class SageQueue:
             size, offsets = _ser.frame_layout(head, buffers)
         if size > self._max_message:
             raise self._too_big(size)
-        if not self._zero_copy:
+        if not self._zero_copy or _ser.buffers_size(buffers) < _OOB:
             return self._put_message(self._flatten(size, head, buffers, offsets), block, timeout)
         tmo = _timeout_ns(block, timeout)
         start = _monotonic() if tmo.value > 0 else 0.0
         h = self._enter()
-        try:
-            ptr, token = ctypes.c_void_p(), ctypes.c_uint64()
-            args = (h, _c_size_t(size), ctypes.byref(ptr), ctypes.byref(token))
+        ptr, token = ctypes.c_void_p(), ctypes.c_uint64()
+        args = (h, _c_size_t(size), ctypes.byref(ptr), ctypes.byref(token))
+        rc = _reserve(*args, tmo)
+        if rc == _ENOTSUP:
+            self._zero_copy = False
+            return self._put_message(self._flatten(size, head, buffers, offsets),
+                                     block, timeout)
+        while rc:
+            tmo = self._after_failure(rc, "put", size, tmo, start, Full)
             rc = _reserve(*args, tmo)
-            if rc == _ENOTSUP:
-                self._zero_copy = False
-                return self._put_message(self._flatten(size, head, buffers, offsets),
-                                         block, timeout)
-            while rc:
-                tmo = self._after_failure(rc, "put", size, tmo, start, Full)
-                rc = _reserve(*args, tmo)
+        try:
+            dst = _lib.memory_at(ptr.value, size, True)
             try:
-                dst = _lib.memory_at(ptr.value, size, True)
-                try:
-                    if head is None:
-                        dst[:] = buffers[0]
-                    else:
-                        _ser.write_frame(dst, head, buffers, offsets)
-                finally:
-                    dst.release()
-            except BaseException:
-                _cancel(h, token)
-                raise
-            rc = _commit(h, token)
-            if rc:
-                raise self._error(rc, "commit")
-        finally:
-            self._leave()
+                if head is None:
+                    dst[:] = buffers[0]
+                else:
+                    _ser.write_frame(dst, head, buffers, offsets)
+            finally:
+                dst.release()
+        except BaseException:
+            _cancel(h, token)
+            raise
+        rc = _commit(h, token)
+        if rc:
+            raise self._error(rc, "commit")
 
     @staticmethod
     def _flatten(size: int, head: Optional[bytes], buffers: List[memoryview],
@@ -424,7 +450,7 @@ class SageQueue:
         if raw:
             payloads = [x if type(x) is bytes else bytes(x) for x in items]
         else:
-            payloads = list(map(_ser.dumps_inband, items))
+            payloads = list(map(_dumps_one, items))
         count = len(payloads)
         if count == 0:
             return 0
@@ -440,24 +466,21 @@ class SageQueue:
         start = _monotonic() if tmo.value > 0 else 0.0
         done, total = _c_size_t(), 0
         h = self._enter()
-        try:
-            while True:
-                rc = _put_batch(h, addresses.buffer_info()[0] + 8 * total,
-                                lengths.buffer_info()[0] + 8 * total,
-                                _c_size_t(count - total), ctypes.byref(done), tmo)
-                total += done.value
-                if rc == 0 and total >= count:
-                    return count
-                if rc == _ENOTSUP and total == 0:
-                    self._caps &= ~_CAP_BATCH
-                    return self._put_each(payloads, block, timeout)
-                try:
-                    tmo = self._after_failure(rc, "put_many", largest, tmo, start, Full)
-                except Full as exc:
-                    exc.done = total
-                    raise
-        finally:
-            self._leave()
+        while True:
+            rc = _put_batch(h, addresses.buffer_info()[0] + 8 * total,
+                            lengths.buffer_info()[0] + 8 * total,
+                            _c_size_t(count - total), ctypes.byref(done), tmo)
+            total += done.value
+            if rc == 0 and total >= count:
+                return count
+            if rc == _ENOTSUP and total == 0:
+                self._caps &= ~_CAP_BATCH
+                return self._put_each(payloads, block, timeout)
+            try:
+                tmo = self._after_failure(rc, "put_many", largest, tmo, start, Full)
+            except Full as exc:
+                exc.done = total
+                raise
 
     def _put_each(self, payloads: List[bytes], block: bool, timeout: Optional[float]) -> int:
         for i, data in enumerate(payloads):
@@ -490,35 +513,36 @@ class SageQueue:
         return self._get(block, timeout, True)
 
     def _get(self, block: bool, timeout: Optional[float], raw: bool) -> Any:
-        tmo = _timeout_ns(block, timeout)
-        start = _monotonic() if tmo.value > 0 else 0.0
-        self._inflight.append(None)
         h = self._h
+        if h is None:
+            raise self._closed_error()
+        if block and timeout is None:
+            tmo, start = _FOREVER, 0.0
+        else:
+            tmo = _timeout_ns(block, timeout)
+            start = _monotonic() if tmo.value > 0 else 0.0
         pool = self._pool
         try:
             buf = pool.pop()
         except IndexError:
             buf = _RecvBuffer(_RECV_BUFFER)
         try:
-            if h is None:
-                raise self._closed_error()
             rc = _get(h, buf.address, buf.capacity, buf.length_ptr, tmo)
             while rc:
                 if rc == _EMSGSIZE:
                     return self._get_large(h, buf.length.value, tmo, start, raw)
                 tmo = self._after_failure(rc, "get", 0, tmo, start, Empty)
                 rc = _get(h, buf.address, buf.capacity, buf.length_ptr, tmo)
-            data = buf.view[:buf.length.value]
+            n = buf.length.value
             if raw:
-                return data.tobytes()
-            if data and data[0] == 0x80:
-                return _loads(data)
-            return self._decode(data)
+                return buf.view[:n].tobytes()
+            if n and buf.data[0] == 0x80:
+                # A pickle ends at its STOP opcode; the bytes after it are
+                # ignored, so the buffer needs no slicing.
+                return _loads(buf.data)
+            return self._decode(buf.view[:n])
         finally:
             pool.append(buf)
-            self._inflight.pop()
-            if self._pending is not None:
-                self._finish_close()
 
     def _decode(self, data: memoryview) -> Any:
         try:
@@ -578,25 +602,22 @@ class SageQueue:
         lengths = array("Q", bytes(8 * max_items))
         count = _c_size_t()
         h = self._enter()
+        buf = self._batch_buffer()
         try:
-            buf = self._batch_buffer()
-            try:
-                while True:
-                    rc = _get_batch(h, buf.address, buf.capacity, lengths.buffer_info()[0],
-                                    _c_size_t(max_items), ctypes.byref(count), tmo)
-                    if rc == 0:
-                        break
-                    if rc == _EMSGSIZE:
-                        return [self._get_large(h, lengths[0], tmo, start, raw)]
-                    if rc == _ENOTSUP:
-                        self._caps &= ~_CAP_BATCH
-                        return [self._get(block, timeout, raw)]
-                    tmo = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
-                return self._split(buf.view, lengths, count.value, raw)
-            finally:
-                self._batch = buf
+            while True:
+                rc = _get_batch(h, buf.address, buf.capacity, lengths.buffer_info()[0],
+                                _c_size_t(max_items), ctypes.byref(count), tmo)
+                if rc == 0:
+                    break
+                if rc == _EMSGSIZE:
+                    return [self._get_large(h, lengths[0], tmo, start, raw)]
+                if rc == _ENOTSUP:
+                    self._caps &= ~_CAP_BATCH
+                    return [self._get(block, timeout, raw)]
+                tmo = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
+            return self._split(buf.view, lengths, count.value, raw)
         finally:
-            self._leave()
+            self._batch = buf
 
     def _batch_buffer(self) -> _RecvBuffer:
         buf = self.__dict__.pop("_batch", None)
@@ -618,12 +639,9 @@ class SageQueue:
     def _depth(self) -> tuple:
         items, size = ctypes.c_uint64(), ctypes.c_uint64()
         h = self._enter()
-        try:
-            rc = _lib.lib().sage_queue_depth(h, ctypes.byref(items), ctypes.byref(size))
-            if rc:
-                raise self._error(rc, "depth")
-        finally:
-            self._leave()
+        rc = _lib.lib().sage_queue_depth(h, ctypes.byref(items), ctypes.byref(size))
+        if rc:
+            raise self._error(rc, "depth")
         return items.value, size.value
 
     def qsize(self) -> int:
@@ -651,15 +669,12 @@ class SageQueue:
         process. Raises ValueError if called more times than messages were
         put (as queue.Queue does)."""
         h = self._enter()
-        try:
-            rc = _lib.lib().sage_queue_task_done(h, count)
-            if rc == -errno.EINVAL:
-                raise ValueError(f"task_done() called too many times on queue '{self._name}': "
-                                 + _lib.last_error())
-            if rc:
-                raise self._error(rc, "task_done")
-        finally:
-            self._leave()
+        rc = _lib.lib().sage_queue_task_done(h, count)
+        if rc == -errno.EINVAL:
+            raise ValueError(f"task_done() called too many times on queue '{self._name}': "
+                             + _lib.last_error())
+        if rc:
+            raise self._error(rc, "task_done")
 
     def join(self, timeout: Optional[float] = None) -> bool:
         """Blocks until every message put (by any process) has been marked
@@ -668,17 +683,14 @@ class SageQueue:
         tmo = _timeout_ns(True, timeout)
         start = _monotonic()
         h = self._enter()
-        try:
-            while True:
-                rc = _lib.lib().sage_queue_join(h, tmo)
-                if rc == 0:
-                    return True
-                try:
-                    tmo = self._after_failure(rc, "join", 0, tmo, start, Empty)
-                except Empty:
-                    return False
-        finally:
-            self._leave()
+        while True:
+            rc = _lib.lib().sage_queue_join(h, tmo)
+            if rc == 0:
+                return True
+            try:
+                tmo = self._after_failure(rc, "join", 0, tmo, start, Empty)
+            except Empty:
+                return False
 
     # ----------------------------------------------------------------- stats
 
@@ -686,12 +698,9 @@ class SageQueue:
         names = _stat_names()
         values = (ctypes.c_uint64 * len(names))()
         h = self._enter()
-        try:
-            n = _lib.lib().sage_queue_stats_values(h, values, len(names))
-            if n < 0:
-                raise self._error(n, "stats")
-        finally:
-            self._leave()
+        n = _lib.lib().sage_queue_stats_values(h, values, len(names))
+        if n < 0:
+            raise self._error(n, "stats")
         return dict(zip(names[:n], values[:n]))
 
     def get_stats(self) -> Dict[str, Any]:
@@ -737,29 +746,29 @@ class SageQueue:
         return _open_reference, (self.get_reference(),)
 
     def _shut(self, op: str) -> None:
-        h = self._h
-        if h is None:
-            return
-        lib = _lib.lib()
-        fn = lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close
         with self._close_lock:
-            if self._h is None:
+            h = self._h
+            if h is None:
                 return
-            self._pending = (h, fn)
-            self._h = None
-            busy = bool(self._inflight)
+            self._h = None  # from here on, new calls raise QueueClosedError
         _live.discard(self)
-        if op == "destroy" and busy:
-            # Other threads are inside calls on the handle: remove the name
-            # now, close the handle when they return.
+        lib = _lib.lib()
+        # References: `h` here and getrefcount's argument. Any more belong
+        # to threads inside calls on the handle.
+        if sys.getrefcount(h) <= 2:
+            rc = (lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close)(h)
+            if rc < 0:
+                raise self._error(rc, op)
+            return
+        # Close when the last of those calls returns; remove the name now.
+        finalizer = weakref.finalize(h, _close_later, h.value, "close")
+        finalizer.atexit = False  # never under a thread still blocked at exit
+        if op == "destroy":
             owner = {k: v for k, v in self._handle_options.items() if k == "uid"}
             rc = lib.sage_queue_unlink(self._transport.encode(), self._name.encode(),
                                        _lib.options_array(owner))
             if rc not in (0, -errno.ENOENT):
                 raise self._error(rc, op)
-        rc = self._finish_close()
-        if rc < 0:
-            raise self._error(rc, op)
 
     def close(self) -> None:
         """Detaches this handle; the queue and its messages stay for other
@@ -781,7 +790,7 @@ class SageQueue:
 
     def __del__(self) -> None:
         try:
-            if self._h is not None and not self._inflight:
+            if self._h is not None:
                 self._shut("close")
         except Exception:
             pass

@@ -86,20 +86,18 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def _collector() -> Tuple[List[memoryview], Callable[[PickleBuffer], bool]]:
-    found: List[memoryview] = []
-
-    def callback(buffer: PickleBuffer) -> bool:
+def _views(found: List[PickleBuffer]) -> List[memoryview]:
+    """Flat byte views of the out-of-band buffers pickle handed over; a
+    non-contiguous one (rare: numpy keeps those in band) is copied."""
+    views = []
+    for buffer in found:
         try:
-            raw = buffer.raw()
-        except BufferError:  # not contiguous: pickle copies it in band
-            return True
-        if raw.nbytes < OOB_THRESHOLD:
-            return True
-        found.append(raw)
-        return False
-
-    return found, callback
+            views.append(buffer.raw())
+        except BufferError:
+            view = memoryview(buffer)
+            data = view.tobytes()
+            views.append(memoryview(data if view.readonly else bytearray(data)))
+    return views
 
 
 def _dumps_with_pickler(obj: Any, callback: Optional[Callable]) -> bytes:
@@ -110,7 +108,9 @@ def _dumps_with_pickler(obj: Any, callback: Optional[Callable]) -> bytes:
 
 def dumps(obj: Any) -> Encoded:
     """Serialises obj. Raises whatever pickle raises for an unpicklable
-    object; nothing else can fail."""
+    object; nothing else can fail. Every buffer pickle offers out of band
+    (NumPy arrays, PickleBuffer) is taken out of band; the caller decides
+    whether the frame is big enough for zero-copy (see buffers_size)."""
     kind = type(obj)
     if kind is bytes or kind is bytearray or kind is memoryview:
         view = obj if kind is memoryview else memoryview(obj)
@@ -122,17 +122,17 @@ def dumps(obj: Any) -> Encoded:
             return head, [view.cast("B") if view.format != "B" or view.ndim != 1 else view]
         if kind is not memoryview:
             return _pickle_dumps(obj, PROTOCOL), None
-    found, callback = _collector()
+    found: List[PickleBuffer] = []
     try:
-        head = _pickle_dumps(obj, PROTOCOL, buffer_callback=callback)
+        head = _pickle_dumps(obj, PROTOCOL, buffer_callback=found.append)
     except TypeError:
         found.clear()
-        try:
-            head = _dumps_with_pickler(obj, callback)
-        except Exception:
-            found.clear()
-            raise
-    return head, (found or None)
+        head = _dumps_with_pickler(obj, found.append)
+    return head, (_views(found) if found else None)
+
+
+def buffers_size(buffers: Sequence[memoryview]) -> int:
+    return sum(view.nbytes for view in buffers)
 
 
 def dumps_inband(obj: Any) -> bytes:
