@@ -85,14 +85,6 @@ def _close_later(address: int, op: str) -> None:
     (lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close)(address)
 
 
-def _dumps_one(item: Any) -> bytes:
-    """One self-contained message (the batch path)."""
-    kind = type(item)
-    if kind in _PLAIN and (kind is not bytes or len(item) < _OOB):
-        return _dumps(item, 5)
-    return _ser.dumps_inband(item)
-
-
 def _unique_name() -> str:
     return f"sq-{os.getpid()}-{secrets.token_hex(6)}"
 
@@ -447,19 +439,58 @@ class SageQueue:
         on time-out queue.Full is raised with ``.done`` set to how many
         items (a prefix) were put. Returns the number of items put.
         """
+        _timeout_ns(block, timeout)  # validates it
+        deadline = _monotonic() + timeout if block and timeout is not None else None
         if raw:
-            payloads = [x if type(x) is bytes else bytes(x) for x in items]
+            payloads: List[Any] = [x if type(x) is bytes else bytes(x) for x in items]
         else:
-            payloads = list(map(_dumps_one, items))
+            payloads = list(map(self._encode_for_batch, items))
         count = len(payloads)
         if count == 0:
             return 0
-        lengths = array("Q", map(len, payloads))
-        largest = max(lengths)
+        largest = max(len(x) if type(x) is bytes else x[2] for x in payloads)
         if largest > self._max_message:
             raise self._too_big(largest)
+        i = 0
+        while i < count:
+            j = i
+            while j < count and type(payloads[j]) is bytes:
+                j += 1
+            left = None if deadline is None else max(deadline - _monotonic(), 0.0)
+            try:
+                if j > i:
+                    self._put_run(payloads[i:j], block, left)
+                if j < count:  # large buffers: zero-copy, one message at a time
+                    head, buffers = payloads[j][:2]
+                    self._put_frame(head, buffers, block, left)
+                    j += 1
+            except Full as exc:
+                exc.done = i + getattr(exc, "done", 0)
+                raise
+            i = j
+        return count
+
+    def _encode_for_batch(self, item: Any) -> Any:
+        """bytes for a message that goes in a batch, or (head, buffers,
+        size) for one whose large buffers should go zero-copy."""
+        kind = type(item)
+        if kind in _PLAIN and (kind is not bytes or len(item) < _OOB):
+            return _dumps(item, 5)
+        head, buffers = _ser.dumps(item)
+        if buffers is None:
+            return head
+        size, offsets = _ser.frame_layout(head, buffers)
+        if self._zero_copy and _ser.buffers_size(buffers) >= _OOB:
+            return (head, buffers, size)
+        return self._flatten(size, head, buffers, offsets)
+
+    def _put_run(self, payloads: List[bytes], block: bool, timeout: Optional[float]) -> None:
+        """Puts in-band messages with put_batch (Full.done: how many went)."""
+        count = len(payloads)
         if not self._caps & _CAP_BATCH:
-            return self._put_each(payloads, block, timeout)
+            self._put_each(payloads, block, timeout)
+            return
+        lengths = array("Q", map(len, payloads))
         blob = b"".join(payloads)
         addresses = array("Q", accumulate(lengths, initial=_lib.bytes_address(blob)))
         tmo = _timeout_ns(block, timeout)
@@ -472,20 +503,23 @@ class SageQueue:
                             _c_size_t(count - total), ctypes.byref(done), tmo)
             total += done.value
             if rc == 0 and total >= count:
-                return count
+                return
             if rc == _ENOTSUP and total == 0:
                 self._caps &= ~_CAP_BATCH
-                return self._put_each(payloads, block, timeout)
+                self._put_each(payloads, block, timeout)
+                return
             try:
-                tmo = self._after_failure(rc, "put_many", largest, tmo, start, Full)
+                tmo = self._after_failure(rc, "put_many", max(lengths), tmo, start, Full)
             except Full as exc:
                 exc.done = total
                 raise
 
     def _put_each(self, payloads: List[bytes], block: bool, timeout: Optional[float]) -> int:
+        deadline = _monotonic() + timeout if block and timeout is not None else None
         for i, data in enumerate(payloads):
+            left = None if deadline is None else max(deadline - _monotonic(), 0.0)
             try:
-                self._put_message(data, block, timeout)
+                self._put_message(data, block, left)
             except Full as exc:
                 exc.done = i
                 raise
