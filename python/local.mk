@@ -35,4 +35,5 @@ EXTRA_DIST += tests/python/run_pytest.sh tests/python/conftest.py \
 	tests/python/test_pipeline.py \
 	tests/python/test_numpy.py \
 	tests/python/test_signals.py \
+	tests/python/test_lib.py \
 	pyproject.toml bench/python/bench_queues.py

@@ -17,10 +17,13 @@ BENCHMARKING.md): compare only runs with similar probes.
 Writes <out>/python_bench.md (table), .json (raw figures and machine
 description) and .png (ratio chart).
 
-How each peer batches: SageQueue uses put_many/get_many; faster-fifo its
-put_many/get_many; multiprocessing.Queue has no batch call, so a batch is
-one put of a list; pyzmq sends a batch of bytes as one multipart message
-and anything else as one pickled list. NumPy arrays travel through pyzmq as
+How each peer batches: SageQueue uses put_many/get_many (every item its
+own message, so different consumers can take different items);
+faster-fifo its put_many/get_many (the same); multiprocessing.Queue has no
+batch call, so a batch is one put of a list (one message); pyzmq sends a
+batch of bytes as one multipart message and anything else as one pickled
+list. "SageQueue list" batches that way too (one put of a list), for the
+like-for-like comparison with those two. NumPy arrays travel through pyzmq as
 pickle-5 out-of-band frames with copy=False (its fastest idiom).
 """
 
@@ -122,7 +125,7 @@ class Peer:
 
     name = "?"
 
-    def applies(self, case: str) -> bool:
+    def applies(self, case: str, mode: str) -> bool:
         return True
 
     def setup(self) -> Any:
@@ -192,7 +195,7 @@ class Sage(Peer):
 class SageRaw(Sage):
     name = "SageQueue raw"
 
-    def applies(self, case):
+    def applies(self, case, mode):
         return "bytes" in case
 
     def producer(self, q, item, n, batch):
@@ -214,6 +217,27 @@ class SageRaw(Sage):
         got = 0
         while got < n:
             got += len(q.get_many(batch, raw=True))
+        return got
+
+
+class SageList(Sage):
+    """Batches the way mp.Queue and pyzmq do here: one message per batch
+    (a pickled list), for an apples-to-apples comparison with them."""
+
+    name = "SageQueue list"
+
+    def applies(self, case, mode):
+        return mode == "batched"
+
+    def producer(self, q, item, n, batch):
+        items = distinct(item, batch)
+        for _ in range(n // batch):
+            q.put(items)
+
+    def consumer(self, q, n, batch):
+        got = 0
+        while got < n:
+            got += len(q.get())
         return got
 
 
@@ -363,7 +387,7 @@ class Zmq(Peer):
         return got
 
 
-PEERS: List[Peer] = [Sage(), SageRaw(), MPQueue()]
+PEERS: List[Peer] = [Sage(), SageRaw(), SageList(), MPQueue()]
 if faster_fifo is not None:
     PEERS.append(FasterFifo())
 if zmq is not None:
@@ -580,7 +604,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             count, batch = SHAPES[(case, mode)]
             item = make_payload(case)
             for peer in PEERS:
-                if not peer.applies(case):
+                if not peer.applies(case, mode):
                     continue
                 n = max(batch, int(count * args.scale * SCALE.get(peer.name, 1.0)))
                 n -= n % batch

@@ -85,6 +85,18 @@ def _close_later(address: int, op: str) -> None:
     (lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close)(address)
 
 
+# Immutable c_size_t objects for the lengths seen (a dict hit is cheaper
+# than building one per call; shared objects are never mutated).
+_sizes: Dict[int, "ctypes.c_size_t"] = {}
+
+
+def _size_of(n: int) -> "ctypes.c_size_t":
+    size = _c_size_t(n)
+    if len(_sizes) < 4096:
+        _sizes[n] = size
+    return size
+
+
 def _unique_name() -> str:
     return f"sq-{os.getpid()}-{secrets.token_hex(6)}"
 
@@ -314,7 +326,7 @@ class SageQueue:
         if h is None:
             raise self._closed_error()
         if block and timeout is None:
-            rc = _put(h, data, len(data), _FOREVER)
+            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _FOREVER)
             if rc:
                 self._put_failed(h, data, rc, _FOREVER, 0.0)
         else:
@@ -338,7 +350,7 @@ class SageQueue:
         if h is None:
             raise self._closed_error()
         if block and timeout is None:
-            rc = _put(h, data, len(data), _FOREVER)
+            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _FOREVER)
             if rc:
                 self._put_failed(h, data, rc, _FOREVER, 0.0)
         else:
@@ -350,7 +362,7 @@ class SageQueue:
     def _put_timed(self, h: _Handle, data: bytes, block: bool, timeout: Optional[float]) -> None:
         tmo = _timeout_ns(block, timeout)
         start = _monotonic() if tmo.value > 0 else 0.0
-        rc = _put(h, data, len(data), tmo)
+        rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), tmo)
         if rc:
             self._put_failed(h, data, rc, tmo, start)
 
@@ -359,7 +371,7 @@ class SageQueue:
         """Retries after -EINTR; raises Full or the error otherwise."""
         while rc:
             tmo = self._after_failure(rc, "put", len(data), tmo, start, Full)
-            rc = _put(h, data, len(data), tmo)
+            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), tmo)
 
     def _after_failure(self, rc: int, what: str, size: int, tmo: "ctypes.c_int64",
                        start: float, would_block: type) -> "ctypes.c_int64":
@@ -853,7 +865,7 @@ _names: Optional[List[str]] = None
 def _bind_hot_paths() -> None:
     global _put, _get, _put_batch, _get_batch, _reserve, _commit, _cancel, _peek, _release
     lib = _lib.lib()
-    _put, _get = lib.sage_queue_put, lib.sage_queue_get
+    _put, _get = _lib.fast().sage_queue_put, _lib.fast().sage_queue_get
     _put_batch, _get_batch = lib.sage_queue_put_batch, lib.sage_queue_get_batch
     _reserve, _commit, _cancel = lib.sage_queue_reserve, lib.sage_queue_commit, lib.sage_queue_cancel
     _peek, _release = lib.sage_queue_peek, lib.sage_queue_release
