@@ -9,15 +9,16 @@ import secrets
 from sage_queue import SageQueue, SageQueueRef
 
 PREFIX = "pyt-"
-SHM_GLOB = f"/dev/shm/sageq-{os.geteuid()}-{PREFIX}*"
+SESSION = os.getpid()  # the pytest process: every test queue name has it
 
 
 def unique_name() -> str:
-    return f"{PREFIX}{os.getpid()}-{secrets.token_hex(5)}"
+    return f"{PREFIX}{SESSION}-{secrets.token_hex(5)}"
 
 
 def leftover_segments():
-    return sorted(glob.glob(SHM_GLOB))
+    """Segments of queues this test session named, still in /dev/shm."""
+    return sorted(glob.glob(f"/dev/shm/sageq-{os.geteuid()}-{PREFIX}{SESSION}-*"))
 
 
 def segment_path(name: str) -> str:
