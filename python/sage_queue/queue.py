@@ -38,6 +38,8 @@ _OOB = _ser.OOB_THRESHOLD
 # Types pickled directly (no buffer hook: they cannot hold a PickleBuffer).
 _PLAIN = frozenset({bytes, str, int, float, bool, type(None), complex})
 _dumps = _ser._pickle_dumps
+# Small plain values: no buffer can hide in them.
+_PLAIN_SMALL = frozenset({str, int, float, bool, type(None), complex})
 
 _CAP_ZERO_COPY = 1 << 4
 _CAP_BATCH = 1 << 5
@@ -455,19 +457,22 @@ class SageQueue:
         deadline = _monotonic() + timeout if block and timeout is not None else None
         if raw:
             payloads: List[Any] = [x if type(x) is bytes else bytes(x) for x in items]
+            frames: List[int] = []
         else:
-            payloads = list(map(self._encode_for_batch, items))
+            encode = self._encode_for_batch
+            payloads = [_dumps(x, 5) if type(x) in _PLAIN_SMALL else encode(x) for x in items]
+            frames = [i for i, x in enumerate(payloads) if type(x) is not bytes]
         count = len(payloads)
         if count == 0:
             return 0
+        if not frames:  # the common case: one run of in-band messages
+            self._put_run(payloads, block, timeout)
+            return count
         largest = max(len(x) if type(x) is bytes else x[2] for x in payloads)
         if largest > self._max_message:
             raise self._too_big(largest)
         i = 0
-        while i < count:
-            j = i
-            while j < count and type(payloads[j]) is bytes:
-                j += 1
+        for j in frames + [count]:
             left = None if deadline is None else max(deadline - _monotonic(), 0.0)
             try:
                 if j > i:
@@ -475,11 +480,10 @@ class SageQueue:
                 if j < count:  # large buffers: zero-copy, one message at a time
                     head, buffers = payloads[j][:2]
                     self._put_frame(head, buffers, block, left)
-                    j += 1
             except Full as exc:
                 exc.done = i + getattr(exc, "done", 0)
                 raise
-            i = j
+            i = j + 1
         return count
 
     def _encode_for_batch(self, item: Any) -> Any:
@@ -497,12 +501,15 @@ class SageQueue:
         return self._flatten(size, head, buffers, offsets)
 
     def _put_run(self, payloads: List[bytes], block: bool, timeout: Optional[float]) -> None:
-        """Puts in-band messages with put_batch (Full.done: how many went)."""
+        """Puts in-band messages with put_batch (Full.done: how many went).
+        Raises MessageTooLarge, with nothing put, if one can never fit."""
         count = len(payloads)
+        lengths = array("Q", map(len, payloads))
+        if max(lengths) > self._max_message:
+            raise self._too_big(max(lengths))
         if not self._caps & _CAP_BATCH:
             self._put_each(payloads, block, timeout)
             return
-        lengths = array("Q", map(len, payloads))
         blob = b"".join(payloads)
         addresses = array("Q", accumulate(lengths, initial=_lib.bytes_address(blob)))
         tmo = _timeout_ns(block, timeout)
@@ -671,14 +678,15 @@ class SageQueue:
 
     def _split(self, view: memoryview, lengths: array, count: int, raw: bool) -> List[Any]:
         ends = list(accumulate(lengths[:count]))
-        pieces = map(view.__getitem__, map(slice, [0] + ends[:-1], ends))
+        starts = [0] + ends[:-1]
+        data = view[:ends[-1]].tobytes()  # one copy; slicing bytes is cheap
         if raw:
-            return [bytes(p) for p in pieces]
-        pieces = list(pieces)
-        try:
-            return list(map(_loads, pieces))
-        except Exception:
-            return [_loads(p) if p and p[0] == 0x80 else self._decode(p) for p in pieces]
+            return list(map(data.__getitem__, map(slice, starts, ends)))
+        pieces = list(map(data.__getitem__, map(slice, starts, ends)))
+        if bytes(map(data.__getitem__, starts)).count(0x80) == count:
+            return list(map(_loads, pieces))  # all pickles
+        return [_loads(p) if p and p[0] == 0x80 else self._decode(memoryview(p))
+                for p in pieces]
 
     # ----------------------------------------------------------- size, tasks
 

@@ -416,3 +416,11 @@ def test_create_never_and_always(make_queue, qname):
     make_queue(qname)
     with pytest.raises(sage_queue.QueueExistsError):
         SageQueue(qname, create="always")
+
+
+def test_get_many_keeps_each_messages_shared_references_apart(q):
+    a, b = [5], [7]
+    q.put_many([[[1], [1]], [a, a], [b, b, "x"]])
+    first, second, third = q.get_many(10)
+    assert first == [[1], [1]] and second == [[5], [5]] and third == [[7], [7], "x"]
+    assert second[0] is second[1] and first[0] is not first[1]
