@@ -34,6 +34,7 @@ EXTRA_DIST += tests/python/run_pytest.sh tests/python/conftest.py \
 	tests/python/test_multiprocess.py \
 	tests/python/test_pipeline.py \
 	tests/python/test_numpy.py \
+	tests/python/test_transports.py \
 	tests/python/test_signals.py \
 	tests/python/test_lib.py \
 	pyproject.toml bench/python/bench_queues.py

@@ -25,7 +25,8 @@ __all__ = ["SageQueue", "Empty", "Full", "DEFAULT_CAPACITY"]
 Empty = _stdqueue.Empty
 Full = _stdqueue.Full
 
-#: Ring size used when maxsize is None or <= 0 (the shm transport's default).
+#: The shm transport's ring size when maxsize is None or <= 0 (other
+#: transports have their own defaults and limits).
 DEFAULT_CAPACITY = 1 << 20
 
 _EAGAIN = -errno.EAGAIN
@@ -140,13 +141,15 @@ class _RecvBuffer:
 class SageQueue:
     """A FIFO queue of Python objects shared by threads and processes.
 
-    ``SageQueue(name=None, maxsize=DEFAULT_CAPACITY, *, max_items=0,
+    ``SageQueue(name=None, maxsize=None, *, max_items=0,
     transport=None, auto_cleanup=False, **options)`` opens queue ``name``,
     creating it if it does not exist (``name=None`` makes a unique name).
 
     * ``maxsize``: the ring size in **bytes** (as in SAGE's earlier queue;
       the shm transport rounds it up to a power of two, minimum 4096). The
-      largest message is half of it. Ignored when the queue already exists.
+      largest message is half of it. ``None`` (or <= 0) takes the
+      transport's default (1 MiB for shm; posixmq's comes from the kernel's
+      limits). Ignored when the queue already exists.
     * ``max_items``: an additional bound on queued messages, like
       ``queue.Queue(maxsize=...)``; 0 means only the bytes bound.
     * ``transport``: the plugin to use; default ``$SAGE_TRANSPORT`` or
@@ -180,7 +183,7 @@ class SageQueue:
 
     # ---------------------------------------------------------------- setup
 
-    def __init__(self, name: Optional[str] = None, maxsize: Optional[int] = DEFAULT_CAPACITY,
+    def __init__(self, name: Optional[str] = None, maxsize: Optional[int] = None,
                  *, max_items: int = 0, transport: Optional[str] = None,
                  auto_cleanup: bool = False, **options: Any) -> None:
         self._h: Optional[ctypes.c_void_p] = None
