@@ -31,3 +31,9 @@ bench-callgrind: bench/sage-queue-bench $(plugin_LTLIBRARIES)
 TESTS += bench/check_quick.sh
 EXTRA_DIST += bench/check_quick.sh
 CLEANFILES += bench-results.json bench-results.md
+
+# MPMC scaling across many cores (run on a machine with >= 16 CPUs; see
+# docs/BENCHMARKS.md). Not installed.
+noinst_PROGRAMS += bench/sage-queue-scaling
+bench_sage_queue_scaling_SOURCES = bench/scaling.c
+bench_sage_queue_scaling_LDADD = src/libsagequeue.la

@@ -7,7 +7,8 @@ PLUGIN_MODULE_FLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
 # Option parsing shared by the in-tree transports, linked into each one.
 noinst_LTLIBRARIES += plugin/libsage_plugin_common.la
 plugin_libsage_plugin_common_la_SOURCES = \
-	plugin/common/options.h plugin/common/options.c
+	plugin/common/options.h plugin/common/options.c \
+	plugin/common/admin.h plugin/common/admin.c
 
 # The shm transport: sage-shm.so.
 plugin_LTLIBRARIES += plugin/sage-shm.la

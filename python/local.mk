@@ -5,7 +5,11 @@ if HAVE_PYTHON
 sagequeuepydir = $(pythondir)/sage_queue
 sagequeuepy_PYTHON = \
 	python/sage_queue/__init__.py \
-	python/sage_queue/_lib.py
+	python/sage_queue/_lib.py \
+	python/sage_queue/errors.py \
+	python/sage_queue/queue.py \
+	python/sage_queue/ref.py \
+	python/sage_queue/serialization.py
 nodist_sagequeuepy_PYTHON = python/sage_queue/_config.py
 endif
 
@@ -17,3 +21,20 @@ python/sage_queue/_config.py: $(srcdir)/python/sage_queue/_config.py.in Makefile
 BUILT_SOURCES += python/sage_queue/_config.py
 CLEANFILES += python/sage_queue/_config.py
 EXTRA_DIST += python/sage_queue/_config.py.in
+
+# The pytest suite runs from the source tree against the uninstalled
+# library (tests/local.mk exports SAGE_QUEUE_LIB and SAGE_PLUGIN_PATH).
+TESTS += tests/python/run_pytest.sh
+EXTRA_DIST += tests/python/run_pytest.sh tests/python/conftest.py \
+	tests/python/helpers.py \
+	tests/python/test_queue_basic.py \
+	tests/python/test_timeouts.py \
+	tests/python/test_errors.py \
+	tests/python/test_serialization.py \
+	tests/python/test_multiprocess.py \
+	tests/python/test_pipeline.py \
+	tests/python/test_numpy.py \
+	tests/python/test_transports.py \
+	tests/python/test_signals.py \
+	tests/python/test_lib.py \
+	pyproject.toml bench/python/bench_queues.py

@@ -7,7 +7,7 @@ export SAGE_PLUGIN_PATH="$SAGE_TEST_FIXTURES"
 fail() { echo "FAIL: $*"; exit 1; }
 
 out=$("$cli" plugins)
-echo "$out" | grep -Eq '^mem +9\.9\.9-fixture +1\.0 +mpmc,blocking,batch +.*/sage-mem\.so$' \
+echo "$out" | grep -Eq '^mem +9\.9\.9-fixture +1\.0 +mpmc,blocking +.*/sage-mem\.so$' \
   || fail "mem row missing: $out"
 echo "$out" | grep -q '^refused badmajor: .*ABI 2.0' || fail "badmajor reason missing"
 
@@ -16,7 +16,7 @@ echo "$json" | "$PYTHON" -c '
 import json, sys
 rows = {r["name"]: r for r in json.load(sys.stdin)}
 assert rows["mem"]["ok"] and rows["mem"]["abi"] == "1.0", rows["mem"]
-assert "batch" in rows["mem"]["capabilities"]
+assert rows["mem"]["capabilities"] == ["mpmc", "blocking"]
 assert not rows["nullop"]["ok"] and "put" in rows["nullop"]["error"]
 ' || fail "json check"
 

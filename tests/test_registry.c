@@ -203,7 +203,7 @@ Test(listing, lists_good_and_refused) {
       cr_assert_eq(sage_plugins_status(l, i), 0);
       cr_assert_str_eq(sage_plugins_version(l, i), "9.9.9-fixture");
       cr_assert_eq(sage_plugins_abi(l, i), SAGE_TRANSPORT_ABI_VERSION);
-      cr_assert(sage_plugins_capabilities(l, i) & SAGE_CAP_BATCH);
+      cr_assert(sage_plugins_capabilities(l, i) & SAGE_CAP_BLOCKING);
     }
     if (strcmp(name, "badmajor") == 0) {
       found_bad = 1;

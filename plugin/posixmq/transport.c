@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "options.h"
 #include "posixmq.h"
 
@@ -80,21 +81,10 @@ static int parse_options(const char *const *options, struct pmq_options *o) {
   return 0;
 }
 
-struct admin_options {
-  uint64_t all, force, uid;
-};
-
-static const struct sage_opt_spec admin_specs[] = {
-    {"all", SAGE_OPT_BOOL, offsetof(struct admin_options, all), 0, 0, NULL},
-    {"force", SAGE_OPT_BOOL, offsetof(struct admin_options, force), 0, 0, NULL},
-    {"uid", SAGE_OPT_SIZE, offsetof(struct admin_options, uid), 0, UINT32_MAX,
-     NULL},
-};
-
-static int parse_admin(const char *const *options, struct admin_options *a) {
-  *a = (struct admin_options){0, 0, PMQ_UID_SELF};
+static int parse_admin(const char *const *options,
+                       struct sage_admin_options *a) {
   char why[512];
-  if (sage_opts_parse(options, admin_specs, 3, a, why, sizeof why))
+  if (sage_admin_parse(options, a, why, sizeof why))
     return pmq_fail(-EINVAL, "posixmq: %s", why);
   return 0;
 }
@@ -295,15 +285,21 @@ static int pmq_destroy_op(sage_transport_queue *q) {
 /* ---- admin ---- */
 
 static int pmq_list_op(const char *const *options, sage_list_cb cb, void *ctx) {
-  struct admin_options a;
+  struct sage_admin_options a;
   int rc = parse_admin(options, &a);
   return rc != 0 ? rc : pmq_list((int)a.all, cb, ctx);
 }
 
 static int pmq_unlink_op(const char *name, const char *const *options) {
-  struct admin_options a;
+  struct sage_admin_options a;
   int rc = parse_admin(options, &a);
-  return rc != 0 ? rc : pmq_unlink_name(name, pmq_uid(a.uid));
+  if (rc != 0)
+    return rc;
+  /* The kernel owns these queues: none is ever stale, and who has one
+   * open is not known, so unless_attached cannot refuse. */
+  if (a.only_if_stale)
+    return pmq_fail(-EBUSY, "posixmq queue '%s' is never stale", name);
+  return pmq_unlink_name(name, pmq_uid(a.uid));
 }
 
 static const struct sage_transport_ops ops = {

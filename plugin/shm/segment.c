@@ -291,12 +291,9 @@ static int map_existing(shm_queue *q, int fd, const struct stat *st,
 }
 
 static int open_existing(shm_queue *q, const struct shm_options *o) {
-  int writable = 1;
-  int fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
-  if (fd < 0 && errno == EACCES && !o->attach) {
-    writable = 0;
-    fd = shm_open(q->shm_name, O_RDONLY | O_CLOEXEC, 0);
-  }
+  /* Observers map read-only: looking at a queue can never change it. */
+  int writable = o->attach || o->admin;
+  int fd = shm_open(q->shm_name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
   if (fd < 0) {
     if (errno == ENOENT)
       return shm_fail(-ENOENT, "no queue named '%s' (no %s%s)", q->name,
@@ -360,11 +357,31 @@ int shm_segment_open(shm_queue *q, const char *name,
                   name);
 }
 
-int shm_segment_unlink(shm_queue *q) {
+/* Caller holds the lifecycle lock. */
+static int unlink_allowed(shm_queue *q, enum shm_unlink_when when) {
+  if (when == UNLINK_ALWAYS)
+    return 0;
+  uint32_t live, dead;
+  int32_t pids[8];
+  shm_attach_census(q, &live, &dead, pids, 8);
+  if (when == UNLINK_UNLESS_ATTACHED && live > 0)
+    return shm_fail(-EBUSY, "queue '%s' is in use by %u process%s (pid %d%s)",
+                    q->name, live, live == 1 ? "" : "es", (int)pids[0],
+                    live > 1 ? ", ..." : "");
+  if (when == UNLINK_ONLY_IF_STALE && (live > 0 || dead == 0))
+    return shm_fail(-EBUSY,
+                    "queue '%s' is not stale (%u live, %u dead "
+                    "attachments)",
+                    q->name, live, dead);
+  return 0;
+}
+
+int shm_segment_unlink(shm_queue *q, enum shm_unlink_when when) {
   int rc = shm_lifecycle_lock(q);
   if (rc != 0)
     return rc;
-  if (atomic_exchange(&q->hdr->unlinked, 1) == 0 &&
+  rc = unlink_allowed(q, when);
+  if (rc == 0 && atomic_exchange(&q->hdr->unlinked, 1) == 0 &&
       shm_unlink(q->shm_name) != 0 && errno != ENOENT)
     rc = shm_fail(-errno, "cannot remove queue '%s': %s", q->name,
                   strerror(errno));
@@ -372,26 +389,12 @@ int shm_segment_unlink(shm_queue *q) {
   return rc;
 }
 
-/* Observe-only opens fall back to a read-only descriptor and mapping. */
-static int read_only(const shm_queue *q) {
-  int flags = fcntl(q->fd, F_GETFL);
-  return flags < 0 || (flags & O_ACCMODE) == O_RDONLY;
-}
-
-/* Removing needs the lifecycle (write) lock and a write to the header: a
- * queue we may only read is someone else's to remove. */
-static int no_write_access(const shm_queue *q) {
-  return shm_fail(-EACCES,
-                  "cannot remove queue '%s': no write permission on %s%s "
-                  "(only its owner can remove it)",
-                  q->name, SHM_DIR, q->shm_name);
-}
-
 int shm_segment_unlink_name(const char *name, const struct shm_options *opts,
-                            int force) {
+                            int force, enum shm_unlink_when when) {
   shm_queue q = {.fd = -1, .index = -1, .observe = 1};
   struct shm_options o = *opts;
   o.attach = 0;
+  o.admin = 1;
   o.create = CREATE_NEVER;
   if (force) {
     char path[SHM_PATH_MAX];
@@ -406,7 +409,7 @@ int shm_segment_unlink_name(const char *name, const struct shm_options *opts,
   }
   int rc = shm_segment_open(&q, name, &o);
   if (rc == 0) {
-    rc = read_only(&q) ? no_write_access(&q) : shm_segment_unlink(&q);
+    rc = shm_segment_unlink(&q, when);
     shm_segment_unmap(&q);
   }
   return rc;

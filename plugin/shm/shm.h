@@ -59,6 +59,15 @@ struct shm_options {
   uint64_t capacity, max_items, mode, create, auto_cleanup, attach_max;
   uint64_t slots, spin_ns, attach, allow_foreign;
   uint64_t uid; /* owner whose namespace to open; default: geteuid() */
+  int admin;    /* internal: observe read-write (to unlink by name) */
+};
+
+/* Conditions for removing a queue by name, checked under the lifecycle
+ * lock so no process can attach in between. */
+enum shm_unlink_when {
+  UNLINK_ALWAYS = 0,
+  UNLINK_UNLESS_ATTACHED = 1, /* -EBUSY if a live process is attached */
+  UNLINK_ONLY_IF_STALE = 2,   /* -EBUSY unless every attachment is dead */
 };
 #define SHM_UID_SELF UINT64_MAX
 enum { CREATE_AUTO = 0, CREATE_ALWAYS = 1, CREATE_NEVER = 2 };
@@ -73,9 +82,9 @@ int shm_segment_name(const char *name, uint32_t uid, char *out, size_t cap);
 int shm_segment_open(shm_queue *q, const char *name,
                      const struct shm_options *opts);
 void shm_segment_unmap(shm_queue *q);
-int shm_segment_unlink(shm_queue *q);
+int shm_segment_unlink(shm_queue *q, enum shm_unlink_when when);
 int shm_segment_unlink_name(const char *name, const struct shm_options *o,
-                            int force);
+                            int force, enum shm_unlink_when when);
 int shm_segment_list(int all_users, sage_list_cb cb, void *ctx);
 /* Checks a header against the mapped size; fills *geo. Pure: the fuzzer
  * calls it on arbitrary bytes. */

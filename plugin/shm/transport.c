@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "options.h"
 #include "shm.h"
 
@@ -235,7 +236,7 @@ static int shm_destroy_op(sage_transport_queue *q) {
   if (atomic_load(&q->forked) && q->fd < 0)
     rc = shm_fail(-EBADF, "queue '%s': cannot destroy after fork", q->name);
   else
-    rc = shm_segment_unlink(q);
+    rc = shm_segment_unlink(q, UNLINK_ALWAYS);
   shm_close_op(q);
   return rc;
 }
@@ -244,37 +245,30 @@ static int shm_stats_op(sage_transport_queue *q, struct sage_stats *st) {
   return shm_stats(q, st);
 }
 
-static const struct sage_opt_spec admin_specs[] = {
-    {"all", SAGE_OPT_BOOL, 0, 0, 0, NULL},
-    {"force", SAGE_OPT_BOOL, sizeof(uint64_t), 0, 0, NULL},
-    {"uid", SAGE_OPT_SIZE, 2 * sizeof(uint64_t), 0, UINT32_MAX, NULL},
-};
-
-struct admin_options {
-  uint64_t all, force, uid;
-};
-
-static int parse_admin(const char *const *options, struct admin_options *a) {
-  *a = (struct admin_options){0, 0, SHM_UID_SELF};
+static int parse_admin(const char *const *options,
+                       struct sage_admin_options *a) {
   char why[512];
-  if (sage_opts_parse(options, admin_specs, 3, a, why, sizeof why))
+  if (sage_admin_parse(options, a, why, sizeof why))
     return shm_fail(-EINVAL, "shm: %s", why);
   return 0;
 }
 
 static int shm_list_op(const char *const *options, sage_list_cb cb, void *ctx) {
-  struct admin_options a;
+  struct sage_admin_options a;
   int rc = parse_admin(options, &a);
   return rc != 0 ? rc : shm_segment_list((int)a.all, cb, ctx);
 }
 
 static int shm_unlink_op(const char *name, const char *const *options) {
-  struct admin_options a;
+  struct sage_admin_options a;
   int rc = parse_admin(options, &a);
   if (rc != 0)
     return rc;
   struct shm_options o = {.uid = a.uid, .allow_foreign = 1};
-  return shm_segment_unlink_name(name, &o, (int)a.force);
+  enum shm_unlink_when when = a.only_if_stale     ? UNLINK_ONLY_IF_STALE
+                              : a.unless_attached ? UNLINK_UNLESS_ATTACHED
+                                                  : UNLINK_ALWAYS;
+  return shm_segment_unlink_name(name, &o, (int)a.force, when);
 }
 
 static int shm_attachments_op(sage_transport_queue *q, int32_t *pids,

@@ -1,6 +1,12 @@
 """SAGE Queue: shared-memory message queues for processes and Ray actors.
 
-Loads libsagequeue with ctypes (no compiled extension).
+Loads libsagequeue with ctypes (no compiled extension)::
+
+    from sage_queue import SageQueue
+    q = SageQueue("jobs", maxsize=1 << 20)   # bytes of ring
+    q.put({"id": 1}); q.get()
+    ref = q.get_reference()                  # picklable; ref.get_queue() elsewhere
+    q.destroy()
 """
 
 from __future__ import annotations
@@ -8,8 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import _lib
+from .errors import (ABIMismatchError, BadNameError, BadPluginError, DecodeError,
+                     MessageTooLarge, NotSupportedError, OutOfSpaceError,
+                     PermissionDeniedError, QueueClosedError, QueueExistsError,
+                     QueueNotFoundError, SageQueueError, SegmentCorruptError,
+                     TransportNotFoundError)
+from .queue import DEFAULT_CAPACITY, Empty, Full, SageQueue
+from .ref import SageQueueRef
 
-__all__ = ["TransportInfo", "transports", "version"]
+__all__ = [
+    "SageQueue", "SageQueueRef", "Empty", "Full", "DEFAULT_CAPACITY",
+    "SageQueueError", "TransportNotFoundError", "ABIMismatchError", "BadPluginError",
+    "BadNameError", "QueueNotFoundError", "QueueExistsError", "PermissionDeniedError",
+    "SegmentCorruptError", "NotSupportedError", "OutOfSpaceError", "MessageTooLarge",
+    "QueueClosedError", "DecodeError",
+    "TransportInfo", "transports", "version",
+]
 
 
 def version() -> str:

@@ -2,6 +2,26 @@
 
 Only opaque handles and plain integers cross this boundary: no plugin or
 stats struct is mirrored here, so the C ABI can grow without Python changes.
+This is the only module that touches ctypes' foreign-function machinery.
+
+Two views of the same library are offered:
+
+* ``lib()``: every function with explicit argtypes/restype and no errcheck.
+  The queue's hot paths use it: there -EAGAIN, -ETIMEDOUT, -EINTR and
+  -EMSGSIZE are control flow (Full/Empty, retry, grow the buffer), and an
+  errcheck hook would cost a Python call on every message.
+* ``api()``: the same functions with an errcheck that turns a negative
+  return into the matching :mod:`sage_queue.errors` exception, carrying
+  sage_last_error()'s detail. Used for everything that is not a hot path.
+* ``fast()``: only the per-message calls (put, get), with restype set and
+  argtypes deliberately left unset. ctypes converts a declared argument
+  through ``from_param`` (about 0.1 us per argument here: a third of a
+  64-byte put); an undeclared one that already is a ctypes instance (or
+  bytes, for a ``const void *``) is passed as it is. The queue therefore
+  calls these only with instances of exactly the types in _SIGNATURES
+  (``_Handle`` is a c_void_p, lengths are c_size_t, timeouts c_int64,
+  buffers c_void_p or bytes, out-pointers POINTER(c_size_t)); the test
+  suite checks that these declarations still match the calls.
 
 The library is found, in order, at $SAGE_QUEUE_LIB (a file path, used by the
 uninstalled build tree), in the libdir recorded at install time, then on the
@@ -19,6 +39,9 @@ from typing import Optional
 _c = ctypes
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
+_api: Optional[ctypes.CDLL] = None
+_fast: Optional[ctypes.CDLL] = None
+_path: Optional[str] = None
 
 c_size_p = _c.POINTER(_c.c_size_t)
 c_u64_p = _c.POINTER(_c.c_uint64)
@@ -51,9 +74,11 @@ _SIGNATURES = {
     "sage_queue_open": (_c.c_int, [_c.c_char_p, _c.c_char_p, c_charp_p, _c.POINTER(_c.c_void_p)]),
     "sage_queue_put": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_size_t, _c.c_int64]),
     "sage_queue_get": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_size_t, c_size_p, _c.c_int64]),
-    "sage_queue_put_batch": (_c.c_int, [_c.c_void_p, _c.POINTER(_c.c_void_p), c_size_p,
+    # The arrays of the batch calls are passed as addresses (array.array
+    # buffers), so they take c_void_p rather than typed pointers.
+    "sage_queue_put_batch": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_void_p,
                                         _c.c_size_t, c_size_p, _c.c_int64]),
-    "sage_queue_get_batch": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_size_t, c_size_p,
+    "sage_queue_get_batch": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_size_t, _c.c_void_p,
                                         _c.c_size_t, c_size_p, _c.c_int64]),
     "sage_queue_reserve": (_c.c_int, [_c.c_void_p, _c.c_size_t, _c.POINTER(_c.c_void_p),
                                       c_u64_p, _c.c_int64]),
@@ -66,6 +91,9 @@ _SIGNATURES = {
     "sage_stats_name": (_c.c_char_p, [_c.c_size_t]),
     "sage_queue_stats_values": (_c.c_int, [_c.c_void_p, c_u64_p, _c.c_size_t]),
     "sage_queue_attachments": (_c.c_int, [_c.c_void_p, _c.POINTER(_c.c_int32), _c.c_size_t]),
+    "sage_queue_depth": (_c.c_int, [_c.c_void_p, c_u64_p, c_u64_p]),
+    "sage_queue_task_done": (_c.c_int, [_c.c_void_p, _c.c_uint64]),
+    "sage_queue_join": (_c.c_int, [_c.c_void_p, _c.c_int64]),
     "sage_queue_transport_name": (_c.c_char_p, [_c.c_void_p]),
     "sage_queue_name": (_c.c_char_p, [_c.c_void_p]),
     "sage_queue_close": (_c.c_int, [_c.c_void_p]),
@@ -91,18 +119,28 @@ def _candidates() -> list[str]:
     return found
 
 
-def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
+def _bind(lib: ctypes.CDLL, checked: bool = False) -> ctypes.CDLL:
     for name, (restype, argtypes) in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.restype = restype
         fn.argtypes = argtypes
+        if checked and restype is _c.c_int and name != "sage_plugins_status":
+            fn.errcheck = _errcheck
     return lib
 
 
+def _errcheck(result: int, func, args):
+    if result < 0:
+        from .errors import from_code
+
+        raise from_code(result, last_error(), func.__name__)
+    return result
+
+
 def lib() -> ctypes.CDLL:
-    """The bound library, loaded on first use. Raises OSError naming every
-    place searched when it cannot be found."""
-    global _lib
+    """The bound library (no errcheck), loaded on first use. Raises OSError
+    naming every place searched when it cannot be found."""
+    global _lib, _path
     if _lib is not None:
         return _lib
     with _lock:
@@ -111,6 +149,7 @@ def lib() -> ctypes.CDLL:
             for path in _candidates():
                 try:
                     _lib = _bind(ctypes.CDLL(path))
+                    _path = path
                     break
                 except OSError as exc:
                     errors.append(f"{path}: {exc}")
@@ -120,6 +159,47 @@ def lib() -> ctypes.CDLL:
                     + "; ".join(errors)
                 )
     return _lib
+
+
+def api() -> ctypes.CDLL:
+    """The same library with errcheck: negative returns raise the matching
+    SageQueueError (see module docstring)."""
+    global _api
+    if _api is None:
+        lib()
+        with _lock:
+            if _api is None:
+                _api = _bind(ctypes.CDLL(_path), checked=True)
+    return _api
+
+
+#: The per-message calls fast() offers, with the types callers must pass.
+FAST_CALLS = {
+    "sage_queue_put": (_c.c_void_p, (bytes, _c.c_void_p), _c.c_size_t, _c.c_int64),
+    "sage_queue_get": (_c.c_void_p, _c.c_void_p, _c.c_size_t, c_size_p, _c.c_int64),
+}
+
+
+def fast() -> ctypes.CDLL:
+    """The per-message calls without argtypes (see module docstring)."""
+    global _fast
+    if _fast is None:
+        lib()
+        with _lock:
+            if _fast is None:
+                handle = ctypes.CDLL(_path)
+                for name in FAST_CALLS:
+                    fn = getattr(handle, name)
+                    fn.restype = _SIGNATURES[name][0]
+                    fn.argtypes = None
+                _fast = handle
+    return _fast
+
+
+def library_path() -> str:
+    """Where libsagequeue was loaded from."""
+    lib()
+    return _path or ""
 
 
 def text(raw: Optional[bytes]) -> str:
@@ -141,3 +221,41 @@ def options_array(options: dict[str, str]) -> "ctypes.Array[ctypes.c_char_p]":
         flat += [str(key).encode(), str(value).encode()]
     flat.append(None)
     return (ctypes.c_char_p * len(flat))(*flat)
+
+
+# ---- helpers for the queue's hot paths ----
+
+_memory_view = ctypes.pythonapi.PyMemoryView_FromMemory
+_memory_view.restype = ctypes.py_object
+_memory_view.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int]
+_PYBUF_READ = 0x100
+_PYBUF_WRITE = 0x200
+
+_check_signals = ctypes.pythonapi.PyErr_CheckSignals
+_check_signals.restype = ctypes.c_int
+_check_signals.argtypes = []
+
+
+def memory_at(address: int, size: int, writable: bool) -> memoryview:
+    """A memoryview of ``size`` bytes at ``address`` (no copy). The caller
+    must ``release()`` it before the memory goes away (commit/release)."""
+    return _memory_view(address, size, _PYBUF_WRITE if writable else _PYBUF_READ)
+
+
+def run_signal_handlers() -> None:
+    """Runs pending Python signal handlers now (main thread only; elsewhere a
+    no-op), so an exception they raise (KeyboardInterrupt) propagates from
+    here. Called after a blocking call returned -EINTR."""
+    _check_signals()
+
+
+def buffer_address(buf: bytearray) -> "tuple[int, object]":
+    """Address of a writable buffer's first byte, and an object that pins
+    the buffer (it cannot be resized or freed while the pin lives)."""
+    pin = ctypes.c_char.from_buffer(buf)
+    return ctypes.addressof(pin), pin
+
+
+def bytes_address(data: bytes) -> int:
+    """Address of a bytes object's data (valid while ``data`` lives)."""
+    return ctypes.cast(data, ctypes.c_void_p).value or 0

@@ -3,6 +3,8 @@
  * keep their messages by design and are kept. */
 #include "config.h"
 
+#include <errno.h>
+
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -42,12 +44,13 @@ static int selected(const struct gc_args *a, const char *name) {
   return 0;
 }
 
+/* The transport re-checks staleness under its own lock ("only_if_stale"),
+ * so a queue someone attached to since we looked is kept (-EBUSY). */
 static int remove_stale(const char *transport, const struct queue_view *v) {
   char uid_text[16];
   snprintf(uid_text, sizeof uid_text, "%u", v->owner_uid);
-  const char *opts[] = {"uid", uid_text, NULL};
-  int own = v->owner_uid == (uint32_t)geteuid();
-  return sage_queue_unlink(transport, v->name, own ? NULL : opts);
+  const char *opts[] = {"only_if_stale", "1", "uid", uid_text, NULL};
+  return sage_queue_unlink(transport, v->name, opts);
 }
 
 static void decide(const char *transport, const struct gc_args *a,
@@ -76,6 +79,11 @@ static void decide(const char *transport, const struct gc_args *a,
   int rc = remove_stale(transport, &it->v);
   if (rc == 0) {
     it->action = GC_REMOVED;
+    return;
+  }
+  if (rc == -EBUSY) { /* someone attached since we looked */
+    it->action = GC_KEPT;
+    snprintf(it->reason, sizeof it->reason, "live again");
     return;
   }
   const char *detail = sage_last_error();

@@ -25,15 +25,20 @@ struct rm_result {
   char error[768];
 };
 
-/* Removes by name; "force" skips validation, for corrupt segments only. */
+/* Removes by name; "force" skips validation, for corrupt segments only.
+ * Without --force the transport re-checks attachments under its own lock
+ * ("unless_attached"), so a process attaching after our check is safe. */
 static int unlink_queue(const char *transport, const char *name, uint32_t uid,
-                        int corrupt) {
+                        int corrupt, int force) {
   char uid_text[16];
   snprintf(uid_text, sizeof uid_text, "%u", uid);
-  const char *opts[5];
+  const char *opts[7];
   size_t n = 0;
   if (corrupt) {
     opts[n++] = "force";
+    opts[n++] = "1";
+  } else if (!force) {
+    opts[n++] = "unless_attached";
     opts[n++] = "1";
   }
   if (uid != (uint32_t)geteuid()) {
@@ -66,7 +71,7 @@ static void remove_one(const char *transport, const char *name,
              v->npids == 1 ? "it" : "them");
     return;
   }
-  rc = unlink_queue(transport, name, a->uid, corrupt);
+  rc = unlink_queue(transport, name, a->uid, corrupt, a->force);
   if (rc != 0) {
     const char *detail = sage_last_error();
     snprintf(res->error, sizeof res->error, "%s",

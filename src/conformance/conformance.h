@@ -9,10 +9,15 @@
 
 enum conf_result { CONF_PASS = 0, CONF_FAIL = 1, CONF_SKIP = 77 };
 
+#define CONF_MAX_HANDLES 4
+
 struct conf_ctx {
   const char *transport;
   uint64_t caps;
   char why[1024]; /* failure or skip reason */
+  /* handles a check opened and has not closed yet: destroyed after the
+   * check, so a failing check leaves nothing behind */
+  struct sage_queue *open[CONF_MAX_HANDLES];
 };
 
 struct conf_check {

@@ -1,0 +1,649 @@
+#!/usr/bin/env python3
+"""SageQueue against its Python peers, side by side in one run.
+
+    .venv/bin/python bench/python/bench_queues.py --out docs/bench
+
+Peers: SageQueue (pickled objects, and the raw put_bytes/get_bytes path for
+bytes), multiprocessing.Queue, faster-fifo, and pyzmq PUSH/PULL over ipc://.
+Shapes: 64 B bytes, a small dict, 64 KiB bytes, a 1 MiB NumPy array; single
+put/get and batched. One producer process pinned to core 0, one consumer
+pinned to core 1 (fork start method). Every point is repeated (default 5)
+with the peers interleaved inside each repetition, after a warm-up round;
+we report min / median / max messages per second and the ratio of medians
+against multiprocessing.Queue. A Python-level shared-memory ping-pong probe
+runs before and after, to show where the two vCPUs sat (see
+BENCHMARKING.md): compare only runs with similar probes.
+
+Writes <out>/python_bench.md (table), .json (raw figures and machine
+description) and .png (ratio chart).
+
+How each peer batches: SageQueue uses put_many/get_many (every item its
+own message, so different consumers can take different items);
+faster-fifo its put_many/get_many (the same); multiprocessing.Queue has no
+batch call, so a batch is one put of a list (one message); pyzmq sends a
+batch of bytes as one multipart message and anything else as one pickled
+list. "SageQueue list" batches that way too (one put of a list), for the
+like-for-like comparison with those two. NumPy arrays travel through pyzmq as
+pickle-5 out-of-band frames with copy=False (its fastest idiom).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import mmap
+import multiprocessing as mp
+import os
+import pickle
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+
+def _default_env() -> None:
+    build = os.path.join(ROOT, "build")
+    lib = os.path.join(build, "src", ".libs", "libsagequeue.so")
+    if "SAGE_QUEUE_LIB" not in os.environ and os.path.exists(lib):
+        os.environ["SAGE_QUEUE_LIB"] = lib
+    plugins = os.path.join(build, "plugin", ".libs")
+    if "SAGE_PLUGIN_PATH" not in os.environ and os.path.isdir(plugins):
+        os.environ["SAGE_PLUGIN_PATH"] = plugins
+
+
+_default_env()
+
+import numpy as np  # noqa: E402
+
+import sage_queue  # noqa: E402
+from sage_queue import SageQueue  # noqa: E402
+
+try:
+    import faster_fifo
+except ImportError:  # pragma: no cover - reported in the output
+    faster_fifo = None
+try:
+    import zmq
+except ImportError:  # pragma: no cover
+    zmq = None
+
+MiB = 1 << 20
+RING = 64 * MiB  # byte-bounded queues (SageQueue, faster-fifo)
+CTX = mp.get_context("fork")
+TIMEOUT = float(os.environ.get("SQ_BENCH_TIMEOUT", "300"))
+
+
+# ----------------------------------------------------------------- payloads
+
+def make_payload(case: str) -> Any:
+    if case == "64B bytes":
+        return b"x" * 64
+    if case == "small dict":
+        return {"id": 12345, "name": "sensor-7", "value": 3.14159, "ok": True,
+                "tags": ["a", "b"]}
+    if case == "64KiB bytes":
+        return os.urandom(64 * 1024)
+    if case == "1MiB numpy":
+        return np.random.default_rng(0).random(MiB // 8)
+    raise ValueError(case)
+
+
+def distinct(item: Any, count: int) -> List[Any]:
+    """count equal but distinct objects: a batch of one object repeated
+    would let pickle's memo send it once (flattering list-pickling peers)."""
+    return [pickle.loads(pickle.dumps(item, 5)) for _ in range(count)]
+
+
+# (case, mode) -> (messages per run, batch size)
+SHAPES = {
+    ("64B bytes", "single"): (100_000, 1),
+    ("64B bytes", "batched"): (400_000, 256),
+    ("small dict", "single"): (100_000, 1),
+    ("small dict", "batched"): (300_000, 256),
+    ("64KiB bytes", "single"): (6_000, 1),
+    ("64KiB bytes", "batched"): (6_000, 16),
+    ("1MiB numpy", "single"): (600, 1),
+    ("1MiB numpy", "batched"): (600, 8),
+}
+# multiprocessing.Queue is slow: fewer messages keep runs short (the rate
+# is what is compared).
+SCALE = {"mp.Queue": 0.25}
+
+
+# -------------------------------------------------------------------- peers
+
+class Peer:
+    """One queue implementation. setup() runs in the parent; the *_open
+    calls run in the child before the clock starts."""
+
+    name = "?"
+
+    def applies(self, case: str, mode: str) -> bool:
+        return True
+
+    def setup(self) -> Any:
+        return None
+
+    def teardown(self, chan: Any) -> None:
+        pass
+
+    def producer_open(self, chan: Any) -> Any:
+        return chan
+
+    def consumer_open(self, chan: Any) -> Any:
+        return chan
+
+    def close(self, end: Any) -> None:
+        pass
+
+    def producer(self, end: Any, item: Any, n: int, batch: int) -> None:
+        raise NotImplementedError
+
+    def consumer(self, end: Any, n: int, batch: int) -> int:
+        raise NotImplementedError
+
+
+class Sage(Peer):
+    name = "SageQueue"
+
+    def setup(self):
+        q = SageQueue(maxsize=RING)
+        ref = q.get_reference()
+        q.close()
+        return ref
+
+    def teardown(self, ref):
+        ref.get_queue().destroy()
+
+    def producer_open(self, ref):
+        return ref.get_queue()
+
+    consumer_open = producer_open
+
+    def close(self, q):
+        q.close()
+
+    def producer(self, q, item, n, batch):
+        if batch == 1:
+            put = q.put
+            for _ in range(n):
+                put(item)
+        else:
+            items = distinct(item, batch)
+            for _ in range(n // batch):
+                q.put_many(items)
+
+    def consumer(self, q, n, batch):
+        if batch == 1:
+            get = q.get
+            for _ in range(n):
+                get()
+            return n
+        got = 0
+        while got < n:
+            got += len(q.get_many(batch))
+        return got
+
+
+class SageRaw(Sage):
+    name = "SageQueue raw"
+
+    def applies(self, case, mode):
+        return "bytes" in case
+
+    def producer(self, q, item, n, batch):
+        if batch == 1:
+            put = q.put_bytes
+            for _ in range(n):
+                put(item)
+        else:
+            items = distinct(item, batch)
+            for _ in range(n // batch):
+                q.put_many(items, raw=True)
+
+    def consumer(self, q, n, batch):
+        if batch == 1:
+            get = q.get_bytes
+            for _ in range(n):
+                get()
+            return n
+        got = 0
+        while got < n:
+            got += len(q.get_many(batch, raw=True))
+        return got
+
+
+class SageList(Sage):
+    """Batches the way mp.Queue and pyzmq do here: one message per batch
+    (a pickled list), for an apples-to-apples comparison with them."""
+
+    name = "SageQueue list"
+
+    def applies(self, case, mode):
+        return mode == "batched"
+
+    def producer(self, q, item, n, batch):
+        items = distinct(item, batch)
+        for _ in range(n // batch):
+            q.put(items)
+
+    def consumer(self, q, n, batch):
+        got = 0
+        while got < n:
+            got += len(q.get())
+        return got
+
+
+class MPQueue(Peer):
+    name = "mp.Queue"
+
+    def setup(self):
+        return CTX.Queue()
+
+    def teardown(self, q):
+        q.close()
+        q.join_thread()
+
+    def producer(self, q, item, n, batch):
+        if batch == 1:
+            put = q.put
+            for _ in range(n):
+                put(item)
+        else:
+            items = distinct(item, batch)
+            for _ in range(n // batch):
+                q.put(items)
+
+    def consumer(self, q, n, batch):
+        if batch == 1:
+            get = q.get
+            for _ in range(n):
+                get()
+            return n
+        got = 0
+        while got < n:
+            got += len(q.get())
+        return got
+
+
+class FasterFifo(Peer):
+    name = "faster-fifo"
+
+    def setup(self):
+        return faster_fifo.Queue(max_size_bytes=RING)
+
+    def teardown(self, q):
+        q.close()
+
+    def producer(self, q, item, n, batch):
+        if batch == 1:
+            put = q.put
+            for _ in range(n):
+                put(item, timeout=60)
+        else:
+            items = distinct(item, batch)
+            for _ in range(n // batch):
+                q.put_many(items, timeout=60)
+
+    def consumer(self, q, n, batch):
+        if batch == 1:
+            get = q.get
+            for _ in range(n):
+                get(timeout=60)
+            return n
+        got = 0
+        while got < n:
+            got += len(q.get_many(timeout=60, max_messages_to_get=batch))
+        return got
+
+
+class Zmq(Peer):
+    name = "pyzmq PUSH/PULL"
+
+    def setup(self):
+        fd, path = tempfile.mkstemp(prefix="sq-bench-", suffix=".ipc")
+        os.close(fd)
+        os.unlink(path)
+        return f"ipc://{path}"
+
+    def teardown(self, address):
+        try:
+            os.unlink(address[len("ipc://"):])
+        except FileNotFoundError:
+            pass
+
+    def producer_open(self, address):
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.PUSH)
+        sock.setsockopt(zmq.LINGER, -1)
+        sock.connect(address)
+        return ctx, sock
+
+    def consumer_open(self, address):
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.PULL)
+        sock.bind(address)
+        return ctx, sock
+
+    def close(self, end):
+        ctx, sock = end
+        sock.close()
+        ctx.term()
+
+    @staticmethod
+    def _send_obj(sock, obj):
+        buffers: List[Any] = []
+        head = pickle.dumps(obj, 5, buffer_callback=buffers.append)
+        if buffers:
+            sock.send_multipart([head] + [b.raw() for b in buffers], copy=False)
+        else:
+            sock.send(head)
+
+    @staticmethod
+    def _recv_obj(sock):
+        frames = sock.recv_multipart(copy=False)
+        return pickle.loads(frames[0].buffer, buffers=[f.buffer for f in frames[1:]])
+
+    def producer(self, end, item, n, batch):
+        sock = end[1]
+        raw = isinstance(item, bytes)
+        if batch == 1:
+            if raw:
+                send = sock.send
+                for _ in range(n):
+                    send(item)
+            else:
+                for _ in range(n):
+                    self._send_obj(sock, item)
+            return
+        items = distinct(item, batch)
+        for _ in range(n // batch):
+            if raw:
+                sock.send_multipart(items)
+            else:
+                self._send_obj(sock, items)
+
+    def consumer(self, end, n, batch):
+        sock = end[1]
+        if batch == 1:
+            if self.raw:
+                recv = sock.recv
+                for _ in range(n):
+                    recv()
+            else:
+                for _ in range(n):
+                    self._recv_obj(sock)
+            return n
+        got = 0
+        while got < n:
+            got += len(sock.recv_multipart() if self.raw else self._recv_obj(sock))
+        return got
+
+
+PEERS: List[Peer] = [Sage(), SageRaw(), SageList(), MPQueue()]
+if faster_fifo is not None:
+    PEERS.append(FasterFifo())
+if zmq is not None:
+    PEERS.append(Zmq())
+
+
+# ------------------------------------------------------------------ running
+
+def _pin(core: int) -> None:
+    try:
+        os.sched_setaffinity(0, {core % os.cpu_count()})
+    except (AttributeError, OSError):
+        pass
+
+
+def _producer_main(peer, chan, item, n, batch, go, done):
+    _pin(0)
+    end = peer.producer_open(chan)
+    go.wait()
+    peer.producer(end, item, n, batch)
+    # Close only after the consumer has everything: pyzmq drops messages
+    # still queued at close under backlog here, even with LINGER -1.
+    done.wait()
+    peer.close(end)
+
+
+def _consumer_main(peer, chan, n, batch, go, done, result):
+    _pin(1)
+    end = peer.consumer_open(chan)
+    go.wait()
+    start = time.perf_counter()
+    got = peer.consumer(end, n, batch)
+    elapsed = time.perf_counter() - start
+    done.wait()
+    peer.close(end)
+    result.value = elapsed if got >= n else -1.0
+
+
+def run_once(peer: Peer, case: str, item: Any, n: int, batch: int) -> float:
+    """Messages per second for one producer/consumer run (timed by the
+    consumer, from the common start to its last message)."""
+    chan = peer.setup()
+    peer.raw = isinstance(item, bytes)
+    go, done = CTX.Barrier(3), CTX.Barrier(2)
+    result = CTX.Value("d", 0.0)
+    consumer = CTX.Process(target=_consumer_main,
+                           args=(peer, chan, n, batch, go, done, result))
+    producer = CTX.Process(target=_producer_main, args=(peer, chan, item, n, batch, go, done))
+    consumer.start()
+    producer.start()
+    go.wait(timeout=120)
+    consumer.join(TIMEOUT)
+    producer.join(60)
+    for p in (consumer, producer):
+        if p.is_alive():
+            p.kill()
+            p.join()
+    peer.teardown(chan)
+    if consumer.exitcode != 0 or producer.exitcode != 0 or result.value <= 0:
+        raise RuntimeError(f"{peer.name} {case}: run failed "
+                           f"(exit {producer.exitcode}/{consumer.exitcode})")
+    return n / result.value
+
+
+# ----------------------------------------------------------- ping-pong probe
+
+def _pong(buf, rounds):
+    _pin(1)
+    flag = ctypes.c_uint32.from_buffer(buf)
+    for i in range(rounds):
+        while flag.value != 2 * i + 1:
+            pass
+        flag.value = 2 * i + 2
+    del flag
+
+
+def pingpong_probe(rounds: int = 20000) -> Dict[str, float]:
+    """One-way latency of a cache line bounced between cores 0 and 1 by two
+    Python processes spinning on a shared word (interpreter-bound: tracks
+    vCPU placement, not the raw hardware figure)."""
+    buf = mmap.mmap(-1, 4096)
+    flag = ctypes.c_uint32.from_buffer(buf)
+    p = CTX.Process(target=_pong, args=(buf, rounds))
+    p.start()
+    _pin(0)
+    samples = []
+    perf = time.perf_counter_ns
+    for i in range(rounds):
+        t = perf()
+        flag.value = 2 * i + 1
+        while flag.value != 2 * i + 2:
+            pass
+        samples.append((perf() - t) / 2)
+    p.join()
+    del flag
+    os.sched_setaffinity(0, set(range(os.cpu_count())))
+    samples.sort()
+    return {"median_ns": samples[len(samples) // 2],
+            "p99_ns": samples[int(len(samples) * 0.99)]}
+
+
+# ------------------------------------------------------------------- output
+
+def machine() -> Dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "libsagequeue": sage_queue.version()}
+    if faster_fifo is not None:
+        from importlib.metadata import version
+        versions["faster-fifo"] = version("faster-fifo")
+    if zmq is not None:
+        versions["pyzmq"] = zmq.__version__
+        versions["libzmq"] = zmq.zmq_version()
+    return {"cpu": model, "cpus": os.cpu_count(), "kernel": platform.release(),
+            "machine": platform.machine(), "versions": versions,
+            "pinning": "producer core 0, consumer core 1", "start_method": "fork"}
+
+
+def human(rate: float) -> str:
+    if rate >= 1e6:
+        return f"{rate / 1e6:.2f} M"
+    if rate >= 1e3:
+        return f"{rate / 1e3:.1f} k"
+    return f"{rate:.0f}"
+
+
+def markdown(results: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
+    lines = [
+        f"Messages per second (min / **median** / max of {meta['reps']} runs), 1 producer "
+        "process on core 0, 1 consumer process on core 1; ratio = median / "
+        "multiprocessing.Queue's median in the same run.",
+        "",
+        "| shape | mode | peer | min | median | max | MB/s (median) | × mp.Queue |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['case']} | {r['mode']} | {r['peer']} | {human(r['min'])} | "
+            f"**{human(r['median'])}** | {human(r['max'])} | {r['mbps']:.0f} | "
+            f"{r['ratio_mpq']:.2f} |")
+    probe = meta["probe"]
+    lines += ["", "Ping-pong probe (Python, one way): before "
+              f"{probe['before']['median_ns']:.0f} ns median / {probe['before']['p99_ns']:.0f} ns "
+              f"p99, after {probe['after']['median_ns']:.0f} / {probe['after']['p99_ns']:.0f} ns.",
+              "", "Machine: " + f"{meta['machine']['cpu']}, {meta['machine']['cpus']} CPUs, "
+              f"Linux {meta['machine']['kernel']}; " +
+              ", ".join(f"{k} {v}" for k, v in meta['machine']['versions'].items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: List[Dict[str, Any]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = []
+    for r in results:
+        key = f"{r['case']}\n{r['mode']}"
+        if key not in groups:
+            groups.append(key)
+    peers = [p.name for p in PEERS]
+    width = 0.8 / len(peers)
+    fig, ax = plt.subplots(figsize=(12, 5))
+    for j, peer in enumerate(peers):
+        xs, ys, lo, hi = [], [], [], []
+        for i, key in enumerate(groups):
+            for r in results:
+                if r["peer"] == peer and f"{r['case']}\n{r['mode']}" == key:
+                    base = r["median"] / r["ratio_mpq"]
+                    xs.append(i + j * width - 0.4 + width / 2)
+                    ys.append(r["ratio_mpq"])
+                    lo.append(r["ratio_mpq"] - r["min"] / base)
+                    hi.append(r["max"] / base - r["ratio_mpq"])
+        ax.bar(xs, ys, width, yerr=[lo, hi], label=peer, capsize=2)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, fontsize=8)
+    ax.set_ylabel("throughput / multiprocessing.Queue (median, log)")
+    ax.set_title("Python queues, 1 producer + 1 consumer process (pinned)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+# --------------------------------------------------------------------- main
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "bench"))
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply every message count (e.g. 0.1 for a smoke run)")
+    parser.add_argument("--cases", default="",
+                        help="comma-separated subset of shapes, e.g. '64B bytes,small dict'")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+
+    shapes = [s for s in SHAPES if not args.cases or s[0] in args.cases.split(",")]
+    probe_before = pingpong_probe()
+    print(f"ping-pong probe: {probe_before}", flush=True)
+    raw: Dict[str, List[float]] = {}
+    for rep in range(args.reps + 1):  # rep 0 is the warm-up
+        for case, mode in shapes:
+            count, batch = SHAPES[(case, mode)]
+            item = make_payload(case)
+            for peer in PEERS:
+                if not peer.applies(case, mode):
+                    continue
+                n = max(batch, int(count * args.scale * SCALE.get(peer.name, 1.0)))
+                n -= n % batch
+                if rep == 0:
+                    n = max(batch, n // 10 - (n // 10) % batch)
+                print(f"  {case} {mode} {peer.name} n={n}", flush=True)
+                rate = run_once(peer, case, item, n, batch)
+                if rep > 0:
+                    raw.setdefault(f"{case}|{mode}|{peer.name}", []).append(rate)
+                    print(f"rep {rep} {case:12s} {mode:8s} {peer.name:16s} {human(rate)}/s",
+                          flush=True)
+    probe_after = pingpong_probe()
+    print(f"ping-pong probe: {probe_after}", flush=True)
+
+    results = []
+    for case, mode in shapes:
+        size = len(pickle.dumps(make_payload(case), 5))
+        base = statistics.median(raw[f"{case}|{mode}|mp.Queue"])
+        for peer in PEERS:
+            rates = raw.get(f"{case}|{mode}|{peer.name}")
+            if not rates:
+                continue
+            med = statistics.median(rates)
+            results.append({"case": case, "mode": mode, "peer": peer.name,
+                            "batch": SHAPES[(case, mode)][1], "runs": rates,
+                            "min": min(rates), "median": med, "max": max(rates),
+                            "mbps": med * size / 1e6, "ratio_mpq": med / base})
+    meta = {"reps": args.reps, "machine": machine(),
+            "probe": {"before": probe_before, "after": probe_after},
+            "command": "bench/python/bench_queues.py " + " ".join(argv or sys.argv[1:])}
+    with open(os.path.join(args.out, "python_bench.json"), "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1)
+    text = markdown(results, meta)
+    with open(os.path.join(args.out, "python_bench.md"), "w") as f:
+        f.write(text)
+    chart(results, os.path.join(args.out, "python_bench.png"))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
