@@ -14,10 +14,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 helper="$SAGE_TEST_BUILDDIR/tests/hardening/hostile_helper"
 tag="h$$"
+marker="${TMPDIR:-/tmp}/sage-$tag-unpickled"
 users="sage-$tag-a sage-$tag-b"
 
 cleanup() {
-  for n in secret wide squat-b squat-root; do
+  rm -f "$marker"
+  for n in secret wide squat-b squat-root pickle; do
     rm -f /dev/shm/sageq-*-"$tag-$n"
   done
   for u in $users; do
@@ -100,6 +102,25 @@ expect 0 "A makes a 0666 queue under root's name" -- "$A_UID" "$A_GID" squat "$t
 expect $EACCES "root refuses it by default" -- -1 -1 get "$tag-squat-root" 0
 expect_output "allow_foreign"
 expect 0 "root can opt in" -- -1 -1 get "$tag-squat-root" 0 trust
+
+# ---- Python: nothing planted is unpickled without the opt-in ----
+PYTHON=${PYTHON:-python3}
+PYTHONPATH="$SAGE_TEST_SRCDIR/python${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH
+py="$SAGE_TEST_SRCDIR/tests/hardening/hostile_python.py"
+if "$PYTHON" -c 'from sage_queue import SageQueue' >/dev/null 2>&1; then
+  for step in "plant $A_UID $A_GID $B_UID" "victim $B_UID $B_GID"; do
+    # shellcheck disable=SC2086
+    if out=$("$PYTHON" "$py" $step "$tag-pickle" "$marker" 2>&1); then
+      echo "ok: python $step ($out)"
+    else
+      echo "FAIL: python $step: $out"
+      failures=$((failures + 1))
+    fi
+  done
+else
+  echo "python: sage_queue not importable with $PYTHON: Python checks skipped"
+fi
 
 if [ $failures -ne 0 ]; then
   echo "$failures hostile-user check(s) failed"

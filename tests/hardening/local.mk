@@ -15,7 +15,7 @@ tests_hardening_hostile_helper_SOURCES = tests/hardening/hostile_helper.c
 tests_hardening_hostile_helper_LDADD = src/libsagequeue.la
 TESTS += tests/hardening/hostile_users.sh
 EXTRA_DIST += tests/hardening/hostile_users.sh tests/hardening/valgrind.sh \
-	tests/hardening/valgrind.supp
+	tests/hardening/valgrind.supp tests/hardening/hostile_python.py
 
 # Valgrind over the C test programs, once (not part of `make check`: it is
 # slow). See tests/hardening/valgrind.sh for the list and the options.
