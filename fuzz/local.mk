@@ -44,14 +44,19 @@ fuzz_fuzz_options_CFLAGS = $(FUZZ_CC_FLAGS)
 fuzz_fuzz_options_LDFLAGS = $(FUZZ_LD_FLAGS)
 
 TESTS += fuzz/run.sh
-endif
 
 FUZZ_SECONDS = 60
-.PHONY: fuzz fuzz-seeds
 fuzz: $(FUZZ_HARNESSES)
 	FUZZ_MODE=timed FUZZ_SECONDS=$(FUZZ_SECONDS) \
 	  SAGE_TEST_BUILDDIR='$(abs_top_builddir)' \
 	  SAGE_TEST_SRCDIR='$(abs_top_srcdir)' $(SHELL) $(top_srcdir)/fuzz/run.sh
+else
+fuzz:
+	@echo "make fuzz: configure with CC=clang --enable-fuzzing" \
+	  "(and --enable-sanitizers=address,undefined)" >&2; exit 1
+endif
+
+.PHONY: fuzz fuzz-seeds
 
 fuzz-seeds: fuzz/make_seeds$(EXEEXT) $(plugin_LTLIBRARIES)
 	SAGE_PLUGIN_PATH='$(abs_top_builddir)/plugin/.libs' \
