@@ -206,21 +206,42 @@ static int open_fail(const char *what, const char *name, int err) {
   return shm_fail(-err, "cannot %s queue '%s': %s", what, name, strerror(err));
 }
 
-/* Writes a new segment under a temporary name, then publishes it with
- * link(), which fails if the name exists: openers only ever see fully
- * initialised segments. Returns -EEXIST if another process won. */
-static int create_segment(shm_queue *q, const struct shm_options *o) {
+/* The file a new segment is built in, and the path to publish it from.
+ * Preferably unnamed (O_TMPFILE, published through /proc/self/fd): a
+ * creator killed before publishing then leaves nothing, since the file goes
+ * with its last descriptor. Else a uniquely named temporary in `tmp`, which
+ * such a creator leaves behind in /dev/shm. */
+static int new_segment_file(const struct shm_options *o, char *tmp,
+                            size_t tmp_cap, char *from, size_t from_cap) {
   static _Atomic uint32_t counter;
+  tmp[0] = '\0';
+  int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)o->mode);
+  if (fd >= 0) {
+    snprintf(from, from_cap, "/proc/self/fd/%d", fd);
+    if (access(from, F_OK) == 0)
+      return fd;
+    close(fd); /* no /proc to name it through */
+  } else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+    return -1; /* a real failure (no space, no descriptors...), in errno */
+  }
+  snprintf(tmp, tmp_cap, "/" SHM_NAME_PREFIX "%u-.tmp-%d-%u-%08x",
+           (unsigned)geteuid(), getpid(), atomic_fetch_add(&counter, 1),
+           (unsigned)random_id());
+  snprintf(from, from_cap, SHM_DIR "%s", tmp);
+  return shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)o->mode);
+}
+
+/* Builds a new segment in a file nobody can open by the queue's name, then
+ * publishes it with linkat(), which fails if the name exists: openers only
+ * ever see fully initialised segments. Returns -EEXIST if another process
+ * won. */
+static int create_segment(shm_queue *q, const struct shm_options *o) {
   struct shm_geometry g;
   int rc = plan_geometry(o, &g);
   if (rc != 0)
     return rc;
   char tmp[SHM_PATH_MAX], from[SHM_PATH_MAX + 16], to[SHM_PATH_MAX + 16];
-  snprintf(tmp, sizeof tmp, "/" SHM_NAME_PREFIX "%u-.tmp-%d-%u-%08x",
-           (unsigned)geteuid(), getpid(), atomic_fetch_add(&counter, 1),
-           (unsigned)random_id());
-  int fd =
-      shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)o->mode);
+  int fd = new_segment_file(o, tmp, sizeof tmp, from, sizeof from);
   if (fd < 0)
     return open_fail("create", q->name, errno);
   void *base = MAP_FAILED;
@@ -236,12 +257,12 @@ static int create_segment(shm_queue *q, const struct shm_options *o) {
   if (rc == 0) {
     q->geo = g;
     init_header(base, &g, o);
-    snprintf(from, sizeof from, SHM_DIR "%s", tmp);
     snprintf(to, sizeof to, SHM_DIR "%s", q->shm_name);
-    if (link(from, to) != 0)
+    if (linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) != 0)
       rc = errno == EEXIST ? -EEXIST : open_fail("publish", q->name, errno);
   }
-  shm_unlink(tmp);
+  if (tmp[0] != '\0')
+    shm_unlink(tmp);
   if (rc != 0) {
     if (base != MAP_FAILED)
       munmap(base, g.total_size);
