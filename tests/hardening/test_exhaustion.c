@@ -22,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -194,6 +195,42 @@ Test(exhaustion, too_many_queues_gives_clear_error) {
   cr_assert_eq(open_named(names[made], opts, &qs[0]), 0,
                "room again once queues are destroyed: %s", sage_last_error());
   sage_queue_destroy(qs[0]);
+}
+
+/* Creators SIGKILLed at random points of creating a large queue (most of
+ * it spent allocating its pages) must leave nothing that holds space: no
+ * temporary file that nothing would ever remove, which repeated crashes
+ * would pile up until /dev/shm is full. Published queues whose creator
+ * died are ordinary idle queues (sage-queue gc removes them). */
+Test(exhaustion, creators_killed_mid_create_leave_nothing_behind) {
+  private_dev_shm("size=1g,mode=1777");
+  const char *opts[] = {"create", "always", "capacity", "128M", NULL};
+  sage_queue *q;
+  int64_t start = now_ns();
+  cr_assert_eq(open_named("exh-timing", opts, &q), 0, "%s", sage_last_error());
+  int64_t create_ns = now_ns() - start;
+  sage_queue_destroy(q);
+  int unpublished = 0;
+  for (int i = 0; i < 30; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "exh-crash-%d", i);
+    pid_t pid = fork();
+    if (pid == 0) {
+      open_named(name, opts, &q);
+      pause();
+    }
+    struct timespec ts = {0, (long)(rand() % (create_ns / 1000 + 1)) * 1000};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    unpublished += sage_queue_unlink("shm", name, NULL) == -ENOENT;
+  }
+  cr_log_info("%d of 30 creators died before publishing", unpublished);
+  cr_assert_eq(shm_entries(), 0, "a killed creator left a file behind");
+  struct statvfs fs;
+  cr_assert_eq(statvfs("/dev/shm", &fs), 0);
+  cr_assert_eq(fs.f_blocks - fs.f_bfree, 0, "%llu blocks still held",
+               (unsigned long long)(fs.f_blocks - fs.f_bfree));
 }
 
 /* ---- attachments ---- */
