@@ -15,7 +15,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VENV="$ROOT/.venv"
 JOBS=$(nproc 2>/dev/null || echo 2)
 APT_PACKAGES=(autoconf automake libtool pkg-config make gcc libcriterion-dev
-              python3 python3-venv clang clang-format valgrind)
+              python3 python3-venv clang clang-format valgrind
+              libclang-rt-14-dev)
 PIP_PACKAGES=(pytest numpy faster-fifo pyzmq matplotlib)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

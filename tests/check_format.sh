@@ -7,7 +7,7 @@ if ! command -v "$CLANG_FORMAT" >/dev/null 2>&1; then
   exit 77
 fi
 cd "$SAGE_TEST_SRCDIR"
-files=$(find include src plugin tests bench examples -name '*.[ch]' \
+files=$(find include src plugin tests bench examples fuzz soak -name '*.[ch]' \
           -not -path '*/.libs/*' 2>/dev/null | sort)
 bad=0
 for f in $files; do

@@ -128,4 +128,5 @@ TESTS += tests/stress/run_stress.sh tests/stress/run_kill.sh
 EXTRA_DIST += tests/stress/run_stress.sh tests/stress/run_kill.sh
 
 include tests/abi/local.mk
+include tests/hardening/local.mk
 include tests/template/local.mk

@@ -87,10 +87,45 @@ static int find_free_entry(shm_queue *q) {
                   q->name, q->geo.attach_max);
 }
 
+/* A process killed while sleeping in put or get leaves its waiter count
+ * raised, which would make every later publish or release pay for a futex
+ * wake and stats report waiters that are gone. Takes those counts back for
+ * every dead attachment. A kill landing inside the count update itself
+ * leaves no mark; such residue goes when the queue is next idle: with no
+ * live attachment nobody can be waiting, so every count is zero. Runs under
+ * the lifecycle lock, so no new owner can take a dead entry (and start
+ * waiting in its lanes) or attach at all meanwhile. */
+static void reap_dead_waiters(shm_queue *q) {
+  struct shm_header *h = q->hdr;
+  uint32_t live = 0;
+  for (uint32_t i = 0; i < q->geo.attach_max; i++) {
+    struct shm_attach *a = &q->attach[i];
+    if (atomic_load(&a->state) != ATTACH_ACTIVE)
+      continue;
+    if (shm_attach_alive(q, i)) {
+      live++;
+      continue;
+    }
+    for (unsigned l = 0; l < SHM_LANES; l++) {
+      uint32_t w = atomic_exchange(&a->lanes[l].waiting, WAIT_NONE);
+      if (w == WAIT_DATA)
+        atomic_fetch_sub(&h->data_waiters, 1);
+      else if (w == WAIT_SPACE)
+        atomic_fetch_sub(&h->space_waiters, 1);
+    }
+  }
+  if (live == 0) {
+    atomic_store(&h->data_waiters, 0);
+    atomic_store(&h->space_waiters, 0);
+    atomic_store(&h->join_waiters, 0);
+  }
+}
+
 int shm_attach_register(shm_queue *q, int allow_unlinked) {
   int rc = shm_lifecycle_lock(q);
   if (rc != 0)
     return rc;
+  reap_dead_waiters(q);
   if (!allow_unlinked && atomic_load(&q->hdr->unlinked))
     rc = -ESTALE;
   else

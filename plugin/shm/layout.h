@@ -61,8 +61,15 @@ struct shm_lane {
   _Atomic uint64_t get_to;   /* one past the last ticket claimed */
   _Atomic uint64_t puts, put_bytes, gets, get_bytes;
   _Atomic uint64_t blocked_puts, blocked_gets, timeouts;
-  uint64_t pad[5];
+  /* Which shared waiter count this lane's holder is in (enum shm_wait),
+   * so a dead holder's count can be taken back (attach.c). Zero in
+   * segments from before it existed, which is also "not waiting". */
+  _Atomic uint32_t waiting;
+  uint32_t pad32;
+  uint64_t pad[4];
 };
+
+enum shm_wait { WAIT_NONE = 0, WAIT_DATA = 1, WAIT_SPACE = 2 };
 
 enum shm_attach_state { ATTACH_FREE = 0, ATTACH_ACTIVE = 1 };
 

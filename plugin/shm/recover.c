@@ -83,6 +83,11 @@ int shm_recover_producer(shm_queue *q, uint32_t t) {
   uint64_t T = atomic_load_explicit(&h->tail, memory_order_acquire);
   if ((int32_t)(shm_ticket(T) - t) <= 0)
     return 0; /* not reserved yet */
+  /* Producers never reserve more than the slot table ahead of head (t is
+   * at or past head), so a wider gap means a corrupt tail: leave it, rather
+   * than scan up to 2^31 tickets for a successor. */
+  if (shm_ticket(T) - t > q->geo.slot_count)
+    return 0;
   struct shm_slot *s = shm_slot_of(q, t);
   uint64_t ctl = atomic_load_explicit(&s->ctl, memory_order_acquire);
   if (taken_state(ctl, t) || live_intent(q, PUT_SIDE, t, NULL))

@@ -89,8 +89,8 @@ static int ticket_ready(void *arg) {
          atomic_load_explicit(&h->read, memory_order_relaxed) != w->r;
 }
 
-static int wait_for_ticket(shm_queue *q, uint32_t r, int64_t deadline,
-                           int64_t *stuck_since) {
+static int wait_for_ticket(shm_queue *q, struct shm_lane *lane, uint32_t r,
+                           int64_t deadline, int64_t *stuck_since) {
   struct shm_header *h = q->hdr;
   struct shm_slot *s = shm_slot_of(q, r);
   struct ticket_watch w = {q, r};
@@ -108,10 +108,12 @@ static int wait_for_ticket(shm_queue *q, uint32_t r, int64_t deadline,
       return 0;
   }
   atomic_fetch_add(&h->data_waiters, 1); /* seq_cst: pairs with publish */
+  shm_wait_mark(lane, WAIT_DATA);
   uint32_t ev = atomic_load(&h->data_event);
   int rc = 0;
   if (!published(atomic_load(&s->ctl), r) && atomic_load(&h->read) == r)
     rc = shm_futex_wait(&h->data_event, ev, 1, deadline, stall);
+  shm_wait_mark(lane, WAIT_NONE);
   atomic_fetch_sub(&h->data_waiters, 1);
   return rc;
 }
@@ -181,7 +183,7 @@ static int claim(shm_queue *q, struct shm_lane *lane, size_t cap, size_t max,
       stuck_r = r;
       stuck_since = 0;
     }
-    int rc = wait_for_ticket(q, r, deadline, &stuck_since);
+    int rc = wait_for_ticket(q, lane, r, deadline, &stuck_since);
     if (rc != 0)
       return rc;
   }
@@ -215,8 +217,10 @@ static int corrupt(shm_queue *q, uint32_t ticket) {
                   q->name, ticket);
 }
 
-/* Copies the READY records of a claim into buf, back to back. */
-static int copy_out(shm_queue *q, const struct claim *c, void *buf,
+/* Copies the READY records of a claim into buf (cap bytes), back to back.
+ * claimable() sized the claim, but the slots are shared memory: a record
+ * whose length changed since is corrupt, and must not overrun buf. */
+static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
                     size_t *lens, size_t *count, uint64_t *bytes) {
   size_t off = 0;
   *count = 0;
@@ -228,6 +232,11 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf,
     const void *src = payload(q, c->ticket + i, &len);
     if (src == NULL)
       return corrupt(q, c->ticket + i);
+    if (len > cap - off)
+      return shm_fail(-EBADMSG,
+                      "queue '%s' is corrupt: record %u changed size while "
+                      "it was read",
+                      q->name, c->ticket + i);
     if (len > 0)
       memcpy((char *)buf + off, src, len);
     lens[(*count)++] = len;
@@ -257,7 +266,7 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
     if (rc != 0)
       break;
     uint64_t bytes;
-    rc = copy_out(q, &c, buf, lens, count, &bytes);
+    rc = copy_out(q, &c, buf, cap, lens, count, &bytes);
     shm_release_range(q, c.ticket, c.ticket + c.count,
                       end_of(q, c.ticket + c.count - 1));
     clear_get_intent(shared);

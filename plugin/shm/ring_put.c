@@ -81,8 +81,8 @@ static int head_moved(void *arg) {
 
 /* Sleeps until head moves (or the deadline). Checks for a dead consumer
  * holding the head record when head has been stuck for a while. */
-static int wait_for_space(shm_queue *q, uint64_t H, int64_t deadline,
-                          int64_t *stuck_since) {
+static int wait_for_space(shm_queue *q, struct shm_lane *lane, uint64_t H,
+                          int64_t deadline, int64_t *stuck_since) {
   struct shm_header *h = q->hdr;
   struct head_watch w = {&h->head, H};
   if (shm_spin(q->spin_ns, head_moved, &w))
@@ -94,10 +94,12 @@ static int wait_for_space(shm_queue *q, uint64_t H, int64_t deadline,
   if (waited >= stall && shm_recover_head(q))
     return 0;
   atomic_fetch_add(&h->space_waiters, 1); /* seq_cst: pairs with release */
+  shm_wait_mark(lane, WAIT_SPACE);
   uint32_t ev = atomic_load(&h->space_event);
   int rc = 0;
   if (atomic_load(&h->head) == H)
     rc = shm_futex_wait(&h->space_event, ev, 1, deadline, stall);
+  shm_wait_mark(lane, WAIT_NONE);
   atomic_fetch_sub(&h->space_waiters, 1);
   return rc;
 }
@@ -153,7 +155,7 @@ static int reserve(shm_queue *q, int lane, const struct sage_msg *msgs,
         stuck_head = H;
         stuck_since = 0;
       }
-      int rc = wait_for_space(q, H, deadline, &stuck_since);
+      int rc = wait_for_space(q, shared, H, deadline, &stuck_since);
       if (rc != 0)
         return rc;
       T = atomic_load_explicit(&h->tail, memory_order_relaxed);

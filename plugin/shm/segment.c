@@ -108,7 +108,7 @@ int shm_header_validate(const struct shm_header *src, uint64_t mapped_size,
   return 0;
 }
 
-static void set_views(shm_queue *q, void *base) {
+void shm_segment_views(shm_queue *q, void *base) {
   q->hdr = base;
   q->slots = (struct shm_slot *)((char *)base + q->geo.slots_off);
   q->attach = (struct shm_attach *)((char *)base + q->geo.attach_off);
@@ -160,8 +160,10 @@ static int plan_geometry(const struct shm_options *o, struct shm_geometry *g) {
   uint64_t capacity = next_pow2(
       o->capacity < SHM_MIN_CAPACITY ? SHM_MIN_CAPACITY : o->capacity);
   uint64_t slots = o->slots;
-  if (slots == 0)
-    slots = o->max_items ? o->max_items : capacity / 64;
+  if (slots == 0 && o->max_items != 0)
+    slots = o->max_items;
+  else if (slots == 0) /* one per 64 bytes, as far as the table allows */
+    slots = capacity / 64 < SHM_MAX_SLOTS ? capacity / 64 : SHM_MAX_SLOTS;
   slots = next_pow2(slots < SHM_MIN_SLOTS ? SHM_MIN_SLOTS : slots);
   if (capacity > SHM_MAX_CAPACITY || slots > SHM_MAX_SLOTS)
     return shm_fail(-EINVAL,
@@ -192,6 +194,12 @@ static int size_segment(int fd, const char *name, uint64_t total) {
 }
 
 static int open_fail(const char *what, const char *name, int err) {
+  if (err == ENOSPC) /* tmpfs: out of inodes (nr_inodes) as well as bytes */
+    return shm_fail(-ENOSPC,
+                    "cannot %s queue '%s': no room in " SHM_DIR
+                    " (no space or no inodes left); free space there or "
+                    "remove unused queues (sage-queue gc)",
+                    what, name);
   if (err == EMFILE || err == ENFILE)
     return shm_fail(-err, "cannot %s queue '%s': out of file descriptors (%s)",
                     what, name, strerror(err));
@@ -240,7 +248,7 @@ static int create_segment(shm_queue *q, const struct shm_options *o) {
     close(fd);
     return rc;
   }
-  set_views(q, base);
+  shm_segment_views(q, base);
   q->map_size = g.total_size;
   q->fd = fd;
   q->segment_id = q->hdr->segment_id;
@@ -276,7 +284,7 @@ static int map_existing(shm_queue *q, int fd, const struct stat *st,
     munmap(base, size);
     return shm_fail(rc, "queue '%s' is corrupt or foreign: %s", q->name, why);
   }
-  set_views(q, base);
+  shm_segment_views(q, base);
   q->map_size = size;
   q->segment_id = q->hdr->segment_id;
   return 0;

@@ -92,6 +92,9 @@ int shm_header_validate(const struct shm_header *h, uint64_t mapped_size,
                         struct shm_geometry *geo, char *why, size_t cap);
 uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
                          struct shm_geometry *geo);
+/* Points q's section views into the mapping at `base`, per the validated
+ * q->geo (also what the segment fuzzer uses to build a queue). */
+void shm_segment_views(shm_queue *q, void *base);
 
 /* ---- attach.c: attachment table and liveness ---- */
 /* Takes a free or dead entry. -ESTALE if the queue's name was removed
@@ -125,6 +128,13 @@ int shm_spin(int64_t spin_ns, int (*done)(void *arg), void *arg);
 int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,
                    int64_t deadline_ns, int64_t cap_ns);
 void shm_futex_wake(_Atomic uint32_t *word, int shared, int count);
+/* Notes in the lane which waiter count its holder is in. Marked after the
+ * count is raised and cleared before it is lowered (the seq_cst RMWs order
+ * these relaxed stores), so a mark left by a dead process always stands for
+ * a raise that nobody will lower: attach.c takes it back. */
+static inline void shm_wait_mark(struct shm_lane *lane, enum shm_wait w) {
+  atomic_store_explicit(&lane->waiting, (uint32_t)w, memory_order_relaxed);
+}
 void shm_cpu_relax(void);
 
 /* ---- ring_put.c ---- */
