@@ -95,10 +95,14 @@ def test_interrupts_at_any_moment_never_hang(make_queue):
     q.put(0)  # full, and one unfinished task
     blocked = (lambda: q.put(1), lambda: q.join())
     for i in range(30):
-        t = interrupt_main_after(0.002 + (i % 7) * 0.003)
+        timers = []
         start = time.monotonic()
+        # The timer starts inside the block: however early it fires, the
+        # KeyboardInterrupt is raised where pytest.raises expects it.
         with pytest.raises(KeyboardInterrupt):
+            timers.append(interrupt_main_after(0.002 + (i % 7) * 0.003))
             blocked[i % 2]()
         assert time.monotonic() - start < 1.0, f"iteration {i} hung"
-        t.join()
+        for t in timers:
+            t.join()
     assert q.qsize() == 1
