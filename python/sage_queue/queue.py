@@ -825,8 +825,10 @@ class SageQueue:
         """A small picklable reference that reopens this queue elsewhere."""
         from .ref import SageQueueRef
 
+        from .ray_support import host_identity, ray_node_id
+
         return SageQueueRef(self._name, self._transport, dict(self._handle_options),
-                            self._capacity, self._max_items)
+                            self._capacity, self._max_items, host_identity(), ray_node_id())
 
     def __reduce__(self):
         from .ref import _open_reference
@@ -869,8 +871,14 @@ class SageQueue:
     def destroy(self) -> None:
         """Removes the queue's name and closes this handle. Processes still
         attached keep working until they close; new opens no longer find
-        it. Idempotent on this object."""
+        it. Idempotent on this object. Under Ray, also stops this node's
+        proxy actor of the queue, if one runs (see ray_support)."""
+        first = self._h is not None
         self._shut("destroy")
+        if first and "ray" in sys.modules:
+            from .ray_support import _on_destroy
+
+            _on_destroy(self._name, self._transport)
 
     def __enter__(self) -> "SageQueue":
         return self
