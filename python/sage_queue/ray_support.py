@@ -71,9 +71,24 @@ WAIT_SLICE = 1.0
 #: How often a proxy checks that its queue still exists.
 WATCH_INTERVAL = 1.0
 
-#: Bounds on one put_many call to a proxy (the caller splits larger batches).
+#: Bounds on one unordered put_many call, and on one get_many reply.
 CALL_BYTES = 4 << 20
 CALL_ITEMS = 4096
+
+#: Bounds on one call of the ordered put pipeline: small enough that Ray
+#: passes the arguments inline (under its 100 KiB limit for direct calls)
+#: rather than through the object store.
+PIPE_BYTES = 80 << 10
+PIPE_ITEMS = 1024
+
+#: Ordered put calls in flight per writer, and read-ahead get calls per
+#: reader (prefetch > 1).
+WINDOW = 4
+READ_AHEAD = 2
+
+#: Longest a read-ahead call waits in the proxy (bounds how long close()
+#: waits for the calls in flight).
+READ_SLICE = 0.25
 
 
 class RemoteQueueError(SageQueueError):
@@ -228,6 +243,7 @@ class QueueProxy:
         self._watcher: Any = None
         self._exiting = False
         self.served = {"calls": 0, "put": 0, "got": 0, "openers": 0}
+        self._streams: Dict[str, list] = {}  # caller stream -> [next seq, Condition]
         global _in_proxy
         _in_proxy = True
 
@@ -370,6 +386,16 @@ class QueueProxy:
             if timeout <= 0:
                 return []
             got = await self._wait(self._get_wait, q, max_items, timeout)
+        # One local get_many returns what fits its receive buffer (256 KiB);
+        # a reply carries up to max_items or CALL_BYTES.
+        size = sum(map(len, got))
+        while got and len(got) < max_items and size < CALL_BYTES:
+            try:
+                more = q.get_many(max_items - len(got), False, raw=True)
+            except Empty:
+                break
+            got += more
+            size += sum(map(len, more))
         self.served["got"] += len(got)
         return got
 
@@ -379,6 +405,56 @@ class QueueProxy:
             return q.get_many(max_items, True, timeout, raw=True)
         except Empty:
             return []
+
+    # -- ordered calls: one caller's calls applied in the order it made them
+    # (Ray does not order the calls of an asyncio actor), so a caller can
+    # keep several in flight.
+
+    async def _in_turn(self, stream: str, seq: int, body) -> Any:
+        import asyncio
+
+        state = self._streams.get(stream)
+        if state is None:
+            state = self._streams[stream] = [0, asyncio.Condition()]
+        turn = state[1]
+        async with turn:
+            await turn.wait_for(lambda: state[0] >= seq)
+        try:
+            return await body()
+        finally:
+            async with turn:
+                state[0] = seq + 1
+                turn.notify_all()
+
+    async def put_ordered(self, stream: str, seq: int, payloads: List[bytes]) -> int:
+        """Puts payloads after the stream's call seq-1, waiting for room as
+        long as it takes. Returns len(payloads)."""
+        return await self._in_turn(stream, seq, lambda: self._put_all(payloads))
+
+    async def _put_all(self, payloads: List[bytes]) -> int:
+        q = self._queue()
+        self.served["calls"] += 1
+        try:
+            done = q.put_many(payloads, False, raw=True)
+        except Full as exc:
+            done = getattr(exc, "done", 0)
+        while done < len(payloads):
+            if self._exiting:
+                raise QueueClosedError(f"the proxy of queue '{self._name}' is stopping",
+                                       -errno.EBADF, "", self._name)
+            done += await self._wait(self._put_wait, q, payloads[done:], WAIT_SLICE)
+        self.served["put"] += done
+        return done
+
+    async def get_ordered(self, stream: str, seq: int, max_items: int,
+                          timeout: float) -> List[bytes]:
+        """get_many, after the stream's call seq-1."""
+        return await self._in_turn(stream, seq, lambda: self.get_many(max_items, timeout))
+
+    async def forget(self, *streams: str) -> None:
+        """Drops the sequence state of a caller that closed."""
+        for stream in streams:
+            self._streams.pop(stream, None)
 
     async def depth(self) -> int:
         return self._queue().qsize()
@@ -471,8 +547,14 @@ def _start_proxy(ray, ref: SageQueueRef, node_id: str):
 
 # ------------------------------------------------------------ the client
 
+_SMALL_TYPES = frozenset({str, int, float, bool, type(None), complex})
+
+
 def _encode(item: Any) -> bytes:
     """The message put() would write for item (a pickle or a frame)."""
+    kind = type(item)
+    if kind in _SMALL_TYPES or (kind is bytes and len(item) < _ser.OOB_THRESHOLD):
+        return _ser._pickle_dumps(item, _ser.PROTOCOL)  # no buffer can hide in these
     return _ser.dumps_inband(item)
 
 
@@ -484,29 +566,37 @@ class RemoteSageQueue:
     ``put_bytes/get_bytes``, ``qsize/empty/full``, ``task_done/join``,
     ``get_stats``, ``get_reference``, ``close/destroy``, pickling), with the
     same exceptions; every call is one or more Ray calls to the proxy, so it
-    costs a network round trip (around a millisecond) instead of about a
-    microsecond. Items are pickled and unpickled here, exactly as a local
+    costs a round trip (about a millisecond) where a local call costs about
+    a microsecond. Items are pickled and unpickled here, exactly as a local
     put/get would; the proxy moves bytes.
 
     Batching:
 
-    * ``put_many``/``get_many`` move a whole batch per call (put_many splits
-      at CALL_BYTES / CALL_ITEMS) and are the way to move volume.
+    * ``put_many``/``get_many`` move a batch per call, and are the way to
+      move volume. A blocking ``put_many`` without timeout sends its batch
+      as a pipeline of calls of up to PIPE_BYTES / PIPE_ITEMS (up to WINDOW
+      in flight, applied in order by the proxy) and returns when all went
+      in.
     * ``batch=N`` (default 1: off): ``put(item)`` with block=True and no
-      timeout returns once the item is buffered here; up to N items (or
-      CALL_BYTES) go in one call, sent when the buffer fills, ``linger``
-      seconds after its first item, or before any other call on this
-      object. One send is in flight while the next buffer fills, so order
-      is kept. An error in a background send (the queue was destroyed) is
-      raised by the next call. Buffered items are lost if this process dies.
-    * ``prefetch=N`` (default 1: off): ``get()`` takes up to N messages per
-      call and hands them out one by one. Messages prefetched here are
-      invisible to other consumers (they are counted by this object's
-      ``qsize()``); ``close()`` puts any left back at the tail of the queue,
-      and a crash loses them.
+      timeout returns once the item is buffered here; a buffer goes out
+      when it holds N items (or PIPE_BYTES), ``linger`` seconds after its
+      first item, or before any other call on this object, through the
+      same ordered pipeline. An error in a background send (the queue was
+      destroyed) is raised by the next call. Buffered items are lost if
+      this process dies.
+    * ``prefetch=N`` (default 1: off): ``get()`` and ``get_many()`` take up
+      to N (or max_items) messages per call, hand them out from a local
+      buffer, and keep READ_AHEAD calls in flight while the caller works.
+      Messages taken for this object are invisible to other consumers (the
+      buffered ones count in its ``qsize()``); ``close()`` puts them back at
+      the tail of the queue; a crash loses them. ``get(block=False)`` sees
+      only what has already arrived here while read-ahead calls are in
+      flight.
 
-    ``join()`` and ``task_done()`` go to the queue itself, so they count
-    across every process and node.
+    Puts with a timeout or ``block=False`` are one call at a time (so
+    ``queue.Full`` can say how many went in). ``join()`` and
+    ``task_done()`` go to the queue itself, so they count across every
+    process and node.
     """
 
     is_remote = True
@@ -525,11 +615,16 @@ class RemoteSageQueue:
         self.batch = batch
         self.linger = linger
         self._inbox: deque = deque()
-        self._lock = threading.RLock()          # the write buffer and the send in flight
+        self._ahead: deque = deque()            # read-ahead get calls in flight
+        self._rlock = threading.Lock()          # the read-ahead calls and their sequence
+        self._lock = threading.RLock()          # write buffer, send window, sequence numbers
         self._buffer: List[bytes] = []
         self._buffer_bytes = 0
         self._first_buffered = 0.0
-        self._inflight: Optional[tuple] = None  # (ObjectRef, payloads)
+        self._window: deque = deque()           # ordered put calls in flight
+        stream = f"{os.getpid()}-{id(self):x}-{time.monotonic_ns():x}"
+        self._wstream, self._rstream = "w" + stream, "r" + stream
+        self._wseq = self._rseq = 0
         self._error: Optional[BaseException] = None
         self._flusher: Optional[threading.Thread] = None
         self._wake = threading.Condition(self._lock)
@@ -596,8 +691,11 @@ class RemoteSageQueue:
 
     def _proxy_died(self, exc: BaseException) -> BaseException:
         """The error for a call whose proxy died: the queue was destroyed (the
-        usual reason), or its node went away."""
+        usual reason), or its node went away. Calls in flight are dropped."""
         ray = sys.modules["ray"]
+        self._window.clear()
+        self._ahead.clear()
+        self._wseq = self._rseq = 0  # a new proxy starts its streams at 0
         try:
             self._actor, _ = _start_proxy(ray, self._ref, self._node_id)
         except QueueNotFoundError as gone:
@@ -630,13 +728,13 @@ class RemoteSageQueue:
     # -- sending
 
     def _send(self, payloads: List[bytes], block: bool, timeout: Optional[float]) -> int:
-        """Puts payloads (in order) through the proxy; queue.Full with .done
-        when block is false or the timeout ran out."""
+        """Puts payloads one call at a time (nothing of ours in flight);
+        queue.Full with .done when block is false or the time ran out."""
         if timeout is not None and timeout < 0:
             raise ValueError("'timeout' must be a non-negative number")
         deadline = None if not block or timeout is None else time.monotonic() + timeout
         done = 0
-        for chunk in _chunks(payloads):
+        for chunk in _chunks(payloads, CALL_BYTES, CALL_ITEMS):
             sent = 0
             while sent < len(chunk):
                 if not block:
@@ -655,33 +753,37 @@ class RemoteSageQueue:
             done += sent
         return done
 
-    def _flush_locked(self, wait: bool) -> None:
-        """Sends the write buffer (lock held): waits for the send in flight
-        first, so sends reach the proxy in order; waits for this one too
-        when ``wait``."""
-        self._finish_inflight()
+    def _pipe(self, payloads: List[bytes]) -> None:
+        """Sends payloads as ordered calls (lock held), with at most WINDOW
+        in flight; the proxy applies them in sequence, waiting for room as
+        long as it takes."""
+        # Small messages go in calls Ray passes inline; large ones go through
+        # the object store anyway, where bigger calls cost less per byte.
+        limit = PIPE_BYTES if max(map(len, payloads)) <= PIPE_BYTES // 4 else CALL_BYTES
+        for chunk in _chunks(payloads, limit, PIPE_ITEMS):
+            while len(self._window) >= WINDOW:
+                self._rpc(self._window.popleft())
+            self._window.append(self._actor.put_ordered.remote(self._wstream, self._wseq, chunk))
+            self._wseq += 1
+
+    def _drain(self) -> None:
+        """Waits for every put call in flight (lock held)."""
+        while self._window:
+            self._rpc(self._window.popleft())
+
+    def _flush_locked(self) -> None:
         if self._buffer:
             payloads, self._buffer, self._buffer_bytes = self._buffer, [], 0
-            self._inflight = (self._actor.put_many.remote(payloads, WAIT_SLICE), payloads)
-        if wait:
-            self._finish_inflight()
-
-    def _finish_inflight(self) -> None:
-        if self._inflight is None:
-            return
-        ref, payloads = self._inflight
-        self._inflight = None
-        done = self._rpc(ref)
-        if done < len(payloads):  # the queue was full for a whole slice
-            self._send(payloads[done:], True, None)
+            self._pipe(payloads)
 
     def _sync(self) -> None:
-        """Before any call other than a buffered put: no put of ours is
+        """Before any call other than a buffered put: nothing of ours is
         still buffered or in flight, and earlier background errors raise."""
         self._check()
-        if self._buffer or self._inflight is not None:
+        if self._buffer or self._window:
             with self._lock:
-                self._flush_locked(True)
+                self._flush_locked()
+                self._drain()
 
     def flush(self) -> None:
         """Sends every buffered put and waits until the queue has them."""
@@ -698,7 +800,7 @@ class RemoteSageQueue:
                     self._wake.wait(left)
                     continue
                 try:
-                    self._flush_locked(False)
+                    self._flush_locked()
                 except BaseException as exc:  # reported by the next call
                     self._error = exc
                     self._buffer, self._buffer_bytes = [], 0
@@ -715,8 +817,8 @@ class RemoteSageQueue:
                 self._wake.notify()
             self._buffer.append(data)
             self._buffer_bytes += len(data)
-            if len(self._buffer) >= self.batch or self._buffer_bytes >= CALL_BYTES:
-                self._flush_locked(False)
+            if len(self._buffer) >= self.batch or self._buffer_bytes >= PIPE_BYTES:
+                self._flush_locked()
 
     # -- put
 
@@ -745,8 +847,9 @@ class RemoteSageQueue:
     def put_many(self, items: Iterable[Any], block: bool = True,
                  timeout: Optional[float] = None, *, raw: bool = False) -> int:
         """As SageQueue.put_many: every item is serialised before anything is
-        sent; one proxy call per CALL_BYTES/CALL_ITEMS. On time-out raises
-        queue.Full with ``.done`` (a prefix went in)."""
+        sent. Blocking without timeout: an ordered pipeline of calls, done
+        when all went in. Otherwise one call at a time, raising queue.Full
+        with ``.done`` (a prefix went in) on time-out."""
         if timeout is not None and timeout < 0:
             raise ValueError("'timeout' must be a non-negative number")
         if raw:
@@ -758,12 +861,20 @@ class RemoteSageQueue:
         largest = max(map(len, payloads))
         if largest > self.max_message:
             raise self._too_big(largest)
+        self._check()
+        if block and timeout is None:
+            with self._lock:
+                self._flush_locked()
+                self._pipe(payloads)
+                self._drain()
+            return len(payloads)
         self._sync()
         return self._send(payloads, block, timeout)
 
     # -- get
 
     def _fetch(self, max_items: int, block: bool, timeout: Optional[float]) -> List[bytes]:
+        """One call at a time (prefetch 1)."""
         if timeout is not None and timeout < 0:
             raise ValueError("'timeout' must be a non-negative number")
         deadline = None if not block or timeout is None else time.monotonic() + timeout
@@ -780,13 +891,59 @@ class RemoteSageQueue:
             if not block or (deadline is not None and time.monotonic() >= deadline):
                 raise Empty
 
+    def _read(self, want: int, wait: float) -> None:
+        self._ahead.append(self._actor.get_ordered.remote(self._rstream, self._rseq, want, wait))
+        self._rseq += 1
+
+    def _pull(self, max_items: int, block: bool, timeout: Optional[float]) -> List[bytes]:
+        """The read-ahead path (prefetch > 1): the messages of the oldest
+        call in flight (or of a new one); the window is then refilled."""
+        if timeout is not None and timeout < 0:
+            raise ValueError("'timeout' must be a non-negative number")
+        deadline = None if not block or timeout is None else time.monotonic() + timeout
+        if not self._rlock.acquire(block, -1 if deadline is None else timeout):
+            raise Empty  # another thread of this object is reading
+        try:
+            got = self._pull_locked(max_items, block, deadline)
+        finally:
+            self._rlock.release()
+        return got
+
+    def _pull_locked(self, max_items: int, block: bool, deadline: Optional[float]) -> List[bytes]:
+        ray = sys.modules["ray"]
+        want = max(self.prefetch, max_items)
+        while True:
+            fresh = not self._ahead
+            if fresh:
+                self._read(want, READ_SLICE if block else 0.0)
+            if not block:
+                wait = None if fresh else 0.0
+            elif deadline is None:
+                wait = None
+            else:
+                wait = max(deadline - time.monotonic(), 0.0)
+            ready, _ = ray.wait([self._ahead[0]], timeout=wait)
+            if not ready:
+                raise Empty  # the calls stay in flight for the next get
+            got = self._rpc(self._ahead.popleft())
+            if got or block:
+                while len(self._ahead) < READ_AHEAD:
+                    self._read(want, READ_SLICE)
+            if got:
+                return got
+            if not block or (deadline is not None and time.monotonic() >= deadline):
+                raise Empty
+
     def _get(self, block: bool, timeout: Optional[float]) -> bytes:
         try:
             return self._inbox.popleft()
         except IndexError:
             pass
         self._sync()
-        got = self._fetch(self.prefetch, block, timeout)
+        if self.prefetch > 1:
+            got = self._pull(self.prefetch, block, timeout)
+        else:
+            got = self._fetch(1, block, timeout)
         if len(got) > 1:
             self._inbox.extend(got[1:])
         return got[0]
@@ -813,12 +970,19 @@ class RemoteSageQueue:
         self._check()
         if self._inbox:
             got = [self._inbox.popleft() for _ in range(min(max_items, len(self._inbox)))]
+        elif self.prefetch > 1:
+            self._sync()
+            got = self._pull(max_items, block, timeout)
+            if len(got) > max_items:
+                self._inbox.extend(got[max_items:])
+                del got[max_items:]
         else:
             self._sync()
             got = self._fetch(max_items, block, timeout)
         if raw:
             return got
-        return [self._decode(x) for x in got]
+        decode = self._decode
+        return [decode(x) for x in got]
 
     # -- size and tasks
 
@@ -861,8 +1025,9 @@ class RemoteSageQueue:
 
     def get_stats(self) -> Dict[str, Any]:
         """The queue's statistics (as SageQueue.get_stats) plus ``proxy``
-        (True), ``proxy_node`` and the proxy's counters (``proxy_calls``,
-        ``proxy_put``, ``proxy_got``, ``proxy_openers``)."""
+        (True), ``proxy_node``, ``prefetched`` (buffered here) and the
+        proxy's counters (``proxy_calls``, ``proxy_put``, ``proxy_got``,
+        ``proxy_openers``)."""
         self._sync()
         stats = self._rpc(self._actor.stats.remote())
         stats.update(proxy=True, proxy_node=self._node_id, prefetched=len(self._inbox))
@@ -874,27 +1039,31 @@ class RemoteSageQueue:
     def __reduce__(self):
         from .ref import _open_reference
 
-        if self._closed:
-            self._check()
         self._sync()
         return _open_reference, (self._ref,)
 
+    def _end(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+
     def close(self) -> None:
-        """Sends buffered puts, returns prefetched messages to the queue's
-        tail, and detaches this object (the proxy stays for other openers).
-        Idempotent."""
+        """Sends buffered puts, returns prefetched messages (and those of
+        read-ahead calls in flight) to the queue's tail, and detaches this
+        object (the proxy stays for other openers). Idempotent."""
         if self._closed:
             return
         try:
             self._sync()
-            if self._inbox:
-                left = list(self._inbox)
-                self._inbox.clear()
+            left = list(self._inbox)
+            self._inbox.clear()
+            while self._ahead:
+                left += self._rpc(self._ahead.popleft())
+            if left:
                 self._send(left, True, None)
+            self._actor.forget.remote(self._wstream, self._rstream)
         finally:
-            with self._lock:
-                self._closed = True
-                self._wake.notify_all()
+            self._end()
 
     def destroy(self) -> None:
         """Removes the queue (through its proxy, which then ends) and closes
@@ -905,10 +1074,9 @@ class RemoteSageQueue:
         try:
             self._sync()
         finally:
-            with self._lock:
-                self._closed = True
-                self._wake.notify_all()
+            self._end()
             self._inbox.clear()
+            self._ahead.clear()
         try:
             ray.get(self._actor.destroy.remote())
         except ray.exceptions.RayActorError:
@@ -927,13 +1095,13 @@ class RemoteSageQueue:
         return f"<RemoteSageQueue {self._name!r} transport={self.transport} {state}>"
 
 
-def _chunks(payloads: List[bytes]) -> Iterable[List[bytes]]:
-    if len(payloads) <= CALL_ITEMS and sum(map(len, payloads)) <= CALL_BYTES:
+def _chunks(payloads: List[bytes], max_bytes: int, max_items: int) -> Iterable[List[bytes]]:
+    if len(payloads) <= max_items and sum(map(len, payloads)) <= max_bytes:
         yield payloads
         return
     start = size = 0
     for i, data in enumerate(payloads):
-        if i > start and (i - start >= CALL_ITEMS or size + len(data) > CALL_BYTES):
+        if i > start and (i - start >= max_items or size + len(data) > max_bytes):
             yield payloads[start:i]
             start, size = i, 0
         size += len(data)

@@ -79,6 +79,33 @@ def test_producer_on_node2_with_write_behind(cluster, make_queue):
     assert counters["put"] == N and counters["calls"] < N // 10  # batched
 
 
+def test_pipelined_batches_keep_their_order(cluster, make_queue):
+    """A large put_many from node 2 goes as several ordered calls in flight
+    at once; a reader with read-ahead takes them back in order."""
+    node1, node2 = cluster
+    q = make_queue(maxsize=1 << 18)  # small ring: the proxy waits for room
+
+    @ray.remote(num_cpus=0)
+    def produce(ref, count):
+        remote = ref.get_queue()
+        return remote.put_many([(i, f"m{i}") for i in range(count)])
+
+    @ray.remote(num_cpus=0)
+    def consume(ref, count):
+        remote = ref.get_queue(prefetch=512)
+        got = []
+        while len(got) < count:
+            got.extend(remote.get_many(300, timeout=60))
+        remote.close()
+        return got
+
+    consumer = consume.options(**on(node2)).remote(q.get_reference(), 30_000)
+    assert ray.get(produce.options(**on(node2)).remote(q.get_reference(), 30_000),
+                   timeout=120) == 30_000
+    assert ray.get(consumer, timeout=120) == [(i, f"m{i}") for i in range(30_000)]
+    assert proxy_counters(q, node1)["calls"] >= 30 + 30_000 // 512
+
+
 def test_remote_api_semantics(cluster, make_queue):
     node1, node2 = cluster
     q = make_queue(maxsize=1 << 20, max_items=2)
