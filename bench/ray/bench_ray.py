@@ -298,19 +298,26 @@ def chart(results: List[Dict[str, Any]], path: str) -> None:
     import matplotlib.pyplot as plt
 
     rows = [r for r in results if r["peer"] == "SageQueue"]
-    labels = [f"{r['part']}\n{r['shape']} {r['mode']}" for r in rows]
-    fig, ax = plt.subplots(figsize=(12, 5))
-    xs = range(len(rows))
-    ax.bar([x - 0.2 for x in xs], [r["x_ray_single"] or 0 for r in rows], 0.4,
-           label="× ray.util.queue single put/get")
-    ax.bar([x + 0.2 for x in xs], [r["x_ray_batched"] or 0 for r in rows], 0.4,
-           label="× ray.util.queue batched")
+    labels = [f"{r['part']}, {r['shape']}\n{r['mode']} (B={r['batch']})" for r in rows]
+    single = [r["x_ray_single"] or 0 for r in rows]
+    # batched-like modes (batched, prefetch, write-behind) against its batches
+    batched = [0 if r["mode"] == "single" else (r["x_ray_batched"] or 0) for r in rows]
+    fig, ax = plt.subplots(figsize=(13, 5.5))
+    xs = list(range(len(rows)))
+    ax.bar([x - 0.2 for x in xs], single, 0.4, label="× ray.util.queue, single put/get")
+    ax.bar([x + 0.2 for x in xs], batched, 0.4,
+           label="× ray.util.queue, put_nowait_batch/get_nowait_batch")
+    for x, a, b in zip(xs, single, batched):
+        for dx, v in ((-0.2, a), (0.2, b)):
+            if v:
+                ax.text(x + dx, v * 1.1, f"{v:.0f}" if v >= 10 else f"{v:.1f}",
+                        ha="center", fontsize=6)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
-    ax.set_xticks(list(xs))
-    ax.set_xticklabels(labels, fontsize=7)
-    ax.set_ylabel("SageQueue throughput / ray.util.queue.Queue (median, log)")
-    ax.set_title("SageQueue vs ray.util.queue.Queue between Ray actors")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(labels, fontsize=7, rotation=35, ha="right")
+    ax.set_ylabel("SageQueue / ray.util.queue.Queue (medians, log)")
+    ax.set_title("SageQueue vs ray.util.queue.Queue between Ray actors (same node; across two nodes)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -323,7 +330,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply every message count (e.g. 0.1 for a smoke run)")
     parser.add_argument("--parts", default="same,cross", help="same, cross or both")
+    parser.add_argument("--replot", metavar="JSON",
+                        help="only redraw the chart and table from an earlier run's JSON")
     args = parser.parse_args(argv)
+    if args.replot:
+        with open(args.replot) as f:
+            saved = json.load(f)
+        chart(saved["results"], os.path.join(args.out, "ray_bench.png"))
+        with open(os.path.join(args.out, "ray_bench.md"), "w") as f:
+            f.write(markdown(saved["results"], saved["meta"]))
+        return 0
     os.makedirs(args.out, exist_ok=True)
     pybench = _python_bench()
 
