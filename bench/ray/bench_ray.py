@@ -34,7 +34,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -317,7 +316,8 @@ def chart(results: List[Dict[str, Any]], path: str) -> None:
     ax.set_xticks(xs)
     ax.set_xticklabels(labels, fontsize=7, rotation=35, ha="right")
     ax.set_ylabel("SageQueue / ray.util.queue.Queue (medians, log)")
-    ax.set_title("SageQueue vs ray.util.queue.Queue between Ray actors (same node; across two nodes)")
+    ax.set_title("SageQueue vs ray.util.queue.Queue between Ray actors "
+                 "(same node; across two nodes)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
