@@ -198,7 +198,10 @@ def test_destroyed_queue_never_reappears_empty(cluster):
     ref = q.get_reference()
     assert ray.get(h.task_kind.options(**on(node2)).remote(ref)) == "RemoteSageQueue"
     assert ray_support.find_proxy(ref) is not None
-    q.destroy()  # the creator's destroy() stops the proxy at once
+    q.destroy()  # the creator's destroy() stops the proxy (its watch would too, later)
+    deadline = time.monotonic() + 5
+    while ray_support.find_proxy(ref) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert ray_support.find_proxy(ref) is None
 
     @ray.remote(num_cpus=0)
