@@ -7,6 +7,12 @@
 # cannot be imported. Takes about a minute and a half on 2 vCPUs.
 srcdir=${SAGE_TEST_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PYTHON=${PYTHON:-python3}
+if [ -n "${SAGE_SANITIZERS:-}" ]; then
+  # As tests/python: an ordinary interpreter cannot load a sanitized
+  # libsagequeue (its runtime must come first); the normal build runs this.
+  echo "SKIP: Ray suite not run in a $SAGE_SANITIZERS build"
+  exit 77
+fi
 if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1; then
   echo "SKIP: $PYTHON has no pytest (./build.sh --install-deps makes .venv with it)"
   exit 77
