@@ -17,7 +17,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 APT_PACKAGES=(autoconf automake libtool pkg-config make gcc libcriterion-dev
               python3 python3-venv clang clang-format valgrind
               libclang-rt-14-dev)
-PIP_PACKAGES=(pytest numpy faster-fifo pyzmq matplotlib)
+PIP_PACKAGES=(pytest numpy faster-fifo pyzmq matplotlib ray)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

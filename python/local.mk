@@ -8,6 +8,7 @@ sagequeuepy_PYTHON = \
 	python/sage_queue/_lib.py \
 	python/sage_queue/errors.py \
 	python/sage_queue/queue.py \
+	python/sage_queue/ray_support.py \
 	python/sage_queue/ref.py \
 	python/sage_queue/serialization.py
 nodist_sagequeuepy_PYTHON = python/sage_queue/_config.py
@@ -38,3 +39,14 @@ EXTRA_DIST += tests/python/run_pytest.sh tests/python/conftest.py \
 	tests/python/test_signals.py \
 	tests/python/test_lib.py \
 	pyproject.toml bench/python/bench_queues.py
+
+# The Ray suite: actors on one node and on a local two-node cluster
+# (skipped, exit 77, when the configured PYTHON cannot import ray).
+TESTS += tests/ray/run_pytest.sh
+EXTRA_DIST += tests/ray/run_pytest.sh tests/ray/conftest.py \
+	tests/ray/ray_helpers.py \
+	tests/ray/test_same_node.py \
+	tests/ray/test_lifecycle.py \
+	tests/ray/test_cross_node.py \
+	tests/ray/test_location.py \
+	examples/ray_pipeline.py bench/ray/bench_ray.py

@@ -9,8 +9,10 @@ AM_TESTS_ENVIRONMENT = \
 	SAGE_PLUGIN_PATH='$(abs_top_builddir)/plugin/.libs'; \
 	SAGE_QUEUE_LIB='$(abs_top_builddir)/src/.libs/libsagequeue.so'; \
 	NM='$(NM_PROG)'; CLANG_FORMAT='$(CLANG_FORMAT)'; PYTHON='$(PYTHON)'; \
+	SAGE_SANITIZERS='$(SANITIZER_NAMES)'; \
 	export SAGE_TEST_FIXTURES SAGE_TEST_PLUGINS SAGE_TEST_BUILDDIR \
-	  SAGE_TEST_SRCDIR SAGE_PLUGIN_PATH SAGE_QUEUE_LIB NM CLANG_FORMAT PYTHON;
+	  SAGE_TEST_SRCDIR SAGE_PLUGIN_PATH SAGE_QUEUE_LIB NM CLANG_FORMAT PYTHON \
+	  SAGE_SANITIZERS;
 
 FIXTURE_MODULE_FLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
 	-rpath /nowhere -export-symbols-regex '^sage_transport_entry'

@@ -14,7 +14,6 @@
 #define STALL_MIN_NS 10000000ll  /* first check after 10 ms stuck */
 #define STALL_MAX_NS 200000000ll /* then at most every 200 ms */
 
-int64_t shm_stall_ns(int64_t waited);
 int64_t shm_stall_ns(int64_t waited) {
   int64_t next = waited / 2;
   return next < STALL_MIN_NS   ? STALL_MIN_NS

@@ -13,9 +13,6 @@
 
 #include "shm.h"
 
-int shm_ready(shm_queue *q);          /* transport.c */
-int64_t shm_stall_ns(int64_t waited); /* recover.c */
-
 static int published(uint64_t ctl, uint32_t ticket) {
   uint32_t st = shm_ctl_state(ctl);
   return shm_ctl_ticket(ctl) == ticket && (st == SLOT_READY || st == SLOT_SKIP);
@@ -325,8 +322,8 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
       rc = corrupt(q, c.ticket);
       break;
     }
-    q->local[lane].pending = (struct shm_pending){
-        2, c.ticket, end_of(q, c.ticket), 0, (uint32_t)*len};
+    q->local[lane].pending =
+        (struct shm_pending){2, c.ticket, end_of(q, c.ticket), (uint32_t)*len};
     *token = TOKEN(lane, c.ticket);
     return 0;
   }

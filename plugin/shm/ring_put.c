@@ -12,9 +12,6 @@
 
 #include "shm.h"
 
-int shm_ready(shm_queue *q);          /* transport.c */
-int64_t shm_stall_ns(int64_t waited); /* recover.c */
-
 /* Where record i of a reservation starting at unit u goes. */
 struct placement {
   uint32_t from, start, end; /* unit positions; start is a ring offset */
@@ -306,7 +303,7 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
   struct placement p = place(q, shm_unit(r.from), shm_units(len));
   *ptr = fill_slot(q, r.ticket, p, len);
   q->local[lane].pending =
-      (struct shm_pending){1, r.ticket, p.end, p.start, (uint32_t)len};
+      (struct shm_pending){1, r.ticket, p.end, (uint32_t)len};
   *token = TOKEN(lane, r.ticket);
   return 0;
 }

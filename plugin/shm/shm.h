@@ -22,7 +22,7 @@ struct shm_geometry {
 /* One in-flight zero-copy operation held by a lane between calls. */
 struct shm_pending {
   int kind; /* 0 none, 1 reservation (put), 2 claim (get) */
-  uint32_t ticket, end, start, len;
+  uint32_t ticket, end, len;
 };
 
 struct shm_lane_local {
@@ -73,6 +73,9 @@ enum shm_unlink_when {
 enum { CREATE_AUTO = 0, CREATE_ALWAYS = 1, CREATE_NEVER = 2 };
 
 /* ---- transport.c ---- */
+/* 0 if q may move messages: re-attaches first in a fork child; -EPERM for
+ * an observe-only handle. */
+int shm_ready(shm_queue *q);
 void shm_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int shm_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -164,6 +167,9 @@ void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end);
 void shm_advance_head(shm_queue *q);
 
 /* ---- recover.c: stalls caused by dead owners ---- */
+/* How long a waiter stuck for `waited` ns sleeps before it checks whether
+ * the owner of the record it waits on died. */
+int64_t shm_stall_ns(int64_t waited);
 /* Resolves ticket t if its producer died before publishing. Returns 1 if
  * it turned the slot into SKIP. */
 int shm_recover_producer(shm_queue *q, uint32_t t);

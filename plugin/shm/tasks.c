@@ -6,9 +6,6 @@
 
 #include "shm.h"
 
-int shm_ready(shm_queue *q);          /* transport.c */
-int64_t shm_stall_ns(int64_t waited); /* recover.c */
-
 static uint64_t total_puts(shm_queue *q) {
   uint64_t total = 0;
   for (uint32_t i = 0; i < q->geo.attach_max; i++)

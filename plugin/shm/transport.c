@@ -166,7 +166,6 @@ static int reattach(shm_queue *q) {
   return 0;
 }
 
-int shm_ready(shm_queue *q);
 int shm_ready(shm_queue *q) {
   if (q->observe)
     return shm_fail(-EPERM, "queue '%s' was opened to observe only (attach=0)",

@@ -60,6 +60,35 @@ _c_int64 = ctypes.c_int64
 _c_size_t = ctypes.c_size_t
 _FOREVER = _c_int64(-1)
 _NOWAIT = _c_int64(0)
+
+# Ctrl-C while the main thread waits: a signal that lands inside the C
+# wait interrupts it (-EINTR) and Python runs its handler at once, but one
+# that lands just outside (in the spin, between wake-ups) would not wake a
+# futex already re-entered. So blocking calls made by the main thread wait
+# in slices of _SLICE_NS, and Python runs pending handlers between them:
+# Ctrl-C is then honoured within a slice at worst. Other threads never get
+# signals delivered by Python and wait in one piece.
+_SLICE_NS = 50_000_000
+_SLICE = _c_int64(_SLICE_NS)
+_get_ident = threading.get_ident
+_main_ident = threading.main_thread().ident
+
+
+def _reset_main_ident() -> None:
+    global _main_ident
+    _main_ident = threading.main_thread().ident
+
+
+os.register_at_fork(after_in_child=_reset_main_ident)
+
+
+def _cap(tmo: "ctypes.c_int64") -> "ctypes.c_int64":
+    """The timeout for one C call: tmo, or a slice of it on the main
+    thread (see _SLICE_NS)."""
+    v = tmo.value
+    if (v < 0 or v > _SLICE_NS) and _get_ident() == _main_ident:
+        return _SLICE
+    return tmo
 _monotonic = time.monotonic
 
 _live: "weakref.WeakSet[SageQueue]" = weakref.WeakSet()
@@ -331,7 +360,7 @@ class SageQueue:
         if h is None:
             raise self._closed_error()
         if block and timeout is None:
-            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _FOREVER)
+            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _cap(_FOREVER))
             if rc:
                 self._put_failed(h, data, rc, _FOREVER, 0.0)
         else:
@@ -355,7 +384,7 @@ class SageQueue:
         if h is None:
             raise self._closed_error()
         if block and timeout is None:
-            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _FOREVER)
+            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _cap(_FOREVER))
             if rc:
                 self._put_failed(h, data, rc, _FOREVER, 0.0)
         else:
@@ -367,7 +396,7 @@ class SageQueue:
     def _put_timed(self, h: _Handle, data: bytes, block: bool, timeout: Optional[float]) -> None:
         tmo = _timeout_ns(block, timeout)
         start = _monotonic() if tmo.value > 0 else 0.0
-        rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), tmo)
+        rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _cap(tmo))
         if rc:
             self._put_failed(h, data, rc, tmo, start)
 
@@ -375,19 +404,22 @@ class SageQueue:
                     start: float) -> None:
         """Retries after -EINTR; raises Full or the error otherwise."""
         while rc:
-            tmo = self._after_failure(rc, "put", len(data), tmo, start, Full)
-            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), tmo)
+            tmo, start = self._after_failure(rc, "put", len(data), tmo, start, Full)
+            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _cap(tmo))
 
     def _after_failure(self, rc: int, what: str, size: int, tmo: "ctypes.c_int64",
-                       start: float, would_block: type) -> "ctypes.c_int64":
-        """Handles a failed call: returns the timeout to retry with after
-        -EINTR (running Python's signal handlers first), else raises."""
-        if rc == _EINTR:
+                       start: float, would_block: type) -> "tuple[ctypes.c_int64, float]":
+        """Handles a failed call: after -EINTR, or a slice that ended with
+        time left (_cap), runs Python's signal handlers and returns the
+        (timeout, start) to retry with; else raises."""
+        if rc == _EINTR or (rc == _ETIMEDOUT and tmo.value != 0):
             _lib.run_signal_handlers()
-            if tmo.value <= 0:
-                return tmo
-            left = tmo.value - int((_monotonic() - start) * 1e9)
-            return _c_int64(max(left, 0))
+            if tmo.value < 0:
+                return tmo, start
+            now = _monotonic()
+            left = tmo.value - int((now - start) * 1e9)
+            if left > 0 or (rc == _EINTR and tmo.value == 0):
+                return _c_int64(max(left, 0)), now
         if rc == _EAGAIN or rc == _ETIMEDOUT:
             raise would_block()
         if rc == _EMSGSIZE and what != "get":
@@ -411,14 +443,14 @@ class SageQueue:
         h = self._enter()
         ptr, token = ctypes.c_void_p(), ctypes.c_uint64()
         args = (h, _c_size_t(size), ctypes.byref(ptr), ctypes.byref(token))
-        rc = _reserve(*args, tmo)
+        rc = _reserve(*args, _cap(tmo))
         if rc == _ENOTSUP:
             self._zero_copy = False
             return self._put_message(self._flatten(size, head, buffers, offsets),
                                      block, timeout)
         while rc:
-            tmo = self._after_failure(rc, "put", size, tmo, start, Full)
-            rc = _reserve(*args, tmo)
+            tmo, start = self._after_failure(rc, "put", size, tmo, start, Full)
+            rc = _reserve(*args, _cap(tmo))
         try:
             dst = _lib.memory_at(ptr.value, size, True)
             try:
@@ -522,7 +554,7 @@ class SageQueue:
         while True:
             rc = _put_batch(h, addresses.buffer_info()[0] + 8 * total,
                             lengths.buffer_info()[0] + 8 * total,
-                            _c_size_t(count - total), ctypes.byref(done), tmo)
+                            _c_size_t(count - total), ctypes.byref(done), _cap(tmo))
             total += done.value
             if rc == 0 and total >= count:
                 return
@@ -531,7 +563,7 @@ class SageQueue:
                 self._put_each(payloads, block, timeout)
                 return
             try:
-                tmo = self._after_failure(rc, "put_many", max(lengths), tmo, start, Full)
+                tmo, start = self._after_failure(rc, "put_many", max(lengths), tmo, start, Full)
             except Full as exc:
                 exc.done = total
                 raise
@@ -583,12 +615,12 @@ class SageQueue:
         except IndexError:
             buf = _RecvBuffer(_RECV_BUFFER)
         try:
-            rc = _get(h, buf.address, buf.capacity, buf.length_ptr, tmo)
+            rc = _get(h, buf.address, buf.capacity, buf.length_ptr, _cap(tmo))
             while rc:
                 if rc == _EMSGSIZE:
                     return self._get_large(h, buf.length.value, tmo, start, raw)
-                tmo = self._after_failure(rc, "get", 0, tmo, start, Empty)
-                rc = _get(h, buf.address, buf.capacity, buf.length_ptr, tmo)
+                tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
+                rc = _get(h, buf.address, buf.capacity, buf.length_ptr, _cap(tmo))
             n = buf.length.value
             if raw:
                 return buf.view[:n].tobytes()
@@ -619,7 +651,8 @@ class SageQueue:
         while True:
             if self._zero_copy:
                 ptr, length, token = ctypes.c_void_p(), _c_size_t(), ctypes.c_uint64()
-                rc = _peek(h, ctypes.byref(ptr), ctypes.byref(length), ctypes.byref(token), tmo)
+                rc = _peek(h, ctypes.byref(ptr), ctypes.byref(length), ctypes.byref(token),
+                           _cap(tmo))
                 if rc == _ENOTSUP:
                     self._zero_copy = False
                     continue
@@ -634,14 +667,14 @@ class SageQueue:
                         _release(h, token)
             else:
                 buf = _RecvBuffer(size)
-                rc = _get(h, buf.address, buf.capacity, buf.length_ptr, tmo)
+                rc = _get(h, buf.address, buf.capacity, buf.length_ptr, _cap(tmo))
                 if rc == 0:
                     data = buf.view[:buf.length.value]
                     return data.tobytes() if raw else self._decode(data)
                 if rc == _EMSGSIZE:
                     size = buf.length.value
                     continue
-            tmo = self._after_failure(rc, "get", 0, tmo, start, Empty)
+            tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
 
     def get_many(self, max_items: int = 1024, block: bool = True,
                  timeout: Optional[float] = None, *, raw: bool = False) -> List[Any]:
@@ -662,7 +695,7 @@ class SageQueue:
         try:
             while True:
                 rc = _get_batch(h, buf.address, buf.capacity, lengths.buffer_info()[0],
-                                _c_size_t(max_items), ctypes.byref(count), tmo)
+                                _c_size_t(max_items), ctypes.byref(count), _cap(tmo))
                 if rc == 0:
                     break
                 if rc == _EMSGSIZE:
@@ -670,7 +703,7 @@ class SageQueue:
                 if rc == _ENOTSUP:
                     self._caps &= ~_CAP_BATCH
                     return [self._get(block, timeout, raw)]
-                tmo = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
+                tmo, start = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
             return self._split(buf.view, lengths, count.value, raw)
         finally:
             self._batch = buf
@@ -741,11 +774,11 @@ class SageQueue:
         start = _monotonic()
         h = self._enter()
         while True:
-            rc = _lib.lib().sage_queue_join(h, tmo)
+            rc = _lib.lib().sage_queue_join(h, _cap(tmo))
             if rc == 0:
                 return True
             try:
-                tmo = self._after_failure(rc, "join", 0, tmo, start, Empty)
+                tmo, start = self._after_failure(rc, "join", 0, tmo, start, Empty)
             except Empty:
                 return False
 
@@ -792,8 +825,10 @@ class SageQueue:
         """A small picklable reference that reopens this queue elsewhere."""
         from .ref import SageQueueRef
 
+        from .ray_support import host_identity, ray_node_id
+
         return SageQueueRef(self._name, self._transport, dict(self._handle_options),
-                            self._capacity, self._max_items)
+                            self._capacity, self._max_items, host_identity(), ray_node_id())
 
     def __reduce__(self):
         from .ref import _open_reference
@@ -836,8 +871,14 @@ class SageQueue:
     def destroy(self) -> None:
         """Removes the queue's name and closes this handle. Processes still
         attached keep working until they close; new opens no longer find
-        it. Idempotent on this object."""
+        it. Idempotent on this object. Under Ray, also stops this node's
+        proxy actor of the queue, if one runs (see ray_support)."""
+        first = self._h is not None
         self._shut("destroy")
+        if first and "ray" in sys.modules:
+            from .ray_support import _on_destroy
+
+            _on_destroy(self._name, self._transport)
 
     def __enter__(self) -> "SageQueue":
         return self

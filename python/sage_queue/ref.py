@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict
+from typing import TYPE_CHECKING, Any, Dict
 
 if TYPE_CHECKING:
     from .queue import SageQueue
@@ -22,6 +22,10 @@ class SageQueueRef:
     ``capacity`` and ``max_items`` are informational (as the queue was when
     the reference was made); ``options`` are per-handle transport options
     (e.g. ``spin_ns``) that the reopened handle uses too.
+
+    ``host`` (``"<hostname>/<boot id>"``) and ``node_id`` (the Ray node id,
+    when the reference was made under Ray) say where the segment lives; a
+    reference without them opens wherever it is used.
     """
 
     name: str
@@ -29,13 +33,28 @@ class SageQueueRef:
     options: Dict[str, str] = field(default_factory=dict)
     capacity: int = 0
     max_items: int = 0
+    host: str = ""
+    node_id: str = ""
 
-    def get_queue(self) -> "SageQueue":
-        """Opens the queue in this process (a new handle; close it when
+    def get_queue(self, **remote_options: Any) -> "SageQueue":
+        """Opens the queue from this process (a new handle; close it when
         done). Raises QueueNotFoundError if it no longer exists,
-        TransportNotFoundError if the transport is not installed here."""
+        TransportNotFoundError if the transport is not installed here.
+
+        Where the queue lives elsewhere (another Ray node), returns a
+        :class:`~sage_queue.ray_support.RemoteSageQueue` that reaches it
+        through a proxy actor on its node, taking ``remote_options``
+        (``prefetch``, ``batch``, ``linger``; ignored for a local open).
+        Without Ray, a queue on another host raises
+        :class:`~sage_queue.ray_support.RemoteQueueError` naming the host."""
         from .queue import SageQueue
 
+        if self.host or self.node_id:
+            from . import ray_support
+
+            node = ray_support.locate(self)
+            if node:
+                return ray_support.open_remote(self, node, **remote_options)
         return SageQueue._attach(self.name, self.transport, self.options)
 
     def __hash__(self) -> int:

@@ -86,3 +86,23 @@ def test_benign_signal_then_item_arrives(q):
         t2.join()
     finally:
         signal.signal(signal.SIGUSR1, old)
+
+
+def test_interrupts_at_any_moment_never_hang(make_queue):
+    """Signals landing anywhere, including outside the C wait itself (spin,
+    stall-check wake-ups), still interrupt a blocked main thread promptly."""
+    q = make_queue(max_items=1)
+    q.put(0)  # full, and one unfinished task
+    blocked = (lambda: q.put(1), lambda: q.join())
+    for i in range(30):
+        timers = []
+        start = time.monotonic()
+        # The timer starts inside the block: however early it fires, the
+        # KeyboardInterrupt is raised where pytest.raises expects it.
+        with pytest.raises(KeyboardInterrupt):
+            timers.append(interrupt_main_after(0.002 + (i % 7) * 0.003))
+            blocked[i % 2]()
+        assert time.monotonic() - start < 1.0, f"iteration {i} hung"
+        for t in timers:
+            t.join()
+    assert q.qsize() == 1
