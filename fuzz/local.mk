@@ -25,7 +25,8 @@ fuzz_fuzz_segment_SOURCES = fuzz/fuzz_segment.c \
 	plugin/shm/attach.c plugin/shm/lanes.c plugin/shm/recover.c \
 	plugin/shm/ring_get.c plugin/shm/ring_put.c plugin/shm/segment.c \
 	plugin/shm/stats.c plugin/shm/tasks.c plugin/shm/transport.c \
-	plugin/shm/wait.c plugin/common/options.c plugin/common/admin.c
+	plugin/shm/wait.c plugin/common/options.c plugin/common/admin.c \
+	plugin/common/handles.c plugin/common/host.c
 fuzz_fuzz_segment_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/shm \
 	-I$(top_srcdir)/plugin/common
 fuzz_fuzz_segment_CFLAGS = $(FUZZ_CC_FLAGS)

@@ -8,7 +8,9 @@ PLUGIN_MODULE_FLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
 noinst_LTLIBRARIES += plugin/libsage_plugin_common.la
 plugin_libsage_plugin_common_la_SOURCES = \
 	plugin/common/options.h plugin/common/options.c \
-	plugin/common/admin.h plugin/common/admin.c
+	plugin/common/admin.h plugin/common/admin.c \
+	plugin/common/handles.h plugin/common/handles.c \
+	plugin/common/host.h plugin/common/host.c
 
 # The shm transport: sage-shm.so.
 plugin_LTLIBRARIES += plugin/sage-shm.la

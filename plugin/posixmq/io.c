@@ -106,17 +106,18 @@ static int io_error(pmq_queue *q, const char *op, int rc) {
   case -EINTR:
     return rc; /* ordinary outcomes: the host words them */
   default:
-    return pmq_fail(rc, "posixmq: %s on queue '%s': %s", op, q->name,
-                    strerror(-rc));
+    return sage_plugin_fail(rc, "posixmq: %s on queue '%s': %s", op, q->name,
+                            strerror(-rc));
   }
 }
 
 int pmq_put(pmq_queue *q, const void *data, size_t len, int64_t timeout_ns) {
   if (len > q->msgsize)
-    return pmq_fail(-EMSGSIZE,
-                    "posixmq: a %zu-byte message can never fit queue '%s', "
-                    "whose messages are at most %zu bytes (its mq_msgsize)",
-                    len, q->name, q->msgsize);
+    return sage_plugin_fail(
+        -EMSGSIZE,
+        "posixmq: a %zu-byte message can never fit queue '%s', "
+        "whose messages are at most %zu bytes (its mq_msgsize)",
+        len, q->name, q->msgsize);
   /* seq_cst: the task is counted before any consumer can receive it. */
   atomic_fetch_add(&q->page->tasks_started, 1);
   struct xfer x = {.send = 1, .src = data, .len = len, .prio = PMQ_PRIO_NORMAL};
@@ -138,11 +139,12 @@ static void count_got(pmq_queue *q, size_t len) {
 
 static int too_small(pmq_queue *q, size_t need, size_t cap, size_t *len) {
   *len = need;
-  return pmq_fail(-EMSGSIZE,
-                  "posixmq: the next message of queue '%s' is %zu bytes, "
-                  "larger than the %zu-byte buffer; it stays first for this "
-                  "handle",
-                  q->name, need, cap);
+  return sage_plugin_fail(
+      -EMSGSIZE,
+      "posixmq: the next message of queue '%s' is %zu bytes, "
+      "larger than the %zu-byte buffer; it stays first for this "
+      "handle",
+      q->name, need, cap);
 }
 
 /* Delivers the oldest held message, if any: returns 1 and sets *rc. */
@@ -187,7 +189,7 @@ static int get_small(pmq_queue *q, void *buf, size_t cap, size_t *len,
                      int64_t timeout_ns) {
   struct pmq_held *h = malloc(sizeof *h + q->msgsize);
   if (h == NULL)
-    return pmq_fail(-ENOMEM, "posixmq: out of memory");
+    return sage_plugin_fail(-ENOMEM, "posixmq: out of memory");
   struct xfer x = {.send = 0, .dst = h->data, .cap = q->msgsize};
   int rc = transfer(q, &x, timeout_ns);
   if (rc != 0) {
@@ -237,10 +239,11 @@ void pmq_return_held(pmq_queue *q) {
       atomic_fetch_add_explicit(&q->page->abandoned, 1, memory_order_relaxed);
       atomic_fetch_add(&q->page->tasks_done, 1);
       pmq_task_wake(q);
-      pmq_log(SAGE_LOG_WARN,
-              "queue '%s': a %zu-byte message held by a closing handle could "
-              "not be returned (%s); it is lost",
-              q->name, h->len, strerror(-rc));
+      sage_plugin_log(
+          SAGE_LOG_WARN, "posixmq",
+          "queue '%s': a %zu-byte message held by a closing handle could "
+          "not be returned (%s); it is lost",
+          q->name, h->len, strerror(-rc));
     }
     free(h);
     h = next;

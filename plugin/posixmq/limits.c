@@ -118,36 +118,43 @@ int pmq_geometry(const struct pmq_options *o, const struct pmq_limits *l,
 int pmq_open_error(const char *name, int err, const struct pmq_limits *l) {
   switch (err) {
   case ENOENT:
-    return pmq_fail(-ENOENT, "posixmq: queue '%s' does not exist", name);
+    return sage_plugin_fail(-ENOENT, "posixmq: queue '%s' does not exist",
+                            name);
   case EEXIST:
-    return pmq_fail(-EEXIST, "posixmq: queue '%s' already exists", name);
+    return sage_plugin_fail(-EEXIST, "posixmq: queue '%s' already exists",
+                            name);
   case EACCES:
   case EPERM:
-    return pmq_fail(-EACCES, "posixmq: queue '%s': permission denied", name);
+    return sage_plugin_fail(-EACCES, "posixmq: queue '%s': permission denied",
+                            name);
   case ENOSPC:
-    return pmq_fail(-ENOSPC,
-                    "posixmq: queue '%s': the system-wide limit of %llu "
-                    "message queues is reached (" MQ_SYSCTL_DIR "queues_max)",
-                    name, (unsigned long long)l->queues_max);
+    return sage_plugin_fail(
+        -ENOSPC,
+        "posixmq: queue '%s': the system-wide limit of %llu "
+        "message queues is reached (" MQ_SYSCTL_DIR "queues_max)",
+        name, (unsigned long long)l->queues_max);
   case EMFILE:
-    return pmq_fail(-EMFILE,
-                    "posixmq: queue '%s': out of descriptors, or this user's "
-                    "message queue bytes (RLIMIT_MSGQUEUE, ulimit -q) are "
-                    "used up by other queues",
-                    name);
+    return sage_plugin_fail(
+        -EMFILE,
+        "posixmq: queue '%s': out of descriptors, or this user's "
+        "message queue bytes (RLIMIT_MSGQUEUE, ulimit -q) are "
+        "used up by other queues",
+        name);
   case ENFILE:
-    return pmq_fail(-ENFILE, "posixmq: queue '%s': system file table full",
-                    name);
+    return sage_plugin_fail(
+        -ENFILE, "posixmq: queue '%s': system file table full", name);
   case ENOMEM:
-    return pmq_fail(-ENOMEM, "posixmq: queue '%s': out of memory", name);
+    return sage_plugin_fail(-ENOMEM, "posixmq: queue '%s': out of memory",
+                            name);
   case EINVAL:
-    return pmq_fail(-EINVAL,
-                    "posixmq: queue '%s': the kernel refused its size (limits "
-                    "msg_max %llu, msgsize_max %llu)",
-                    name, (unsigned long long)l->msg_max,
-                    (unsigned long long)l->msgsize_max);
+    return sage_plugin_fail(
+        -EINVAL,
+        "posixmq: queue '%s': the kernel refused its size (limits "
+        "msg_max %llu, msgsize_max %llu)",
+        name, (unsigned long long)l->msg_max,
+        (unsigned long long)l->msgsize_max);
   default:
-    return pmq_fail(-err, "posixmq: queue '%s': mq_open: %s", name,
-                    strerror(err));
+    return sage_plugin_fail(-err, "posixmq: queue '%s': mq_open: %s", name,
+                            strerror(err));
   }
 }

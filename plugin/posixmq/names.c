@@ -67,13 +67,14 @@ static int parse_entry(const char *file, uint32_t *uid, const char **name) {
 int pmq_list(int all_users, sage_list_cb cb, void *ctx) {
   char dir[PMQ_PATH_MAX];
   if (mqueue_mount(dir, sizeof dir) != 0)
-    return pmq_fail(-ENOTSUP, "posixmq: listing needs the mqueue filesystem, "
-                              "which is not mounted (mount -t mqueue none "
-                              "/dev/mqueue)");
+    return sage_plugin_fail(-ENOTSUP,
+                            "posixmq: listing needs the mqueue filesystem, "
+                            "which is not mounted (mount -t mqueue none "
+                            "/dev/mqueue)");
   DIR *d = opendir(dir);
   if (d == NULL)
-    return pmq_fail(-errno, "posixmq: cannot read %s: %s", dir,
-                    strerror(errno));
+    return sage_plugin_fail(-errno, "posixmq: cannot read %s: %s", dir,
+                            strerror(errno));
   uint32_t me = (uint32_t)geteuid();
   int rc = 0;
   struct dirent *e;
@@ -101,15 +102,17 @@ static uint64_t queue_inode(const char *mq_name) {
 int pmq_unlink_name(const char *name, uint32_t uid) {
   char mq_name[PMQ_PATH_MAX];
   if (pmq_mq_name(name, uid, mq_name, sizeof mq_name) != 0)
-    return pmq_fail(-EINVAL, "posixmq: queue name '%s' is too long", name);
+    return sage_plugin_fail(-EINVAL, "posixmq: queue name '%s' is too long",
+                            name);
   uint64_t ino = queue_inode(mq_name);
   if (mq_unlink(mq_name) != 0) {
     int err = errno;
     if (err == ENOENT)
-      return pmq_fail(-ENOENT, "posixmq: queue '%s' does not exist", name);
-    return pmq_fail(err == EPERM ? -EACCES : -err,
-                    "posixmq: cannot remove queue '%s': %s", name,
-                    strerror(err));
+      return sage_plugin_fail(-ENOENT, "posixmq: queue '%s' does not exist",
+                              name);
+    return sage_plugin_fail(err == EPERM ? -EACCES : -err,
+                            "posixmq: cannot remove queue '%s': %s", name,
+                            strerror(err));
   }
   char page[PMQ_PATH_MAX];
   if (ino != 0 && pmq_page_name(name, uid, ino, page, sizeof page) == 0)

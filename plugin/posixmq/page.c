@@ -64,9 +64,10 @@ static int open_object(pmq_queue *q, unsigned mode, int *created) {
     fd = shm_open(q->page_name, O_RDWR | O_CLOEXEC, 0);
   }
   if (fd < 0)
-    return pmq_fail(errno == EPERM ? -EACCES : -errno,
-                    "posixmq: queue '%s': cannot open its stats page %s%s: %s",
-                    q->name, PMQ_SHM_DIR, q->page_name, strerror(errno));
+    return sage_plugin_fail(
+        errno == EPERM ? -EACCES : -errno,
+        "posixmq: queue '%s': cannot open its stats page %s%s: %s", q->name,
+        PMQ_SHM_DIR, q->page_name, strerror(errno));
   if (*created)
     fchmod(fd, (mode_t)mode); /* the umask must not narrow the mode */
   return fd;
@@ -78,14 +79,15 @@ static int open_object(pmq_queue *q, unsigned mode, int *created) {
 static int map_page(pmq_queue *q, int fd) {
   int err = posix_fallocate(fd, 0, PMQ_PAGE_SIZE);
   if (err != 0)
-    return pmq_fail(-err, "posixmq: queue '%s': cannot size its stats page: %s",
-                    q->name, strerror(err));
+    return sage_plugin_fail(
+        -err, "posixmq: queue '%s': cannot size its stats page: %s", q->name,
+        strerror(err));
   void *p =
       mmap(NULL, PMQ_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED)
-    return pmq_fail(-errno,
-                    "posixmq: queue '%s': cannot map its stats page: %s",
-                    q->name, strerror(errno));
+    return sage_plugin_fail(
+        -errno, "posixmq: queue '%s': cannot map its stats page: %s", q->name,
+        strerror(errno));
   q->page = p;
   return 0;
 }
@@ -97,9 +99,9 @@ static int claim(pmq_queue *q) {
   /* seq_cst CAS: exactly one opener stamps a zero page. */
   if (!atomic_compare_exchange_strong(&p->magic, &expected, PMQ_PAGE_MAGIC) &&
       expected != PMQ_PAGE_MAGIC)
-    return pmq_fail(-EBADMSG,
-                    "posixmq: queue '%s': %s%s is not a posixmq stats page",
-                    q->name, PMQ_SHM_DIR, q->page_name);
+    return sage_plugin_fail(
+        -EBADMSG, "posixmq: queue '%s': %s%s is not a posixmq stats page",
+        q->name, PMQ_SHM_DIR, q->page_name);
   expected = 0;
   atomic_compare_exchange_strong(&p->created_ns, &expected, wall_ns());
   expected = 0;
@@ -111,7 +113,8 @@ static int claim(pmq_queue *q) {
 int pmq_page_open(pmq_queue *q, unsigned mode, int fresh) {
   if (pmq_page_name(q->name, q->uid, q->ino, q->page_name,
                     sizeof q->page_name) != 0)
-    return pmq_fail(-EINVAL, "posixmq: queue name '%s' is too long", q->name);
+    return sage_plugin_fail(-EINVAL, "posixmq: queue name '%s' is too long",
+                            q->name);
   if (fresh)
     pmq_page_unlink_stale(q->name, q->uid, q->ino);
   int created;

@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "handles.h"
+#include "host.h"
+
 /* Queue "<name>" of user <uid> is the message queue "/sagemq-<uid>-<name>"
  * (visible as /dev/mqueue/sagemq-<uid>-<name> where the mqueue filesystem
  * is mounted); its counters live in the shared-memory object
@@ -82,15 +85,11 @@ struct sage_transport_queue {
   char name[PMQ_PATH_MAX];      /* queue name as the user gave it */
   char mq_name[PMQ_PATH_MAX];   /* "/sagemq-<uid>-<name>" */
   char page_name[PMQ_PATH_MAX]; /* "/sagemq-<uid>-<name>.stats-<ino>" */
-  struct sage_transport_queue *next_open; /* fork list (transport.c) */
+  struct sage_handle_link link; /* in the plugin's open-handle list */
 };
 typedef struct sage_transport_queue pmq_queue;
 
 /* ---- transport.c ---- */
-int pmq_fail(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void pmq_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* ---- limits.c: kernel limits and queue geometry ---- */
 /* Reads /proc/sys/fs/mqueue; falls back to the Linux defaults (10 messages

@@ -39,7 +39,8 @@ static void held(pmq_queue *q, uint64_t *count, uint64_t *bytes) {
 int pmq_depth(pmq_queue *q, uint64_t *items, uint64_t *bytes) {
   struct mq_attr a;
   if (mq_getattr(q->mqd, &a) != 0)
-    return pmq_fail(-errno, "posixmq: queue '%s': mq_getattr failed", q->name);
+    return sage_plugin_fail(-errno, "posixmq: queue '%s': mq_getattr failed",
+                            q->name);
   uint64_t n, b;
   held(q, &n, &b);
   *items = (uint64_t)a.mq_curmsgs + n;
@@ -74,7 +75,7 @@ static void fill(pmq_queue *q, struct sage_stats *st) {
 
 int pmq_stats(pmq_queue *q, struct sage_stats *st) {
   if (st == NULL || st->size < offsetof(struct sage_stats, capacity))
-    return pmq_fail(-EINVAL, "posixmq: stats: struct too small");
+    return sage_plugin_fail(-EINVAL, "posixmq: stats: struct too small");
   struct sage_stats full;
   memset(&full, 0, sizeof full);
   int rc = pmq_depth(q, &full.items, &full.bytes_used);

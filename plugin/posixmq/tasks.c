@@ -41,11 +41,11 @@ int pmq_task_done(pmq_queue *q, uint64_t count) {
     uint64_t started = atomic_load(&q->page->tasks_started);
     uint64_t open = started > done ? started - done : 0;
     if (count > open)
-      return pmq_fail(-EINVAL,
-                      "posixmq: task_done(%llu) on queue '%s' with only %llu "
-                      "unfinished messages",
-                      (unsigned long long)count, q->name,
-                      (unsigned long long)open);
+      return sage_plugin_fail(
+          -EINVAL,
+          "posixmq: task_done(%llu) on queue '%s' with only %llu "
+          "unfinished messages",
+          (unsigned long long)count, q->name, (unsigned long long)open);
   } while (
       !atomic_compare_exchange_weak(&q->page->tasks_done, &done, done + count));
   if (count > 0)

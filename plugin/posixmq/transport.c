@@ -20,34 +20,6 @@
 #define PMQ_MAX_OPTION (1ull << 40) /* parse bound; the kernel's are lower */
 #define OPEN_RETRIES 4 /* auto-create races: the queue vanished/appeared */
 
-static const struct sage_host *host;
-
-#define HOST_HAS(field)                                                        \
-  (host != NULL &&                                                             \
-   host->size >= offsetof(struct sage_host, field) + sizeof host->field &&     \
-   host->field != NULL)
-
-int pmq_fail(int code, const char *fmt, ...) {
-  char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  if (HOST_HAS(set_detail))
-    host->set_detail(text);
-  return code;
-}
-
-void pmq_log(int level, const char *fmt, ...) {
-  char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  if (HOST_HAS(log))
-    host->log(level, "posixmq", text);
-}
-
 /* ---- options ---- */
 
 static const char *const create_modes[] = {"auto", "always", "never", NULL};
@@ -71,13 +43,13 @@ static int parse_options(const char *const *options, struct pmq_options *o) {
   *o = (struct pmq_options){.mode = 0600, .uid = PMQ_UID_SELF};
   char why[512];
   if (sage_opts_parse(options, open_specs, N_OPEN_SPECS, o, why, sizeof why))
-    return pmq_fail(-EINVAL, "posixmq: %s", why);
+    return sage_plugin_fail(-EINVAL, "posixmq: %s", why);
   /* Accepted so hosts may always pass it; only "false" can be kept. */
   if (o->auto_cleanup)
-    return pmq_fail(-ENOTSUP,
-                    "posixmq: auto_cleanup is not supported: POSIX message "
-                    "queues do not count their open handles; destroy() the "
-                    "queue instead");
+    return sage_plugin_fail(
+        -ENOTSUP, "posixmq: auto_cleanup is not supported: POSIX message "
+                  "queues do not count their open handles; destroy() the "
+                  "queue instead");
   return 0;
 }
 
@@ -85,65 +57,36 @@ static int parse_admin(const char *const *options,
                        struct sage_admin_options *a) {
   char why[512];
   if (sage_admin_parse(options, a, why, sizeof why))
-    return pmq_fail(-EINVAL, "posixmq: %s", why);
+    return sage_plugin_fail(-EINVAL, "posixmq: %s", why);
   return 0;
 }
 
 /* ---- fork: a child keeps the inherited descriptor and mapping, which
  * stay valid; only process-private state needs care. ---- */
 
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static pmq_queue *open_list;
-
-static void before_fork(void) {
-  pthread_mutex_lock(&open_lock);
-  for (pmq_queue *q = open_list; q != NULL; q = q->next_open)
-    pthread_mutex_lock(&q->held_lock);
+static void before_fork(struct sage_handle_link *link) {
+  pthread_mutex_lock(&SAGE_CONTAINER_OF(link, pmq_queue, link)->held_lock);
 }
 
-static void after_fork_parent(void) {
-  for (pmq_queue *q = open_list; q != NULL; q = q->next_open)
-    pthread_mutex_unlock(&q->held_lock);
-  pthread_mutex_unlock(&open_lock);
+static void after_fork_parent(struct sage_handle_link *link) {
+  pthread_mutex_unlock(&SAGE_CONTAINER_OF(link, pmq_queue, link)->held_lock);
 }
 
 /* Held messages are the parent's: the child drops its copies, or both
  * processes would deliver them. */
-static void after_fork_child(void) {
-  for (pmq_queue *q = open_list; q != NULL; q = q->next_open) {
-    for (struct pmq_held *h = q->held_head, *next; h != NULL; h = next) {
-      next = h->next;
-      free(h);
-    }
-    q->held_head = q->held_tail = NULL;
-    q->held_count = 0;
-    pthread_mutex_unlock(&q->held_lock);
+static void after_fork_child(struct sage_handle_link *link) {
+  pmq_queue *q = SAGE_CONTAINER_OF(link, pmq_queue, link);
+  for (struct pmq_held *h = q->held_head, *next; h != NULL; h = next) {
+    next = h->next;
+    free(h);
   }
-  pthread_mutex_unlock(&open_lock);
+  q->held_head = q->held_tail = NULL;
+  q->held_count = 0;
+  pthread_mutex_unlock(&q->held_lock);
 }
 
-static void register_fork_handlers(void) {
-  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-}
-
-static void track(pmq_queue *q) {
-  pthread_once(&fork_once, register_fork_handlers);
-  pthread_mutex_lock(&open_lock);
-  q->next_open = open_list;
-  open_list = q;
-  pthread_mutex_unlock(&open_lock);
-}
-
-static void untrack(pmq_queue *q) {
-  pthread_mutex_lock(&open_lock);
-  for (pmq_queue **p = &open_list; *p != NULL; p = &(*p)->next_open)
-    if (*p == q) {
-      *p = q->next_open;
-      break;
-    }
-  pthread_mutex_unlock(&open_lock);
-}
+static const struct sage_fork_hooks fork_hooks = {
+    before_fork, after_fork_parent, after_fork_child};
 
 /* ---- open ---- */
 
@@ -196,12 +139,12 @@ static int inspect(pmq_queue *q, unsigned *mode) {
   struct mq_attr a;
   struct stat st;
   if (mq_getattr(q->mqd, &a) != 0 || fstat((int)q->mqd, &st) != 0)
-    return pmq_fail(-errno, "posixmq: queue '%s': %s", q->name,
-                    strerror(errno));
+    return sage_plugin_fail(-errno, "posixmq: queue '%s': %s", q->name,
+                            strerror(errno));
   if (st.st_uid != q->uid)
-    return pmq_fail(-EACCES,
-                    "posixmq: queue '%s' (%s) is owned by uid %u, not %u",
-                    q->name, q->mq_name, (unsigned)st.st_uid, q->uid);
+    return sage_plugin_fail(
+        -EACCES, "posixmq: queue '%s' (%s) is owned by uid %u, not %u", q->name,
+        q->mq_name, (unsigned)st.st_uid, q->uid);
   q->maxmsg = (size_t)a.mq_maxmsg;
   q->msgsize = (size_t)a.mq_msgsize;
   q->ino = (uint64_t)st.st_ino;
@@ -215,7 +158,7 @@ static int open_handle(pmq_queue *q, const struct pmq_options *o) {
   size_t maxmsg, msgsize;
   char why[512];
   if (pmq_geometry(o, &l, &maxmsg, &msgsize, why, sizeof why) != 0)
-    return pmq_fail(-EINVAL, "posixmq: %s", why);
+    return sage_plugin_fail(-EINVAL, "posixmq: %s", why);
   int created;
   int rc = open_or_create(q, o, maxmsg, msgsize, &created);
   if (rc != 0)
@@ -237,12 +180,13 @@ static int pmq_open_op(const char *name, const char *const *options,
     return rc;
   pmq_queue *q = calloc(1, sizeof *q);
   if (q == NULL)
-    return pmq_fail(-ENOMEM, "posixmq: out of memory");
+    return sage_plugin_fail(-ENOMEM, "posixmq: out of memory");
   q->mqd = (mqd_t)-1;
   q->uid = pmq_uid(o.uid);
   snprintf(q->name, sizeof q->name, "%s", name);
   if (pmq_mq_name(name, q->uid, q->mq_name, sizeof q->mq_name) != 0)
-    rc = pmq_fail(-EINVAL, "posixmq: queue name '%s' is too long", name);
+    rc =
+        sage_plugin_fail(-EINVAL, "posixmq: queue name '%s' is too long", name);
   else
     rc = open_handle(q, &o);
   if (rc != 0) {
@@ -252,7 +196,7 @@ static int pmq_open_op(const char *name, const char *const *options,
     return rc;
   }
   pthread_mutex_init(&q->held_lock, NULL);
-  track(q);
+  sage_handles_track(&q->link, &fork_hooks);
   *out = q;
   return 0;
 }
@@ -260,7 +204,7 @@ static int pmq_open_op(const char *name, const char *const *options,
 /* ---- close, destroy ---- */
 
 static int pmq_close_op(sage_transport_queue *q) {
-  untrack(q);
+  sage_handles_untrack(&q->link);
   pmq_return_held(q);
   pmq_page_close(q);
   mq_close(q->mqd);
@@ -275,8 +219,8 @@ static int pmq_close_op(sage_transport_queue *q) {
 static int pmq_destroy_op(sage_transport_queue *q) {
   int rc = 0;
   if (mq_unlink(q->mq_name) != 0 && errno != ENOENT)
-    rc = pmq_fail(-errno, "posixmq: cannot remove queue '%s': %s", q->name,
-                  strerror(errno));
+    rc = sage_plugin_fail(-errno, "posixmq: cannot remove queue '%s': %s",
+                          q->name, strerror(errno));
   shm_unlink(q->page_name);
   pmq_close_op(q);
   return rc;
@@ -298,7 +242,7 @@ static int pmq_unlink_op(const char *name, const char *const *options) {
   /* The kernel owns these queues: none is ever stale, and who has one
    * open is not known, so unless_attached cannot refuse. */
   if (a.only_if_stale)
-    return pmq_fail(-EBUSY, "posixmq queue '%s' is never stale", name);
+    return sage_plugin_fail(-EBUSY, "posixmq queue '%s' is never stale", name);
   return pmq_unlink_name(name, pmq_uid(a.uid));
 }
 
@@ -336,7 +280,6 @@ static const struct sage_transport_descriptor descriptor = {
 
 SAGE_PLUGIN_EXPORT const struct sage_transport_descriptor *
 SAGE_TRANSPORT_ENTRY(const struct sage_host *h) {
-  if (h != NULL)
-    host = h;
+  sage_plugin_set_host(h);
   return &descriptor;
 }

@@ -39,8 +39,8 @@ static int ofd_held(int fd, off_t at) {
 int shm_lifecycle_lock(shm_queue *q) {
   int rc = ofd_lock(q->fd, F_WRLCK, SHM_LOCK_LIFECYCLE, 1);
   return rc == 0 ? 0
-                 : shm_fail(rc, "cannot lock queue '%s': %s", q->name,
-                            strerror(-rc));
+                 : sage_plugin_fail(rc, "cannot lock queue '%s': %s", q->name,
+                                    strerror(-rc));
 }
 
 void shm_lifecycle_unlock(shm_queue *q) {
@@ -78,13 +78,14 @@ static int find_free_entry(shm_queue *q) {
       return 0;
     }
     if (rc != -EAGAIN && rc != -EACCES)
-      return shm_fail(rc, "cannot lock an attachment of queue '%s': %s",
-                      q->name, strerror(-rc));
+      return sage_plugin_fail(rc, "cannot lock an attachment of queue '%s': %s",
+                              q->name, strerror(-rc));
   }
-  return shm_fail(-EUSERS,
-                  "queue '%s' has all %u attachment slots in use by live "
-                  "processes (create it with a larger attach_max)",
-                  q->name, q->geo.attach_max);
+  return sage_plugin_fail(
+      -EUSERS,
+      "queue '%s' has all %u attachment slots in use by live "
+      "processes (create it with a larger attach_max)",
+      q->name, q->geo.attach_max);
 }
 
 /* A process killed while sleeping in put or get leaves its waiter count

@@ -209,9 +209,9 @@ static uint32_t end_of(shm_queue *q, uint32_t ticket) {
 }
 
 static int corrupt(shm_queue *q, uint32_t ticket) {
-  return shm_fail(-EBADMSG,
-                  "queue '%s' is corrupt: record %u points outside the ring",
-                  q->name, ticket);
+  return sage_plugin_fail(
+      -EBADMSG, "queue '%s' is corrupt: record %u points outside the ring",
+      q->name, ticket);
 }
 
 /* Copies the READY records of a claim into buf (cap bytes), back to back.
@@ -230,10 +230,11 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
     if (src == NULL)
       return corrupt(q, c->ticket + i);
     if (len > cap - off)
-      return shm_fail(-EBADMSG,
-                      "queue '%s' is corrupt: record %u changed size while "
-                      "it was read",
-                      q->name, c->ticket + i);
+      return sage_plugin_fail(
+          -EBADMSG,
+          "queue '%s' is corrupt: record %u changed size while "
+          "it was read",
+          q->name, c->ticket + i);
     if (len > 0)
       memcpy((char *)buf + off, src, len);
     lens[(*count)++] = len;
@@ -337,8 +338,9 @@ int shm_release(shm_queue *q, uint64_t token) {
   uint32_t lane = (uint32_t)(token >> 32), ticket = (uint32_t)token;
   if (lane >= SHM_LANES || q->local[lane].pending.kind != 2 ||
       q->local[lane].pending.ticket != ticket)
-    return shm_fail(-EINVAL, "queue '%s': no such peeked message (token %llx)",
-                    q->name, (unsigned long long)token);
+    return sage_plugin_fail(-EINVAL,
+                            "queue '%s': no such peeked message (token %llx)",
+                            q->name, (unsigned long long)token);
   struct shm_pending p = q->local[lane].pending;
   struct shm_lane *shared = shm_lane_shared(q, (int)lane);
   q->local[lane].pending.kind = 0;

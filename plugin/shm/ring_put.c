@@ -207,11 +207,12 @@ static void wake_readers(shm_queue *q, uint32_t count) {
 
 static int too_big(shm_queue *q, size_t len) {
   uint64_t max = q->geo.capacity / 2;
-  return shm_fail(-EMSGSIZE,
-                  "message of %zu bytes can never fit in queue '%s': the "
-                  "largest is %llu bytes (half its %llu-byte capacity)",
-                  len, q->name, (unsigned long long)max,
-                  (unsigned long long)q->geo.capacity);
+  return sage_plugin_fail(
+      -EMSGSIZE,
+      "message of %zu bytes can never fit in queue '%s': the "
+      "largest is %llu bytes (half its %llu-byte capacity)",
+      len, q->name, (unsigned long long)max,
+      (unsigned long long)q->geo.capacity);
 }
 
 static int end_op(shm_queue *q, int lane, int rc) {
@@ -321,8 +322,9 @@ static int finish_reservation(shm_queue *q, uint64_t token,
   uint32_t lane = (uint32_t)(token >> 32), ticket = (uint32_t)token;
   if (lane >= SHM_LANES || q->local[lane].pending.kind != 1 ||
       q->local[lane].pending.ticket != ticket)
-    return shm_fail(-EINVAL, "queue '%s': no such reservation (token %llx)",
-                    q->name, (unsigned long long)token);
+    return sage_plugin_fail(-EINVAL,
+                            "queue '%s': no such reservation (token %llx)",
+                            q->name, (unsigned long long)token);
   struct shm_lane *shared = shm_lane_shared(q, (int)lane);
   uint32_t len = q->local[lane].pending.len;
   q->local[lane].pending.kind = 0;

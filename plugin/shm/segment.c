@@ -166,15 +166,16 @@ static int plan_geometry(const struct shm_options *o, struct shm_geometry *g) {
     slots = capacity / 64 < SHM_MAX_SLOTS ? capacity / 64 : SHM_MAX_SLOTS;
   slots = next_pow2(slots < SHM_MIN_SLOTS ? SHM_MIN_SLOTS : slots);
   if (capacity > SHM_MAX_CAPACITY || slots > SHM_MAX_SLOTS)
-    return shm_fail(-EINVAL,
-                    "capacity %llu or slot count %llu too large "
-                    "(max %llu bytes, %u slots)",
-                    (unsigned long long)capacity, (unsigned long long)slots,
-                    (unsigned long long)SHM_MAX_CAPACITY, SHM_MAX_SLOTS);
+    return sage_plugin_fail(
+        -EINVAL,
+        "capacity %llu or slot count %llu too large "
+        "(max %llu bytes, %u slots)",
+        (unsigned long long)capacity, (unsigned long long)slots,
+        (unsigned long long)SHM_MAX_CAPACITY, SHM_MAX_SLOTS);
   if (o->max_items > slots)
-    return shm_fail(-EINVAL, "max_items %llu exceeds slots %llu",
-                    (unsigned long long)o->max_items,
-                    (unsigned long long)slots);
+    return sage_plugin_fail(-EINVAL, "max_items %llu exceeds slots %llu",
+                            (unsigned long long)o->max_items,
+                            (unsigned long long)slots);
   shm_layout_size(capacity, (uint32_t)slots, (uint32_t)o->attach_max, g);
   g->max_items = (uint32_t)o->max_items;
   g->item_bound = g->max_items ? g->max_items : g->slot_count;
@@ -186,24 +187,29 @@ static int size_segment(int fd, const char *name, uint64_t total) {
   if (err == 0)
     return 0;
   if (err == ENOSPC || err == EFBIG)
-    return shm_fail(-ENOSPC,
-                    "no room in " SHM_DIR " for queue '%s' (%llu bytes): %s; "
-                    "free space there or use a smaller capacity",
-                    name, (unsigned long long)total, strerror(err));
-  return shm_fail(-err, "cannot size queue '%s': %s", name, strerror(err));
+    return sage_plugin_fail(-ENOSPC,
+                            "no room in " SHM_DIR
+                            " for queue '%s' (%llu bytes): %s; "
+                            "free space there or use a smaller capacity",
+                            name, (unsigned long long)total, strerror(err));
+  return sage_plugin_fail(-err, "cannot size queue '%s': %s", name,
+                          strerror(err));
 }
 
 static int open_fail(const char *what, const char *name, int err) {
   if (err == ENOSPC) /* tmpfs: out of inodes (nr_inodes) as well as bytes */
-    return shm_fail(-ENOSPC,
-                    "cannot %s queue '%s': no room in " SHM_DIR
-                    " (no space or no inodes left); free space there or "
-                    "remove unused queues (sage-queue gc)",
-                    what, name);
+    return sage_plugin_fail(
+        -ENOSPC,
+        "cannot %s queue '%s': no room in " SHM_DIR
+        " (no space or no inodes left); free space there or "
+        "remove unused queues (sage-queue gc)",
+        what, name);
   if (err == EMFILE || err == ENFILE)
-    return shm_fail(-err, "cannot %s queue '%s': out of file descriptors (%s)",
-                    what, name, strerror(err));
-  return shm_fail(-err, "cannot %s queue '%s': %s", what, name, strerror(err));
+    return sage_plugin_fail(
+        -err, "cannot %s queue '%s': out of file descriptors (%s)", what, name,
+        strerror(err));
+  return sage_plugin_fail(-err, "cannot %s queue '%s': %s", what, name,
+                          strerror(err));
 }
 
 /* The file a new segment is built in, and the path to publish it from.
@@ -280,11 +286,11 @@ static int check_owner(const shm_queue *q, const struct stat *st,
                        const struct shm_options *o) {
   if (st->st_uid == geteuid() || o->allow_foreign || !o->attach)
     return 0;
-  return shm_fail(-EACCES,
-                  "queue '%s' (%s%s) is owned by uid %u, not %u: its contents "
-                  "could be forged; pass allow_foreign=1 to trust it",
-                  q->name, SHM_DIR, q->shm_name, (unsigned)st->st_uid,
-                  (unsigned)geteuid());
+  return sage_plugin_fail(
+      -EACCES,
+      "queue '%s' (%s%s) is owned by uid %u, not %u: its contents "
+      "could be forged; pass allow_foreign=1 to trust it",
+      q->name, SHM_DIR, q->shm_name, (unsigned)st->st_uid, (unsigned)geteuid());
 }
 
 static int map_existing(shm_queue *q, int fd, const struct stat *st,
@@ -292,10 +298,11 @@ static int map_existing(shm_queue *q, int fd, const struct stat *st,
   char why[256];
   uint64_t size = (uint64_t)st->st_size;
   if (size < sizeof(struct shm_header))
-    return shm_fail(-EBADMSG,
-                    "queue '%s' is corrupt: segment is %llu bytes, smaller "
-                    "than a header (remove it with sage-queue rm --force)",
-                    q->name, (unsigned long long)size);
+    return sage_plugin_fail(
+        -EBADMSG,
+        "queue '%s' is corrupt: segment is %llu bytes, smaller "
+        "than a header (remove it with sage-queue rm --force)",
+        q->name, (unsigned long long)size);
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void *base = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED)
@@ -303,7 +310,8 @@ static int map_existing(shm_queue *q, int fd, const struct stat *st,
   int rc = shm_header_validate(base, size, &q->geo, why, sizeof why);
   if (rc != 0) {
     munmap(base, size);
-    return shm_fail(rc, "queue '%s' is corrupt or foreign: %s", q->name, why);
+    return sage_plugin_fail(rc, "queue '%s' is corrupt or foreign: %s", q->name,
+                            why);
   }
   shm_segment_views(q, base);
   q->map_size = size;
@@ -317,8 +325,8 @@ static int open_existing(shm_queue *q, const struct shm_options *o) {
   int fd = shm_open(q->shm_name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
   if (fd < 0) {
     if (errno == ENOENT)
-      return shm_fail(-ENOENT, "no queue named '%s' (no %s%s)", q->name,
-                      SHM_DIR, q->shm_name);
+      return sage_plugin_fail(-ENOENT, "no queue named '%s' (no %s%s)", q->name,
+                              SHM_DIR, q->shm_name);
     return open_fail("open", q->name, errno);
   }
   struct stat st;
@@ -360,7 +368,7 @@ int shm_segment_open(shm_queue *q, const char *name,
   uint32_t uid =
       o->uid == SHM_UID_SELF ? (uint32_t)geteuid() : (uint32_t)o->uid;
   if (shm_segment_name(name, uid, q->shm_name, sizeof q->shm_name) != 0)
-    return shm_fail(-ENAMETOOLONG, "queue name '%s' is too long", name);
+    return sage_plugin_fail(-ENAMETOOLONG, "queue name '%s' is too long", name);
   for (int attempt = 0; attempt < 8; attempt++) {
     int rc = open_or_create(q, o);
     if (rc != 0)
@@ -372,10 +380,10 @@ int shm_segment_open(shm_queue *q, const char *name,
       return rc;
     shm_segment_unmap(q); /* it was destroyed while we opened it: retry */
     if (o->create == CREATE_NEVER)
-      return shm_fail(-ENOENT, "queue '%s' was destroyed", name);
+      return sage_plugin_fail(-ENOENT, "queue '%s' was destroyed", name);
   }
-  return shm_fail(-EAGAIN, "queue '%s' keeps being destroyed and recreated",
-                  name);
+  return sage_plugin_fail(
+      -EAGAIN, "queue '%s' keeps being destroyed and recreated", name);
 }
 
 /* Caller holds the lifecycle lock. */
@@ -386,14 +394,14 @@ static int unlink_allowed(shm_queue *q, enum shm_unlink_when when) {
   int32_t pids[8];
   shm_attach_census(q, &live, &dead, pids, 8);
   if (when == UNLINK_UNLESS_ATTACHED && live > 0)
-    return shm_fail(-EBUSY, "queue '%s' is in use by %u process%s (pid %d%s)",
-                    q->name, live, live == 1 ? "" : "es", (int)pids[0],
-                    live > 1 ? ", ..." : "");
+    return sage_plugin_fail(
+        -EBUSY, "queue '%s' is in use by %u process%s (pid %d%s)", q->name,
+        live, live == 1 ? "" : "es", (int)pids[0], live > 1 ? ", ..." : "");
   if (when == UNLINK_ONLY_IF_STALE && (live > 0 || dead == 0))
-    return shm_fail(-EBUSY,
-                    "queue '%s' is not stale (%u live, %u dead "
-                    "attachments)",
-                    q->name, live, dead);
+    return sage_plugin_fail(-EBUSY,
+                            "queue '%s' is not stale (%u live, %u dead "
+                            "attachments)",
+                            q->name, live, dead);
   return 0;
 }
 
@@ -404,8 +412,8 @@ int shm_segment_unlink(shm_queue *q, enum shm_unlink_when when) {
   rc = unlink_allowed(q, when);
   if (rc == 0 && atomic_exchange(&q->hdr->unlinked, 1) == 0 &&
       shm_unlink(q->shm_name) != 0 && errno != ENOENT)
-    rc = shm_fail(-errno, "cannot remove queue '%s': %s", q->name,
-                  strerror(errno));
+    rc = sage_plugin_fail(-errno, "cannot remove queue '%s': %s", q->name,
+                          strerror(errno));
   shm_lifecycle_unlock(q);
   return rc;
 }
@@ -422,11 +430,13 @@ int shm_segment_unlink_name(const char *name, const struct shm_options *opts,
     uint32_t uid =
         o.uid == SHM_UID_SELF ? (uint32_t)geteuid() : (uint32_t)o.uid;
     if (shm_segment_name(name, uid, path, sizeof path) != 0)
-      return shm_fail(-ENAMETOOLONG, "queue name '%s' is too long", name);
+      return sage_plugin_fail(-ENAMETOOLONG, "queue name '%s' is too long",
+                              name);
     if (shm_unlink(path) == 0)
       return 0;
-    return errno == ENOENT ? shm_fail(-ENOENT, "no queue named '%s'", name)
-                           : open_fail("remove", name, errno);
+    return errno == ENOENT
+               ? sage_plugin_fail(-ENOENT, "no queue named '%s'", name)
+               : open_fail("remove", name, errno);
   }
   int rc = shm_segment_open(&q, name, &o);
   if (rc == 0) {
@@ -453,7 +463,8 @@ static int parse_entry(const char *file, uint32_t *uid, const char **name) {
 int shm_segment_list(int all_users, sage_list_cb cb, void *ctx) {
   DIR *dir = opendir(SHM_DIR);
   if (dir == NULL)
-    return shm_fail(-errno, "cannot read " SHM_DIR ": %s", strerror(errno));
+    return sage_plugin_fail(-errno, "cannot read " SHM_DIR ": %s",
+                            strerror(errno));
   struct dirent *e;
   int rc = 0;
   uint32_t me = (uint32_t)geteuid();

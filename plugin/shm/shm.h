@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "handles.h"
+#include "host.h"
 #include "layout.h"
 
 #define SHM_NAME_PREFIX "sageq-" /* /dev/shm/sageq-<uid>-<name> */
@@ -50,7 +52,7 @@ struct sage_transport_queue {
   struct shm_lane_local local[SHM_LANES];
   _Atomic uint32_t lane_event; /* process-private futex for lane waits */
   _Atomic uint32_t lane_waiters;
-  struct sage_transport_queue *next_open; /* fork list */
+  struct sage_handle_link link; /* in the plugin's open-handle list */
 };
 typedef struct sage_transport_queue shm_queue;
 
@@ -76,9 +78,6 @@ enum { CREATE_AUTO = 0, CREATE_ALWAYS = 1, CREATE_NEVER = 2 };
 /* 0 if q may move messages: re-attaches first in a fork child; -EPERM for
  * an observe-only handle. */
 int shm_ready(shm_queue *q);
-void shm_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int shm_fail(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* ---- segment.c: naming, create/open/validate/map, unlink, list ---- */
 int shm_segment_name(const char *name, uint32_t uid, char *out, size_t cap);

@@ -32,11 +32,11 @@ int shm_task_done(shm_queue *q, uint64_t count) {
   do {
     uint64_t limit = total_puts(q) - atomic_load(&h->lost);
     if (done + count > limit)
-      return shm_fail(-EINVAL,
-                      "task_done() called too many times on queue '%s' "
-                      "(%llu finished of %llu put)",
-                      q->name, (unsigned long long)done,
-                      (unsigned long long)limit);
+      return sage_plugin_fail(-EINVAL,
+                              "task_done() called too many times on queue '%s' "
+                              "(%llu finished of %llu put)",
+                              q->name, (unsigned long long)done,
+                              (unsigned long long)limit);
   } while (!atomic_compare_exchange_weak(&h->tasks_done, &done, done + count));
   if (atomic_load(&h->join_waiters) > 0) {
     atomic_fetch_add(&h->join_event, 1);

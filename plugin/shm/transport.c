@@ -19,29 +19,6 @@
 #define SHM_VERSION "0.1.0"
 #define DEFAULT_SPIN_NS 5000
 
-static const struct sage_host *host;
-
-void shm_detail(const char *fmt, ...) {
-  char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  if (host != NULL && host->size >= offsetof(struct sage_host, set_detail) +
-                                        sizeof host->set_detail)
-    host->set_detail(text);
-}
-
-int shm_fail(int code, const char *fmt, ...) {
-  char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  shm_detail("%s", text);
-  return code;
-}
-
 /* ---- options ---- */
 
 static const char *const create_modes[] = {"auto", "always", "never", NULL};
@@ -77,22 +54,11 @@ static int parse_options(const char *const *options, struct shm_options *o) {
   };
   char why[512];
   if (sage_opts_parse(options, open_specs, N_OPEN_SPECS, o, why, sizeof why))
-    return shm_fail(-EINVAL, "shm: %s", why);
+    return sage_plugin_fail(-EINVAL, "shm: %s", why);
   return 0;
 }
 
 /* ---- fork: children re-attach on first use ---- */
-
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static shm_queue *open_list;
-
-static void before_fork(void) {
-  pthread_mutex_lock(&open_lock);
-}
-static void after_fork_parent(void) {
-  pthread_mutex_unlock(&open_lock);
-}
 
 /* The inherited descriptor and mapping share the parent's open file
  * description, and with it the parent's liveness lock: a child holding them
@@ -114,45 +80,23 @@ static void reopen_in_child(shm_queue *q) {
   q->fd = fd;
 }
 
-static void after_fork_child(void) {
-  for (shm_queue *q = open_list; q != NULL; q = q->next_open) {
-    if (q->observe || q->fd < 0)
-      continue;
-    reopen_in_child(q);
-    q->index = -1;
-    atomic_store(&q->forked, 1);
-  }
-  pthread_mutex_unlock(&open_lock);
+static void after_fork_child(struct sage_handle_link *link) {
+  shm_queue *q = SAGE_CONTAINER_OF(link, shm_queue, link);
+  if (q->observe || q->fd < 0)
+    return;
+  reopen_in_child(q);
+  q->index = -1;
+  atomic_store(&q->forked, 1);
 }
 
-static void register_fork_handlers(void) {
-  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-}
-
-static void track(shm_queue *q) {
-  pthread_once(&fork_once, register_fork_handlers);
-  pthread_mutex_lock(&open_lock);
-  q->next_open = open_list;
-  open_list = q;
-  pthread_mutex_unlock(&open_lock);
-}
-
-static void untrack(shm_queue *q) {
-  pthread_mutex_lock(&open_lock);
-  for (shm_queue **p = &open_list; *p != NULL; p = &(*p)->next_open)
-    if (*p == q) {
-      *p = q->next_open;
-      break;
-    }
-  pthread_mutex_unlock(&open_lock);
-}
+static const struct sage_fork_hooks fork_hooks = {.child = after_fork_child};
 
 static int reattach(shm_queue *q) {
   if (q->fd < 0)
-    return shm_fail(-EBADF,
-                    "queue '%s': cannot re-attach after fork "
-                    "(no /proc to reopen the segment)",
-                    q->name);
+    return sage_plugin_fail(-EBADF,
+                            "queue '%s': cannot re-attach after fork "
+                            "(no /proc to reopen the segment)",
+                            q->name);
   for (unsigned l = 0; l < SHM_LANES; l++) {
     atomic_store(&q->local[l].busy, 0); /* held by parent threads at fork */
     q->local[l].pending.kind = 0;
@@ -168,13 +112,13 @@ static int reattach(shm_queue *q) {
 
 int shm_ready(shm_queue *q) {
   if (q->observe)
-    return shm_fail(-EPERM, "queue '%s' was opened to observe only (attach=0)",
-                    q->name);
+    return sage_plugin_fail(
+        -EPERM, "queue '%s' was opened to observe only (attach=0)", q->name);
   if (!atomic_load_explicit(&q->forked, memory_order_relaxed))
     return 0;
-  pthread_mutex_lock(&open_lock);
+  sage_handles_lock();
   int rc = atomic_load(&q->forked) ? reattach(q) : 0;
-  pthread_mutex_unlock(&open_lock);
+  sage_handles_unlock();
   return rc;
 }
 
@@ -188,7 +132,7 @@ static int shm_open_op(const char *name, const char *const *options,
     return rc;
   shm_queue *q = calloc(1, sizeof *q);
   if (q == NULL)
-    return shm_fail(-ENOMEM, "out of memory");
+    return sage_plugin_fail(-ENOMEM, "out of memory");
   q->fd = -1;
   q->index = -1;
   q->observe = !o.attach;
@@ -200,7 +144,7 @@ static int shm_open_op(const char *name, const char *const *options,
   }
   if (o.auto_cleanup && !q->observe)
     atomic_store(&q->hdr->auto_cleanup, 1);
-  track(q);
+  sage_handles_track(&q->link, &fork_hooks);
   *out = q;
   return 0;
 }
@@ -222,7 +166,7 @@ static void detach(shm_queue *q) {
 }
 
 static int shm_close_op(sage_transport_queue *q) {
-  untrack(q);
+  sage_handles_untrack(&q->link);
   if (!q->observe && !atomic_load(&q->forked))
     detach(q);
   shm_segment_unmap(q);
@@ -233,7 +177,8 @@ static int shm_close_op(sage_transport_queue *q) {
 static int shm_destroy_op(sage_transport_queue *q) {
   int rc = 0;
   if (atomic_load(&q->forked) && q->fd < 0)
-    rc = shm_fail(-EBADF, "queue '%s': cannot destroy after fork", q->name);
+    rc = sage_plugin_fail(-EBADF, "queue '%s': cannot destroy after fork",
+                          q->name);
   else
     rc = shm_segment_unlink(q, UNLINK_ALWAYS);
   shm_close_op(q);
@@ -248,7 +193,7 @@ static int parse_admin(const char *const *options,
                        struct sage_admin_options *a) {
   char why[512];
   if (sage_admin_parse(options, a, why, sizeof why))
-    return shm_fail(-EINVAL, "shm: %s", why);
+    return sage_plugin_fail(-EINVAL, "shm: %s", why);
   return 0;
 }
 
@@ -315,7 +260,6 @@ static const struct sage_transport_descriptor descriptor = {
 
 SAGE_PLUGIN_EXPORT const struct sage_transport_descriptor *
 SAGE_TRANSPORT_ENTRY(const struct sage_host *h) {
-  if (h != NULL)
-    host = h;
+  sage_plugin_set_host(h);
   return &descriptor;
 }
