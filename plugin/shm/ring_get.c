@@ -124,15 +124,17 @@ struct claim {
  * Sets *first_len to the first READY record's size. */
 static uint32_t claimable(shm_queue *q, uint32_t r, size_t cap, size_t max,
                           size_t *first_len) {
+  struct shm_slot *const slots = q->slots;
+  const uint32_t slot_mask = q->geo.slot_count - 1;
   size_t used = 0;
   uint32_t k = 0;
   *first_len = 0;
   while (k < max) {
-    struct shm_slot *s = shm_slot_of(q, r + k);
-    if (!published(atomic_load_explicit(&s->ctl, memory_order_acquire), r + k))
+    struct shm_slot *s = &slots[(r + k) & slot_mask];
+    uint64_t ctl = atomic_load_explicit(&s->ctl, memory_order_acquire);
+    if (!published(ctl, r + k))
       break;
-    if (shm_ctl_state(atomic_load_explicit(&s->ctl, memory_order_relaxed)) ==
-        SLOT_READY) {
+    if (shm_ctl_state(ctl) == SLOT_READY) {
       size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
       if (used == 0 && *first_len == 0)
         *first_len = len;
@@ -186,14 +188,20 @@ static int claim(shm_queue *q, struct shm_lane *lane, size_t cap, size_t max,
   }
 }
 
-/* Bounds-checks a claimed slot: a corrupt one must not make us read
- * outside the ring. Returns the payload or NULL. */
+/* A slot's payload bounds as read from shared memory: a corrupt one must
+ * not make us read outside the ring. */
+static inline int outside_ring(const struct shm_geometry *geo, uint64_t start,
+                               size_t len) {
+  return start >= geo->cap_units || len > geo->capacity / 2 ||
+         start * SHM_UNIT + len > geo->capacity;
+}
+
+/* Bounds-checks a claimed slot. Returns the payload or NULL. */
 static const void *payload(shm_queue *q, uint32_t ticket, size_t *len) {
   struct shm_slot *s = shm_slot_of(q, ticket);
   uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
   *len = atomic_load_explicit(&s->len, memory_order_relaxed);
-  if (start >= q->geo.cap_units || *len > q->geo.capacity / 2 ||
-      start * SHM_UNIT + *len > q->geo.capacity)
+  if (outside_ring(&q->geo, start, *len))
     return NULL;
   return q->ring + start * SHM_UNIT;
 }
@@ -216,32 +224,42 @@ static int corrupt(shm_queue *q, uint32_t ticket) {
 
 /* Copies the READY records of a claim into buf (cap bytes), back to back.
  * claimable() sized the claim, but the slots are shared memory: a record
- * whose length changed since is corrupt, and must not overrun buf. */
+ * whose bounds or length changed since is corrupt, and must not make us
+ * read outside the ring or overrun buf. */
 static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
                     size_t *lens, size_t *count, uint64_t *bytes) {
-  size_t off = 0;
-  *count = 0;
-  *bytes = 0;
-  for (uint32_t i = 0; i < c->count; i++) {
-    if (!is_ready(q, c->ticket + i))
+  struct shm_slot *const slots = q->slots;
+  const unsigned char *const ring = q->ring;
+  const struct shm_geometry geo = q->geo; /* our stores could alias q */
+  const uint32_t slot_mask = geo.slot_count - 1;
+  size_t off = 0, n = 0;
+  int rc = 0;
+  for (uint32_t i = 0; i < c->count && rc == 0; i++) {
+    struct shm_slot *s = &slots[(c->ticket + i) & slot_mask];
+    if (shm_ctl_state(atomic_load_explicit(&s->ctl, memory_order_relaxed)) !=
+        SLOT_READY)
       continue;
-    size_t len;
-    const void *src = payload(q, c->ticket + i, &len);
-    if (src == NULL)
-      return corrupt(q, c->ticket + i);
-    if (len > cap - off)
-      return sage_plugin_fail(
-          -EBADMSG,
-          "queue '%s' is corrupt: record %u changed size while "
-          "it was read",
-          q->name, c->ticket + i);
+    uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
+    size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
+    if (outside_ring(&geo, start, len)) {
+      rc = corrupt(q, c->ticket + i);
+      break;
+    }
+    if (len > cap - off) {
+      rc = sage_plugin_fail(-EBADMSG,
+                            "queue '%s' is corrupt: record %u changed size "
+                            "while it was read",
+                            q->name, c->ticket + i);
+      break;
+    }
     if (len > 0)
-      memcpy((char *)buf + off, src, len);
-    lens[(*count)++] = len;
+      memcpy((char *)buf + off, ring + start * SHM_UNIT, len);
+    lens[n++] = len;
     off += len;
-    *bytes += len;
   }
-  return 0;
+  *count = n;
+  *bytes = off;
+  return rc;
 }
 
 static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,

@@ -28,13 +28,18 @@ static struct placement place(const shm_queue *q, uint32_t u, uint32_t need) {
 static uint32_t fitting(const shm_queue *q, uint64_t T, uint64_t H,
                         const struct sage_msg *msgs, size_t count,
                         uint32_t *end_unit) {
-  uint32_t items = shm_ticket(T) - shm_ticket(H);
-  uint32_t u = shm_unit(T), k = 0;
-  while (k < count && items + k < q->geo.item_bound) {
-    struct placement p = place(q, u, shm_units(msgs[k].len));
-    if (p.end - shm_unit(H) > q->geo.cap_units)
+  const uint32_t cap_units = q->geo.cap_units, mask = cap_units - 1;
+  const uint32_t head = shm_unit(H);
+  uint32_t items = shm_ticket(T) - shm_ticket(H), u = shm_unit(T), k = 0;
+  size_t room = items < q->geo.item_bound ? q->geo.item_bound - items : 0;
+  if (count > room)
+    count = room;
+  while (k < count) {
+    uint32_t need = shm_units(msgs[k].len), off = u & mask;
+    uint32_t end = u + need + (off + need > cap_units ? cap_units - off : 0);
+    if (end - head > cap_units)
       break;
-    u = p.end;
+    u = end;
     k++;
   }
   *end_unit = u;
@@ -222,27 +227,37 @@ static int end_op(shm_queue *q, int lane, int rc) {
   return rc;
 }
 
-/* Writes and publishes every record of a reservation. */
-/* Payloads first, then the slots' metadata, then the publishes in a tight
- * loop: a reader polling a slot sees its cache line change about once per
- * message, instead of once for the metadata and again for ctl. */
+/* Writes and publishes every record of a reservation: payloads and slot
+ * metadata in one pass (one placement per record), then the publishes in a
+ * tight loop, so a reader polling a slot sees its line change about once.
+ * Geometry is copied to locals: the stores below could alias it. */
 static void write_records(shm_queue *q, const struct shm_reservation *r,
                           const struct sage_msg *msgs) {
+  const uint32_t cap_units = q->geo.cap_units, mask = cap_units - 1;
+  const uint32_t slot_mask = q->geo.slot_count - 1, owner = (uint32_t)q->index;
+  unsigned char *const ring = q->ring;
+  struct shm_slot *const slots = q->slots;
   uint32_t u = shm_unit(r->from);
   for (uint32_t i = 0; i < r->count; i++) {
-    struct placement p = place(q, u, shm_units(msgs[i].len));
+    uint32_t need = shm_units(msgs[i].len), off = u & mask;
+    uint32_t pad = off + need > cap_units ? cap_units - off : 0;
+    uint32_t start = (off + pad) & mask, end = u + pad + need;
     if (msgs[i].len > 0)
-      memcpy(q->ring + (size_t)p.start * SHM_UNIT, msgs[i].data, msgs[i].len);
-    u = p.end;
-  }
-  u = shm_unit(r->from);
-  for (uint32_t i = 0; i < r->count; i++) {
-    struct placement p = place(q, u, shm_units(msgs[i].len));
-    fill_slot(q, r->ticket + i, p, msgs[i].len);
-    u = p.end;
+      memcpy(ring + (size_t)start * SHM_UNIT, msgs[i].data, msgs[i].len);
+    struct shm_slot *s = &slots[(r->ticket + i) & slot_mask];
+    atomic_store_explicit(&s->from, u, memory_order_relaxed);
+    atomic_store_explicit(&s->end, end, memory_order_relaxed);
+    atomic_store_explicit(&s->start, start, memory_order_relaxed);
+    atomic_store_explicit(&s->len, (uint32_t)msgs[i].len,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
+    u = end;
   }
   for (uint32_t i = 0; i < r->count; i++)
-    publish(q, r->ticket + i, SLOT_READY);
+    /* release: the body and metadata written above become visible */
+    atomic_store_explicit(&slots[(r->ticket + i) & slot_mask].ctl,
+                          shm_ctl(r->ticket + i, SLOT_READY),
+                          memory_order_release);
 }
 
 static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
