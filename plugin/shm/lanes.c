@@ -52,9 +52,18 @@ int shm_lane_acquire(shm_queue *q, int64_t deadline_ns) {
 }
 
 void shm_lane_release(shm_queue *q, int lane) {
-  /* release: publishes everything done under the lane to its next holder */
+  /* release: publishes everything done under the lane to its next holder;
+   * seq_cst: orders the store before the waiter check */
   atomic_store_explicit(&q->local[lane].busy, 0, memory_order_seq_cst);
-  if (atomic_load(&q->lane_waiters) > 0) {
+  shm_lane_wake_waiters(q);
+}
+
+void shm_lane_release_unfenced(shm_queue *q, int lane) {
+  atomic_store_explicit(&q->local[lane].busy, 0, memory_order_release);
+}
+
+void shm_lane_wake_waiters(shm_queue *q) {
+  if (atomic_load_explicit(&q->lane_waiters, memory_order_relaxed) > 0) {
     atomic_fetch_add(&q->lane_event, 1);
     shm_futex_wake(&q->lane_event, 0, 1);
   }

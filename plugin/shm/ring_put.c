@@ -198,16 +198,20 @@ static void publish(shm_queue *q, uint32_t ticket, enum shm_slot_state st) {
                         memory_order_release);
 }
 
-static void wake_readers(shm_queue *q, uint32_t count) {
+/* Wakes readers asleep on data_event. The caller has issued a seq_cst
+ * fence since its publishes: a reader bumps data_waiters before re-checking
+ * ctl, so one of us sees the other and no wake-up is lost. */
+static void wake_readers_fenced(shm_queue *q, uint32_t count) {
   struct shm_header *h = q->hdr;
-  /* seq_cst fence: orders the publishes above before the waiters load; a
-   * reader bumps data_waiters before re-checking ctl, so one of us sees
-   * the other and no wake-up is lost */
-  atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load_explicit(&h->data_waiters, memory_order_relaxed) == 0)
     return;
   atomic_fetch_add(&h->data_event, 1);
   shm_futex_wake(&h->data_event, 1, (int)count);
+}
+
+static void wake_readers(shm_queue *q, uint32_t count) {
+  atomic_thread_fence(memory_order_seq_cst);
+  wake_readers_fenced(q, count);
 }
 
 static int too_big(shm_queue *q, size_t len) {
@@ -220,10 +224,18 @@ static int too_big(shm_queue *q, size_t len) {
       (unsigned long long)q->geo.capacity);
 }
 
-static int end_op(shm_queue *q, int lane, int rc) {
+/* Ends a put-side operation: counts a timeout, releases the lane and wakes
+ * readers for `published` records not yet announced. One fence serves the
+ * lane release and the readers' wake-up check (one locked instruction per
+ * put instead of two). */
+static int end_put(shm_queue *q, int lane, int rc, uint32_t published) {
   if (rc == -ETIMEDOUT)
     lane_add(&shm_lane_shared(q, lane)->timeouts, 1);
-  shm_lane_release(q, lane);
+  shm_lane_release_unfenced(q, lane);
+  atomic_thread_fence(memory_order_seq_cst);
+  if (published > 0)
+    wake_readers_fenced(q, published);
+  shm_lane_wake_waiters(q);
   return rc;
 }
 
@@ -248,8 +260,7 @@ static void write_records(shm_queue *q, const struct shm_reservation *r,
     atomic_store_explicit(&s->from, u, memory_order_relaxed);
     atomic_store_explicit(&s->end, end, memory_order_relaxed);
     atomic_store_explicit(&s->start, start, memory_order_relaxed);
-    atomic_store_explicit(&s->len, (uint32_t)msgs[i].len,
-                          memory_order_relaxed);
+    atomic_store_explicit(&s->len, (uint32_t)msgs[i].len, memory_order_relaxed);
     atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
     u = end;
   }
@@ -273,7 +284,12 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
   if (lane < 0)
     return lane;
   struct shm_lane *shared = shm_lane_shared(q, lane);
+  uint32_t unannounced = 0;
   while (*done < count && rc == 0) {
+    if (unannounced > 0) { /* before we may wait for space they free */
+      wake_readers(q, unannounced);
+      unannounced = 0;
+    }
     struct shm_reservation r;
     rc = reserve(q, lane, msgs + *done, count - *done, deadline,
                  timeout_ns == 0, &r);
@@ -281,15 +297,15 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
       break;
     write_records(q, &r, msgs + *done);
     clear_put_intent(shared);
-    wake_readers(q, r.count);
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < r.count; i++)
       bytes += msgs[*done + i].len;
     lane_add(&shared->puts, r.count);
     lane_add(&shared->put_bytes, bytes);
     *done += r.count;
+    unannounced = r.count;
   }
-  return end_op(q, lane, rc);
+  return end_put(q, lane, rc, unannounced);
 }
 
 int shm_put(shm_queue *q, const void *data, size_t len, int64_t timeout_ns) {
@@ -323,7 +339,7 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
   struct shm_reservation r;
   rc = reserve(q, lane, &msg, 1, deadline, timeout_ns == 0, &r);
   if (rc != 0)
-    return end_op(q, lane, rc);
+    return end_put(q, lane, rc, 0);
   struct placement p = place(q, shm_unit(r.from), shm_units(len));
   *ptr = fill_slot(q, r.ticket, p, len);
   q->local[lane].pending =
@@ -345,13 +361,11 @@ static int finish_reservation(shm_queue *q, uint64_t token,
   q->local[lane].pending.kind = 0;
   publish(q, ticket, st);
   clear_put_intent(shared);
-  wake_readers(q, 1);
   if (st == SLOT_READY) {
     lane_add(&shared->puts, 1);
     lane_add(&shared->put_bytes, len);
   }
-  shm_lane_release(q, (int)lane);
-  return 0;
+  return end_put(q, (int)lane, 0, 1); /* a SKIP wakes its waiter too */
 }
 
 int shm_commit(shm_queue *q, uint64_t token) {

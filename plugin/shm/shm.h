@@ -117,6 +117,10 @@ static inline struct shm_lane_local *shm_lane_local(shm_queue *q, int lane) {
   return &q->local[lane];
 }
 void shm_lane_release(shm_queue *q, int lane);
+/* The same in two halves, for a caller that needs a seq_cst fence after the
+ * release anyway: release the lane, fence, then wake its waiters. */
+void shm_lane_release_unfenced(shm_queue *q, int lane);
+void shm_lane_wake_waiters(shm_queue *q);
 struct shm_lane *shm_lane_shared(shm_queue *q, int lane);
 
 /* ---- wait.c: futexes, deadlines, spinning ---- */
