@@ -360,7 +360,9 @@ class SageQueue:
         if h is None:
             raise self._closed_error()
         if block and timeout is None:
-            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _cap(_FOREVER))
+            size = _sizes.get(len(data)) or _size_of(len(data))
+            # _cap(_FOREVER), inlined: this is the hot path
+            rc = _put(h, data, size, _SLICE if _get_ident() == _main_ident else _FOREVER)
             if rc:
                 self._put_failed(h, data, rc, _FOREVER, 0.0)
         else:
@@ -384,7 +386,9 @@ class SageQueue:
         if h is None:
             raise self._closed_error()
         if block and timeout is None:
-            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _cap(_FOREVER))
+            size = _sizes.get(len(data)) or _size_of(len(data))
+            # _cap(_FOREVER), inlined: this is the hot path
+            rc = _put(h, data, size, _SLICE if _get_ident() == _main_ident else _FOREVER)
             if rc:
                 self._put_failed(h, data, rc, _FOREVER, 0.0)
         else:
@@ -606,16 +610,18 @@ class SageQueue:
             raise self._closed_error()
         if block and timeout is None:
             tmo, start = _FOREVER, 0.0
+            first = _SLICE if _get_ident() == _main_ident else _FOREVER  # _cap(tmo)
         else:
             tmo = _timeout_ns(block, timeout)
             start = _monotonic() if tmo.value > 0 else 0.0
+            first = _cap(tmo)
         pool = self._pool
         try:
             buf = pool.pop()
         except IndexError:
             buf = _RecvBuffer(_RECV_BUFFER)
         try:
-            rc = _get(h, buf.address, buf.capacity, buf.length_ptr, _cap(tmo))
+            rc = _get(h, buf.address, buf.capacity, buf.length_ptr, first)
             while rc:
                 if rc == _EMSGSIZE:
                     return self._get_large(h, buf.length.value, tmo, start, raw)
