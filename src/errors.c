@@ -14,7 +14,8 @@
  * formatted when someone asks for it. */
 struct pending_detail {
   int code;
-  char op[24];
+  const char *op;  /* a string literal */
+  uint64_t serial; /* handle the names below were copied from; 0: none */
   char queue[136];
   char transport[72];
 };
@@ -84,12 +85,16 @@ static void copy_text(char *dst, size_t cap, const char *src) {
   dst[n] = '\0';
 }
 
-int sage__fail_lazy(int code, const char *op, const char *queue,
-                    const char *transport) {
-  tls.pending.code = code;
-  copy_text(tls.pending.op, sizeof tls.pending.op, op);
-  copy_text(tls.pending.queue, sizeof tls.pending.queue, queue);
-  copy_text(tls.pending.transport, sizeof tls.pending.transport, transport);
+int sage__fail_lazy(int code, const char *op, uint64_t serial,
+                    const char *queue, const char *transport) {
+  struct pending_detail *p = &tls.pending;
+  p->code = code;
+  p->op = op;
+  if (p->serial != serial) {
+    copy_text(p->queue, sizeof p->queue, queue);
+    copy_text(p->transport, sizeof p->transport, transport);
+    p->serial = serial;
+  }
   tls.has_pending = 1;
   return code;
 }

@@ -20,9 +20,11 @@ void sage__clear_detail(void);
 /* 1 if no detail was set since the last clear. */
 int sage__detail_is_empty(void);
 /* Records a failure whose text is formatted only if sage_last_error() is
- * called; returns `code`. */
-int sage__fail_lazy(int code, const char *op, const char *queue,
-                    const char *transport);
+ * called; returns `code`. `op` must be a string literal; `serial` names the
+ * handle (unique, never reused), so a repeated failure of the same op on
+ * the same handle (a polling loop) skips copying the names again. */
+int sage__fail_lazy(int code, const char *op, uint64_t serial,
+                    const char *queue, const char *transport);
 
 /* ---- host.c ---- */
 

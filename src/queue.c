@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +17,11 @@
 struct sage_queue {
   const struct sage__plugin *plugin;
   sage_transport_queue *tq;
+  uint64_t serial; /* unique per handle in this process, never reused */
   char name[QUEUE_NAME_MAX + 1];
 };
+
+static _Atomic uint64_t next_serial = 1;
 
 /* Queue names: [A-Za-z0-9][A-Za-z0-9_.-]{0,127}, the same for every
  * transport so a name can move between transports. */
@@ -44,7 +49,7 @@ static int bad_queue_name(const char *name) {
 /* Gives a failing op a detail if the transport set none. */
 static int op_result(const sage_queue *q, const char *op, int rc) {
   if (rc < 0 && sage__detail_is_empty())
-    sage__fail_lazy(rc, op, q->name, q->plugin->name);
+    sage__fail_lazy(rc, op, q->serial, q->name, q->plugin->name);
   return rc;
 }
 
@@ -75,6 +80,7 @@ SAGE_API int sage_queue_open(const char *transport, const char *name,
   if (q == NULL)
     return sage__fail(-ENOMEM, "out of memory");
   q->plugin = p;
+  q->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
   snprintf(q->name, sizeof q->name, "%s", name);
   sage__clear_detail();
   rc = p->ops->open(name, options, &q->tq);

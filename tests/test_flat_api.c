@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <sage/queue.h>
 #include <string.h>
 
@@ -199,4 +200,33 @@ Test(flat, list_and_unlink_unsupported_are_clear) {
   cr_assert_eq(sage_queue_unlink("mem", "x", NULL), -ENOTSUP);
   cr_assert(strstr(sage_last_error(), "mem") != NULL);
   cr_assert_eq(sage_queue_unlink("mem", "../x", NULL), SAGE_EBADNAME);
+}
+
+static void expect_eagain_naming(sage_queue *q, const char *name) {
+  char buf[8];
+  size_t len = 0;
+  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, 0), -EAGAIN);
+  char want[64];
+  snprintf(want, sizeof want, "on queue '%s'", name);
+  cr_assert_not_null(strstr(sage_last_error(), want), "'%s' lacks \"%s\"",
+                     sage_last_error(), want);
+}
+
+/* The text of a polling failure is formatted lazily and its names copied
+ * once per handle: it must still name whichever handle failed last, also a
+ * new handle that reuses a closed one's memory. */
+Test(flat, lazy_error_text_names_the_failing_handle) {
+  sage_queue *a = open_mem("mem", "lazy-a");
+  sage_queue *b = open_mem("mem", "lazy-b");
+  expect_eagain_naming(a, "lazy-a");
+  expect_eagain_naming(a, "lazy-a");
+  expect_eagain_naming(b, "lazy-b");
+  expect_eagain_naming(a, "lazy-a");
+  cr_assert_eq(sage_queue_close(a), 0);
+  sage_queue *c = open_mem("mem", "lazy-c");
+  expect_eagain_naming(c, "lazy-c");
+  cr_assert_eq(sage_queue_put(c, "x", 1, 0), 0);
+  cr_assert_str_empty(sage_last_error());
+  cr_assert_eq(sage_queue_close(b), 0);
+  cr_assert_eq(sage_queue_close(c), 0);
 }

@@ -262,17 +262,28 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
   return rc;
 }
 
+/* True if the next ticket to claim is not published: a non-blocking get
+ * can return -EAGAIN without taking a lane (a record published just after
+ * this check is not seen, exactly as if the get had come first). */
+static int nothing_published(shm_queue *q) {
+  uint32_t r = atomic_load_explicit(&q->hdr->read, memory_order_acquire);
+  return !published(
+      atomic_load_explicit(&shm_slot_of(q, r)->ctl, memory_order_acquire), r);
+}
+
 static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
                     size_t max, size_t *count, int64_t timeout_ns) {
   int rc = shm_ready(q);
+  *count = 0;
   if (rc != 0)
     return rc;
+  if (timeout_ns == 0 && nothing_published(q))
+    return -EAGAIN;
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
     return lane;
   struct shm_lane *shared = shm_lane_shared(q, lane);
-  *count = 0;
   while (*count == 0 && rc == 0) { /* a run of only SKIPs yields nothing */
     struct claim c;
     size_t first_len;
@@ -317,6 +328,8 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
   int rc = shm_ready(q);
   if (rc != 0)
     return rc;
+  if (timeout_ns == 0 && nothing_published(q))
+    return -EAGAIN;
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
