@@ -74,8 +74,12 @@ check_PROGRAMS += tests/test_registry tests/test_flat_api tests/test_options \
 TESTS += tests/test_registry tests/test_flat_api tests/test_options \
 	tests/test_conformance
 
-check_PROGRAMS += tests/test_shm_recovery tests/test_shm_segment
-TESTS += tests/test_shm_recovery tests/test_shm_segment
+check_PROGRAMS += tests/test_shm_recovery tests/test_shm_segment \
+	tests/test_shm_lanes
+TESTS += tests/test_shm_recovery tests/test_shm_segment tests/test_shm_lanes
+tests_test_shm_lanes_SOURCES = tests/test_shm_lanes.c
+tests_test_shm_lanes_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
+tests_test_shm_lanes_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 tests_test_shm_segment_SOURCES = tests/test_shm_segment.c
 tests_test_shm_segment_CFLAGS = $(TEST_CFLAGS)
 tests_test_shm_segment_LDADD = $(TEST_LIBS)

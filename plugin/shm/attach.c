@@ -95,7 +95,7 @@ static int find_free_entry(shm_queue *q) {
  * leaves no mark; such residue goes when the queue is next idle: with no
  * live attachment nobody can be waiting, so every count is zero. Runs under
  * the lifecycle lock, so no new owner can take a dead entry (and start
- * waiting in its lanes) or attach at all meanwhile. */
+ * sleeping under it) or attach at all meanwhile. */
 static void reap_dead_waiters(shm_queue *q) {
   struct shm_header *h = q->hdr;
   uint32_t live = 0;
@@ -107,13 +107,8 @@ static void reap_dead_waiters(shm_queue *q) {
       live++;
       continue;
     }
-    for (unsigned l = 0; l < SHM_LANES; l++) {
-      uint32_t w = atomic_exchange(&a->lanes[l].waiting, WAIT_NONE);
-      if (w == WAIT_DATA)
-        atomic_fetch_sub(&h->data_waiters, 1);
-      else if (w == WAIT_SPACE)
-        atomic_fetch_sub(&h->space_waiters, 1);
-    }
+    atomic_fetch_sub(&h->data_waiters, atomic_exchange(&a->sleeping_data, 0));
+    atomic_fetch_sub(&h->space_waiters, atomic_exchange(&a->sleeping_space, 0));
   }
   if (live == 0) {
     atomic_store(&h->data_waiters, 0);

@@ -39,6 +39,9 @@ int shm_lane_acquire(shm_queue *q, int64_t deadline_ns) {
       return lane;
     /* More threads than lanes on this handle: sleep until one is freed. */
     atomic_fetch_add(&q->lane_waiters, 1);
+    /* pairs with the fence or seq_cst store of a release: either it sees
+     * our count and wakes us, or our retry below sees its lane free */
+    atomic_thread_fence(memory_order_seq_cst);
     uint32_t ev = atomic_load(&q->lane_event);
     lane = try_acquire(q);
     int rc =
@@ -67,6 +70,48 @@ void shm_lane_wake_waiters(shm_queue *q) {
     atomic_fetch_add(&q->lane_event, 1);
     shm_futex_wake(&q->lane_event, 0, 1);
   }
+}
+
+int shm_lane_sleep(shm_queue *q, int *lane, _Atomic uint32_t *word,
+                   uint32_t expected, int64_t deadline_ns, int64_t cap_ns) {
+  shm_lane_release(q, *lane);
+  *lane = -1;
+  int rc = shm_futex_wait(word, expected, 1, deadline_ns, cap_ns);
+  if (rc != 0)
+    return rc;
+  int again = shm_lane_acquire(q, deadline_ns);
+  if (again < 0)
+    return again;
+  *lane = again;
+  return 0;
+}
+
+int shm_lane_finish(shm_queue *q, int lane, int rc) {
+  if (rc == -ETIMEDOUT)
+    atomic_fetch_add_explicit(&q->attach[q->index].timeouts, 1,
+                              memory_order_relaxed);
+  if (lane >= 0)
+    shm_lane_release(q, lane);
+  return rc;
+}
+
+static _Atomic uint32_t *sleepers(shm_queue *q, enum shm_wait w) {
+  struct shm_attach *a = &q->attach[q->index];
+  return w == WAIT_DATA ? &a->sleeping_data : &a->sleeping_space;
+}
+
+static _Atomic uint32_t *waiters(shm_queue *q, enum shm_wait w) {
+  return w == WAIT_DATA ? &q->hdr->data_waiters : &q->hdr->space_waiters;
+}
+
+void shm_sleeper_enter(shm_queue *q, enum shm_wait w) {
+  atomic_fetch_add(waiters(q, w), 1); /* seq_cst: pairs with the wakers */
+  atomic_fetch_add(sleepers(q, w), 1);
+}
+
+void shm_sleeper_leave(shm_queue *q, enum shm_wait w) {
+  atomic_fetch_sub(sleepers(q, w), 1);
+  atomic_fetch_sub(waiters(q, w), 1);
 }
 
 struct shm_lane *shm_lane_shared(shm_queue *q, int lane) {

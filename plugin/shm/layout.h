@@ -60,12 +60,9 @@ struct shm_lane {
   _Atomic uint64_t get_from; /* first ticket claimed (low 32 bits) */
   _Atomic uint64_t get_to;   /* one past the last ticket claimed */
   _Atomic uint64_t puts, put_bytes, gets, get_bytes;
-  _Atomic uint64_t blocked_puts, blocked_gets, timeouts;
-  /* Which shared waiter count this lane's holder is in (enum shm_wait),
-   * so a dead holder's count can be taken back (attach.c). Zero in
-   * segments from before it existed, which is also "not waiting". */
-  _Atomic uint32_t waiting;
-  uint32_t pad32;
+  _Atomic uint64_t blocked_puts, blocked_gets;
+  _Atomic uint64_t timeouts; /* unused: timeouts are counted per attachment */
+  uint32_t reserved[2];      /* was a per-lane sleep mark; always zero */
   uint64_t pad[4];
 };
 
@@ -80,7 +77,12 @@ struct shm_attach {
   _Atomic uint32_t state;
   _Atomic int32_t pid;
   _Atomic uint64_t since_ns; /* attach time, CLOCK_REALTIME */
-  uint64_t pad[14];
+  /* Threads of this process asleep in get (data) and put (space). A
+   * sleeper holds no lane, so the shared waiter counts it raised are
+   * tracked here and taken back if the process dies (attach.c). */
+  _Atomic uint32_t sleeping_data, sleeping_space;
+  _Atomic uint64_t timeouts; /* calls that timed out, any thread */
+  uint64_t pad[12];
   struct shm_lane lanes[SHM_LANES];
 };
 

@@ -86,7 +86,9 @@ static int ticket_ready(void *arg) {
          atomic_load_explicit(&h->read, memory_order_relaxed) != w->r;
 }
 
-static int wait_for_ticket(shm_queue *q, struct shm_lane *lane, uint32_t r,
+/* Waits for ticket r to be published (or claimed by another consumer). The
+ * lane is given up while asleep: see shm_lane_sleep. */
+static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
                            int64_t deadline, int64_t *stuck_since) {
   struct shm_header *h = q->hdr;
   struct shm_slot *s = shm_slot_of(q, r);
@@ -104,14 +106,12 @@ static int wait_for_ticket(shm_queue *q, struct shm_lane *lane, uint32_t r,
     if (now - *stuck_since >= stall && shm_recover_producer(q, r))
       return 0;
   }
-  atomic_fetch_add(&h->data_waiters, 1); /* seq_cst: pairs with publish */
-  shm_wait_mark(lane, WAIT_DATA);
+  shm_sleeper_enter(q, WAIT_DATA); /* seq_cst: pairs with publish */
   uint32_t ev = atomic_load(&h->data_event);
   int rc = 0;
   if (!published(atomic_load(&s->ctl), r) && atomic_load(&h->read) == r)
-    rc = shm_futex_wait(&h->data_event, ev, 1, deadline, stall);
-  shm_wait_mark(lane, WAIT_NONE);
-  atomic_fetch_sub(&h->data_waiters, 1);
+    rc = shm_lane_sleep(q, lane, &h->data_event, ev, deadline, stall);
+  shm_sleeper_leave(q, WAIT_DATA);
   return rc;
 }
 
@@ -148,8 +148,9 @@ static uint32_t claimable(shm_queue *q, uint32_t r, size_t cap, size_t max,
 }
 
 /* Claims up to `max` ready records fitting in `cap`, waiting as needed.
- * -EMSGSIZE (with *first_len) if the first one does not fit. */
-static int claim(shm_queue *q, struct shm_lane *lane, size_t cap, size_t max,
+ * -EMSGSIZE (with *first_len) if the first one does not fit. Waiting may
+ * change *lane (see shm_lane_sleep). */
+static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
                  int64_t deadline, int nonblocking, struct claim *c,
                  size_t *first_len) {
   struct shm_header *h = q->hdr;
@@ -157,6 +158,7 @@ static int claim(shm_queue *q, struct shm_lane *lane, size_t cap, size_t max,
   uint32_t stuck_r = 0;
   int blocked = 0;
   for (;;) {
+    struct shm_lane *lane = shm_lane_shared(q, *lane_index);
     uint32_t r = atomic_load_explicit(&h->read, memory_order_acquire);
     uint32_t k = claimable(q, r, cap, max, first_len);
     if (k > 0) {
@@ -182,7 +184,7 @@ static int claim(shm_queue *q, struct shm_lane *lane, size_t cap, size_t max,
       stuck_r = r;
       stuck_since = 0;
     }
-    int rc = wait_for_ticket(q, lane, r, deadline, &stuck_since);
+    int rc = wait_for_ticket(q, lane_index, r, deadline, &stuck_since);
     if (rc != 0)
       return rc;
   }
@@ -282,16 +284,16 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
-    return lane;
-  struct shm_lane *shared = shm_lane_shared(q, lane);
+    return shm_lane_finish(q, -1, lane);
   while (*count == 0 && rc == 0) { /* a run of only SKIPs yields nothing */
     struct claim c;
     size_t first_len;
-    rc = claim(q, shared, cap, max, deadline, timeout_ns == 0, &c, &first_len);
+    rc = claim(q, &lane, cap, max, deadline, timeout_ns == 0, &c, &first_len);
     if (rc == -EMSGSIZE)
       lens[0] = first_len;
     if (rc != 0)
       break;
+    struct shm_lane *shared = shm_lane_shared(q, lane);
     uint64_t bytes;
     rc = copy_out(q, &c, buf, cap, lens, count, &bytes);
     shm_release_range(q, c.ticket, c.ticket + c.count,
@@ -300,10 +302,7 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
     lane_add(&shared->gets, *count);
     lane_add(&shared->get_bytes, bytes);
   }
-  if (rc == -ETIMEDOUT)
-    lane_add(&shared->timeouts, 1);
-  shm_lane_release(q, lane);
-  return rc;
+  return shm_lane_finish(q, lane, rc);
 }
 
 int shm_get(shm_queue *q, void *buf, size_t cap, size_t *len,
@@ -333,15 +332,15 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
-    return lane;
-  struct shm_lane *shared = shm_lane_shared(q, lane);
+    return shm_lane_finish(q, -1, lane);
   for (;;) {
     struct claim c;
     size_t first_len;
-    rc = claim(q, shared, q->geo.capacity, 1, deadline, timeout_ns == 0, &c,
+    rc = claim(q, &lane, q->geo.capacity, 1, deadline, timeout_ns == 0, &c,
                &first_len);
     if (rc != 0)
       break;
+    struct shm_lane *shared = shm_lane_shared(q, lane);
     if (!is_ready(q, c.ticket)) { /* SKIP: release it and go on */
       shm_release_range(q, c.ticket, c.ticket + 1, end_of(q, c.ticket));
       clear_get_intent(shared);
@@ -359,10 +358,7 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
     *token = TOKEN(lane, c.ticket);
     return 0;
   }
-  if (rc == -ETIMEDOUT)
-    lane_add(&shared->timeouts, 1);
-  shm_lane_release(q, lane);
-  return rc;
+  return shm_lane_finish(q, lane, rc);
 }
 
 int shm_release(shm_queue *q, uint64_t token) {

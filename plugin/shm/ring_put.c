@@ -83,8 +83,8 @@ static int head_moved(void *arg) {
 
 /* Sleeps until head moves (or the deadline). Checks for a dead consumer
  * holding the head record when head has been stuck for a while. */
-static int wait_for_space(shm_queue *q, struct shm_lane *lane, uint64_t H,
-                          int64_t deadline, int64_t *stuck_since) {
+static int wait_for_space(shm_queue *q, int *lane, uint64_t H, int64_t deadline,
+                          int64_t *stuck_since) {
   struct shm_header *h = q->hdr;
   struct head_watch w = {&h->head, H};
   if (shm_spin(q->spin_ns, head_moved, &w))
@@ -95,14 +95,12 @@ static int wait_for_space(shm_queue *q, struct shm_lane *lane, uint64_t H,
   int64_t waited = now - *stuck_since, stall = shm_stall_ns(waited);
   if (waited >= stall && shm_recover_head(q))
     return 0;
-  atomic_fetch_add(&h->space_waiters, 1); /* seq_cst: pairs with release */
-  shm_wait_mark(lane, WAIT_SPACE);
+  shm_sleeper_enter(q, WAIT_SPACE); /* seq_cst: pairs with release */
   uint32_t ev = atomic_load(&h->space_event);
   int rc = 0;
   if (atomic_load(&h->head) == H)
-    rc = shm_futex_wait(&h->space_event, ev, 1, deadline, stall);
-  shm_wait_mark(lane, WAIT_NONE);
-  atomic_fetch_sub(&h->space_waiters, 1);
+    rc = shm_lane_sleep(q, lane, &h->space_event, ev, deadline, stall);
+  shm_sleeper_leave(q, WAIT_SPACE);
   return rc;
 }
 
@@ -127,13 +125,13 @@ static uint64_t reload_head(shm_queue *q, struct shm_lane_local *local) {
 }
 
 /* Reserves the longest prefix of msgs (at least one) that fits, waiting for
- * space as needed. */
-static int reserve(shm_queue *q, int lane, const struct sage_msg *msgs,
+ * space as needed. Waiting may change *lane (see shm_lane_sleep). */
+static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
                    size_t count, int64_t deadline, int nonblocking,
                    struct shm_reservation *res) {
   struct shm_header *h = q->hdr;
-  struct shm_lane *shared = shm_lane_shared(q, lane);
-  struct shm_lane_local *local = shm_lane_local(q, lane);
+  struct shm_lane *shared = shm_lane_shared(q, *lane);
+  struct shm_lane_local *local = shm_lane_local(q, *lane);
   uint64_t T = atomic_load_explicit(&h->tail, memory_order_relaxed);
   uint64_t stuck_head = 0;
   int64_t stuck_since = 0;
@@ -157,9 +155,11 @@ static int reserve(shm_queue *q, int lane, const struct sage_msg *msgs,
         stuck_head = H;
         stuck_since = 0;
       }
-      int rc = wait_for_space(q, shared, H, deadline, &stuck_since);
+      int rc = wait_for_space(q, lane, H, deadline, &stuck_since);
       if (rc != 0)
         return rc;
+      shared = shm_lane_shared(q, *lane);
+      local = shm_lane_local(q, *lane);
       T = atomic_load_explicit(&h->tail, memory_order_relaxed);
       local->head_refresh_due = 0;
       continue;
@@ -224,17 +224,17 @@ static int too_big(shm_queue *q, size_t len) {
       (unsigned long long)q->geo.capacity);
 }
 
-/* Ends a put-side operation: counts a timeout, releases the lane and wakes
- * readers for `published` records not yet announced. One fence serves the
+/* Ends a put-side operation: counts a timeout, releases the lane if held
+ * and wakes readers for `published` records not yet announced (which only
+ * a successful operation, holding its lane, has). One fence serves the
  * lane release and the readers' wake-up check (one locked instruction per
  * put instead of two). */
 static int end_put(shm_queue *q, int lane, int rc, uint32_t published) {
-  if (rc == -ETIMEDOUT)
-    lane_add(&shm_lane_shared(q, lane)->timeouts, 1);
+  if (published == 0)
+    return shm_lane_finish(q, lane, rc);
   shm_lane_release_unfenced(q, lane);
   atomic_thread_fence(memory_order_seq_cst);
-  if (published > 0)
-    wake_readers_fenced(q, published);
+  wake_readers_fenced(q, published);
   shm_lane_wake_waiters(q);
   return rc;
 }
@@ -282,8 +282,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
-    return lane;
-  struct shm_lane *shared = shm_lane_shared(q, lane);
+    return shm_lane_finish(q, -1, lane);
   uint32_t unannounced = 0;
   while (*done < count && rc == 0) {
     if (unannounced > 0) { /* before we may wait for space they free */
@@ -291,10 +290,11 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
       unannounced = 0;
     }
     struct shm_reservation r;
-    rc = reserve(q, lane, msgs + *done, count - *done, deadline,
+    rc = reserve(q, &lane, msgs + *done, count - *done, deadline,
                  timeout_ns == 0, &r);
     if (rc != 0)
       break;
+    struct shm_lane *shared = shm_lane_shared(q, lane);
     write_records(q, &r, msgs + *done);
     clear_put_intent(shared);
     uint64_t bytes = 0;
@@ -334,10 +334,10 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
-    return lane;
+    return shm_lane_finish(q, -1, lane);
   struct sage_msg msg = {NULL, len};
   struct shm_reservation r;
-  rc = reserve(q, lane, &msg, 1, deadline, timeout_ns == 0, &r);
+  rc = reserve(q, &lane, &msg, 1, deadline, timeout_ns == 0, &r);
   if (rc != 0)
     return end_put(q, lane, rc, 0);
   struct placement p = place(q, shm_unit(r.from), shm_units(len));

@@ -134,13 +134,20 @@ int shm_spin(int64_t spin_ns, int (*done)(void *arg), void *arg);
 int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,
                    int64_t deadline_ns, int64_t cap_ns);
 void shm_futex_wake(_Atomic uint32_t *word, int shared, int count);
-/* Notes in the lane which waiter count its holder is in. Marked after the
- * count is raised and cleared before it is lowered (the seq_cst RMWs order
- * these relaxed stores), so a mark left by a dead process always stands for
- * a raise that nobody will lower: attach.c takes it back. */
-static inline void shm_wait_mark(struct shm_lane *lane, enum shm_wait w) {
-  atomic_store_explicit(&lane->waiting, (uint32_t)w, memory_order_relaxed);
-}
+/* Counts the caller as a sleeper on data (get) or space (put): the shared
+ * waiter count that wakers check, and this attachment's share of it, raised
+ * in that order and lowered in the reverse, so what a dead process leaves
+ * in its attachment is always a raise nobody will lower (attach.c). */
+void shm_sleeper_enter(shm_queue *q, enum shm_wait w);
+void shm_sleeper_leave(shm_queue *q, enum shm_wait w);
+/* Sleeps on a shared futex word (shm_futex_wait) without holding the
+ * lane, so threads asleep in get or put never keep this handle's other
+ * threads from the lanes they need to put or get. On return *lane is held
+ * again (maybe another one), or is -1 and the result is an error. */
+int shm_lane_sleep(shm_queue *q, int *lane, _Atomic uint32_t *word,
+                   uint32_t expected, int64_t deadline_ns, int64_t cap_ns);
+/* Ends an operation: counts a timeout and releases the lane if held. */
+int shm_lane_finish(shm_queue *q, int lane, int rc);
 void shm_cpu_relax(void);
 
 /* ---- ring_put.c ---- */

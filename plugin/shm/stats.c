@@ -1,6 +1,6 @@
 /* Shared statistics: positions from the header, totals summed over every
- * lane (each written by one holder only, so no counter is contended), and
- * a liveness census of the attachments. */
+ * lane (each written by one holder only, so no counter is contended) and
+ * attachment (timeouts), and a liveness census of the attachments. */
 #include "config.h"
 
 #include "shm.h"
@@ -19,9 +19,13 @@ static void sum_lanes(shm_queue *q, struct sage_stats *st) {
           atomic_load_explicit(&lane->blocked_puts, memory_order_relaxed);
       st->blocked_gets +=
           atomic_load_explicit(&lane->blocked_gets, memory_order_relaxed);
-      st->timeouts +=
-          atomic_load_explicit(&lane->timeouts, memory_order_relaxed);
     }
+}
+
+static void sum_attachments(shm_queue *q, struct sage_stats *st) {
+  for (uint32_t i = 0; i < q->geo.attach_max; i++)
+    st->timeouts +=
+        atomic_load_explicit(&q->attach[i].timeouts, memory_order_relaxed);
 }
 
 int shm_stats(shm_queue *q, struct sage_stats *st) {
@@ -35,6 +39,7 @@ int shm_stats(shm_queue *q, struct sage_stats *st) {
       (uint64_t)(uint32_t)(shm_unit(tail) - shm_unit(head)) * SHM_UNIT;
   st->items = (uint32_t)(shm_ticket(tail) - read);
   sum_lanes(q, st);
+  sum_attachments(q, st);
   st->high_water = atomic_load_explicit(&h->high_water, memory_order_relaxed);
   if (st->high_water < st->bytes_used)
     st->high_water = st->bytes_used;
