@@ -347,6 +347,32 @@ def test_threads_many_producers_and_consumers(q):
     assert sorted(results) == list(range(per * producers))
 
 
+def test_more_blocked_consumer_threads_than_lanes(q):
+    # One handle per process has 8 lanes; 16 threads asleep in get must not
+    # keep the producer thread from putting what wakes them.
+    consumers = 16
+    got = []
+    lock = threading.Lock()
+
+    def consume():
+        item = q.get(timeout=30)
+        with lock:
+            got.append(item)
+
+    threads = [threading.Thread(target=consume) for _ in range(consumers)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while q.get_stats()["waiting_readers"] < consumers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert q.get_stats()["waiting_readers"] == consumers
+    for i in range(consumers):
+        q.put(i, timeout=2)
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(got) == list(range(consumers))
+
+
 def test_blocking_get_releases_the_gil(q):
     ticks = []
     stop = threading.Event()
