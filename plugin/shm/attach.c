@@ -96,6 +96,13 @@ static int find_free_entry(shm_queue *q) {
  * live attachment nobody can be waiting, so every count is zero. Runs under
  * the lifecycle lock, so no new owner can take a dead entry (and start
  * sleeping under it) or attach at all meanwhile. */
+/* Takes a dead attachment's share out of a shared waiter count; a share
+ * larger than the count (a corrupt segment) never wraps it. */
+static void take_back(_Atomic uint32_t *count, _Atomic uint32_t *share) {
+  uint32_t n = atomic_exchange(share, 0), have = atomic_load(count);
+  atomic_fetch_sub(count, n < have ? n : have);
+}
+
 static void reap_dead_waiters(shm_queue *q) {
   struct shm_header *h = q->hdr;
   uint32_t live = 0;
@@ -107,8 +114,8 @@ static void reap_dead_waiters(shm_queue *q) {
       live++;
       continue;
     }
-    atomic_fetch_sub(&h->data_waiters, atomic_exchange(&a->sleeping_data, 0));
-    atomic_fetch_sub(&h->space_waiters, atomic_exchange(&a->sleeping_space, 0));
+    take_back(&h->data_waiters, &a->sleeping_data);
+    take_back(&h->space_waiters, &a->sleeping_space);
   }
   if (live == 0) {
     atomic_store(&h->data_waiters, 0);
