@@ -39,6 +39,8 @@ _OOB = _ser.OOB_THRESHOLD
 # Types pickled directly (no buffer hook: they cannot hold a PickleBuffer).
 _PLAIN = frozenset({bytes, str, int, float, bool, type(None), complex})
 _dumps = _ser._pickle_dumps
+_SHORT_BYTES_HEAD = _ser.SHORT_BYTES_HEAD
+_STOP = _ser.STOP
 # Small plain values: no buffer can hide in them.
 _PLAIN_SMALL = frozenset({str, int, float, bool, type(None), complex})
 
@@ -349,7 +351,9 @@ class SageQueue:
         both cases the queue is unchanged.
         """
         kind = type(item)
-        if kind in _PLAIN and (kind is not bytes or len(item) < _OOB):
+        if kind is bytes and len(item) < 256:
+            data = _SHORT_BYTES_HEAD[len(item)] + item + _STOP
+        elif kind in _PLAIN and (kind is not bytes or len(item) < _OOB):
             data = _dumps(item, 5)
         else:
             data, buffers = _ser.dumps(item)

@@ -142,3 +142,17 @@ def test_fallbacks_without_zero_copy_or_batch(mem_transport):
         got += q.get_many(10)
     assert got == [1, 2, 3]
     assert q.qsize() == 0 and q.empty()
+
+
+def test_short_bytes_pickle_form_loads_as_pickle_does():
+    for n in range(256):
+        item = bytes((i * 7) % 256 for i in range(n))
+        data = ser.SHORT_BYTES_HEAD[n] + item + ser.STOP
+        assert pickle.loads(data) == item and type(pickle.loads(data)) is bytes
+
+
+def test_short_and_long_bytes_round_trip_through_the_queue(q):
+    items = [b"", b"\x80", b"x" * 255, b"y" * 256, bytes(range(200))]
+    for item in items:
+        q.put(item)
+    assert [q.get(timeout=1) for _ in items] == items
