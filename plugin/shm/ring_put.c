@@ -12,14 +12,18 @@
 
 #include "shm.h"
 
-/* Where record i of a reservation starting at unit u goes. */
+/* Where a record of `need` units reserved at unit u goes, in a ring of
+ * cap_units: a record never wraps, so one that would is padded to the
+ * ring's start. (The caller passes cap_units from a local: its stores to
+ * shared memory could alias q->geo.) */
 struct placement {
   uint32_t from, start, end; /* unit positions; start is a ring offset */
 };
 
-static struct placement place(const shm_queue *q, uint32_t u, uint32_t need) {
-  uint32_t mask = q->geo.cap_units - 1, off = u & mask;
-  uint32_t pad = off + need > q->geo.cap_units ? q->geo.cap_units - off : 0;
+static inline struct placement place(uint32_t cap_units, uint32_t u,
+                                     uint32_t need) {
+  uint32_t mask = cap_units - 1, off = u & mask;
+  uint32_t pad = off + need > cap_units ? cap_units - off : 0;
   return (struct placement){u, (u + pad) & mask, u + pad + need};
 }
 
@@ -28,15 +32,13 @@ static struct placement place(const shm_queue *q, uint32_t u, uint32_t need) {
 static uint32_t fitting(const shm_queue *q, uint64_t T, uint64_t H,
                         const struct sage_msg *msgs, size_t count,
                         uint32_t *end_unit) {
-  const uint32_t cap_units = q->geo.cap_units, mask = cap_units - 1;
-  const uint32_t head = shm_unit(H);
+  const uint32_t cap_units = q->geo.cap_units, head = shm_unit(H);
   uint32_t items = shm_ticket(T) - shm_ticket(H), u = shm_unit(T), k = 0;
   size_t room = items < q->geo.item_bound ? q->geo.item_bound - items : 0;
   if (count > room)
     count = room;
   while (k < count) {
-    uint32_t need = shm_units(msgs[k].len), off = u & mask;
-    uint32_t end = u + need + (off + need > cap_units ? cap_units - off : 0);
+    uint32_t end = place(cap_units, u, shm_units(msgs[k].len)).end;
     if (end - head > cap_units)
       break;
     u = end;
@@ -180,16 +182,14 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
   }
 }
 
-/* Fills slot metadata for record i and returns where its payload goes. */
-static void *fill_slot(shm_queue *q, uint32_t ticket, struct placement p,
-                       size_t len) {
-  struct shm_slot *s = shm_slot_of(q, ticket);
+/* Writes a record's slot metadata (its ctl is published later). */
+static inline void fill_slot(struct shm_slot *s, struct placement p, size_t len,
+                             uint32_t owner) {
   atomic_store_explicit(&s->from, p.from, memory_order_relaxed);
   atomic_store_explicit(&s->end, p.end, memory_order_relaxed);
   atomic_store_explicit(&s->start, p.start, memory_order_relaxed);
   atomic_store_explicit(&s->len, (uint32_t)len, memory_order_relaxed);
-  atomic_store_explicit(&s->owner, (uint32_t)q->index, memory_order_relaxed);
-  return q->ring + (size_t)p.start * SHM_UNIT;
+  atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
 }
 
 static void publish(shm_queue *q, uint32_t ticket, enum shm_slot_state st) {
@@ -245,24 +245,17 @@ static int end_put(shm_queue *q, int lane, int rc, uint32_t published) {
  * Geometry is copied to locals: the stores below could alias it. */
 static void write_records(shm_queue *q, const struct shm_reservation *r,
                           const struct sage_msg *msgs) {
-  const uint32_t cap_units = q->geo.cap_units, mask = cap_units - 1;
+  const uint32_t cap_units = q->geo.cap_units;
   const uint32_t slot_mask = q->geo.slot_count - 1, owner = (uint32_t)q->index;
   unsigned char *const ring = q->ring;
   struct shm_slot *const slots = q->slots;
   uint32_t u = shm_unit(r->from);
   for (uint32_t i = 0; i < r->count; i++) {
-    uint32_t need = shm_units(msgs[i].len), off = u & mask;
-    uint32_t pad = off + need > cap_units ? cap_units - off : 0;
-    uint32_t start = (off + pad) & mask, end = u + pad + need;
+    struct placement p = place(cap_units, u, shm_units(msgs[i].len));
     if (msgs[i].len > 0)
-      memcpy(ring + (size_t)start * SHM_UNIT, msgs[i].data, msgs[i].len);
-    struct shm_slot *s = &slots[(r->ticket + i) & slot_mask];
-    atomic_store_explicit(&s->from, u, memory_order_relaxed);
-    atomic_store_explicit(&s->end, end, memory_order_relaxed);
-    atomic_store_explicit(&s->start, start, memory_order_relaxed);
-    atomic_store_explicit(&s->len, (uint32_t)msgs[i].len, memory_order_relaxed);
-    atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
-    u = end;
+      memcpy(ring + (size_t)p.start * SHM_UNIT, msgs[i].data, msgs[i].len);
+    fill_slot(&slots[(r->ticket + i) & slot_mask], p, msgs[i].len, owner);
+    u = p.end;
   }
   for (uint32_t i = 0; i < r->count; i++)
     /* release: the body and metadata written above become visible */
@@ -340,8 +333,10 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
   rc = reserve(q, &lane, &msg, 1, deadline, timeout_ns == 0, &r);
   if (rc != 0)
     return end_put(q, lane, rc, 0);
-  struct placement p = place(q, shm_unit(r.from), shm_units(len));
-  *ptr = fill_slot(q, r.ticket, p, len);
+  struct placement p =
+      place(q->geo.cap_units, shm_unit(r.from), shm_units(len));
+  fill_slot(shm_slot_of(q, r.ticket), p, len, (uint32_t)q->index);
+  *ptr = q->ring + (size_t)p.start * SHM_UNIT;
   q->local[lane].pending =
       (struct shm_pending){1, r.ticket, p.end, (uint32_t)len};
   *token = TOKEN(lane, r.ticket);
