@@ -236,7 +236,7 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
   const uint32_t slot_mask = geo.slot_count - 1;
   size_t off = 0, n = 0;
   int rc = 0;
-  for (uint32_t i = 0; i < c->count && rc == 0; i++) {
+  for (uint32_t i = 0; i < c->count; i++) {
     struct shm_slot *s = &slots[(c->ticket + i) & slot_mask];
     if (shm_ctl_state(atomic_load_explicit(&s->ctl, memory_order_relaxed)) !=
         SLOT_READY)
