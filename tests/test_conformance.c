@@ -45,12 +45,13 @@ CONFORMANCE(batch)
 CONFORMANCE(zero_copy)
 CONFORMANCE(persistence)
 CONFORMANCE(blocking_wakeup)
+CONFORMANCE(many_sleepers)
 CONFORMANCE(item_bound)
 CONFORMANCE(options)
 CONFORMANCE(two_handles)
 CONFORMANCE(tasks)
 
 Test(conformance, every_check_has_a_test) {
-  cr_assert_eq(sage_conformance_count, 14,
+  cr_assert_eq(sage_conformance_count, 15,
                "add a CONFORMANCE() line for each new check");
 }

@@ -397,6 +397,51 @@ static enum conf_result check_blocking_wakeup(struct conf_ctx *c) {
   return CONF_PASS;
 }
 
+#define SLEEPERS 16 /* threads blocked in get on one handle */
+
+struct sleeper {
+  sage_queue *q;
+  int rc;
+};
+
+static void *sleeping_get(void *arg) {
+  struct sleeper *s = arg;
+  char buf[16];
+  size_t len;
+  s->rc = sage_queue_get(s->q, buf, sizeof buf, &len, 3000 * MS);
+  return NULL;
+}
+
+/* Many threads blocked in get must not keep another thread of the same
+ * handle from the put that wakes them (a per-handle resource held while
+ * asleep would). */
+static enum conf_result check_many_sleepers(struct conf_ctx *c) {
+  sage_queue *q;
+  char name[128];
+  OPEN(c, "sleepers", CAPACITY, 0, &q, name);
+  struct sleeper s[SLEEPERS];
+  pthread_t t[SLEEPERS];
+  for (int i = 0; i < SLEEPERS; i++) {
+    s[i] = (struct sleeper){q, 1};
+    pthread_create(&t[i], NULL, sleeping_get, &s[i]);
+  }
+  nanosleep(&(struct timespec){0, 100 * MS}, NULL);
+  int put_rc = 0, puts = 0;
+  while (puts < SLEEPERS && put_rc == 0)
+    if ((put_rc = sage_queue_put(q, "wake", 4, 1000 * MS)) == 0)
+      puts++;
+  int failed = 0;
+  for (int i = 0; i < SLEEPERS; i++) {
+    pthread_join(t[i], NULL);
+    failed += s[i].rc != 0;
+  }
+  CHECK(c, put_rc == 0, "put %d with %d threads blocked in get: rc %d",
+        puts + 1, SLEEPERS, put_rc);
+  CHECK(c, failed == 0, "%d of %d blocked gets failed", failed, SLEEPERS);
+  conf_destroy(c, q);
+  return CONF_PASS;
+}
+
 static enum conf_result check_item_bound(struct conf_ctx *c) {
   sage_queue *q;
   char name[128], buf[8] = {0};
@@ -496,6 +541,8 @@ const struct conf_check sage_conformance_checks[] = {
      SAGE_CAP_PERSISTENT, check_persistence},
     {"blocking_wakeup", "a blocked get wakes promptly on put",
      SAGE_CAP_BLOCKING, check_blocking_wakeup},
+    {"many_sleepers", "16 threads blocked in get do not block a put",
+     SAGE_CAP_BLOCKING, check_many_sleepers},
     {"item_bound", "max_items bounds the number of messages",
      SAGE_CAP_ITEM_BOUND, check_item_bound},
     {"options", "unknown options refused, x- options accepted, create=never", 0,
