@@ -41,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from typing import Any, Callable, Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -143,11 +144,40 @@ class Peer:
     def close(self, end: Any) -> None:
         pass
 
+    # The calls the loops below time, bound before the clock starts. The
+    # defaults fit a queue with put/get and put_many/get_many.
+    def put_one(self, q: Any) -> Callable[[Any], Any]:
+        return q.put
+
+    def put_batch(self, q: Any) -> Callable[[List[Any]], Any]:
+        return q.put_many
+
+    def get_one(self, q: Any) -> Callable[[], Any]:
+        return q.get
+
+    def get_batch(self, q: Any, batch: int) -> Callable[[], List[Any]]:
+        return partial(q.get_many, batch)
+
     def producer(self, end: Any, item: Any, n: int, batch: int) -> None:
-        raise NotImplementedError
+        if batch == 1:
+            put = self.put_one(end)
+            for _ in range(n):
+                put(item)
+        else:
+            put, items = self.put_batch(end), distinct(item, batch)
+            for _ in range(n // batch):
+                put(items)
 
     def consumer(self, end: Any, n: int, batch: int) -> int:
-        raise NotImplementedError
+        if batch == 1:
+            get = self.get_one(end)
+            for _ in range(n):
+                get()
+            return n
+        get, got = self.get_batch(end, batch), 0
+        while got < n:
+            got += len(get())
+        return got
 
 
 class Sage(Peer):
@@ -170,27 +200,6 @@ class Sage(Peer):
     def close(self, q):
         q.close()
 
-    def producer(self, q, item, n, batch):
-        if batch == 1:
-            put = q.put
-            for _ in range(n):
-                put(item)
-        else:
-            items = distinct(item, batch)
-            for _ in range(n // batch):
-                q.put_many(items)
-
-    def consumer(self, q, n, batch):
-        if batch == 1:
-            get = q.get
-            for _ in range(n):
-                get()
-            return n
-        got = 0
-        while got < n:
-            got += len(q.get_many(batch))
-        return got
-
 
 class SageRaw(Sage):
     name = "SageQueue raw"
@@ -198,29 +207,30 @@ class SageRaw(Sage):
     def applies(self, case, mode):
         return "bytes" in case
 
-    def producer(self, q, item, n, batch):
-        if batch == 1:
-            put = q.put_bytes
-            for _ in range(n):
-                put(item)
-        else:
-            items = distinct(item, batch)
-            for _ in range(n // batch):
-                q.put_many(items, raw=True)
+    def put_one(self, q):
+        return q.put_bytes
 
-    def consumer(self, q, n, batch):
-        if batch == 1:
-            get = q.get_bytes
-            for _ in range(n):
-                get()
-            return n
-        got = 0
-        while got < n:
-            got += len(q.get_many(batch, raw=True))
-        return got
+    def put_batch(self, q):
+        return partial(q.put_many, raw=True)
+
+    def get_one(self, q):
+        return q.get_bytes
+
+    def get_batch(self, q, batch):
+        return partial(q.get_many, batch, raw=True)
 
 
-class SageList(Sage):
+class ListBatches:
+    """A batch travels as one message: put() of the list, get() of it."""
+
+    def put_batch(self, q):
+        return q.put
+
+    def get_batch(self, q, batch):
+        return q.get
+
+
+class SageList(ListBatches, Sage):
     """Batches the way mp.Queue and pyzmq do here: one message per batch
     (a pickled list), for an apples-to-apples comparison with them."""
 
@@ -229,19 +239,8 @@ class SageList(Sage):
     def applies(self, case, mode):
         return mode == "batched"
 
-    def producer(self, q, item, n, batch):
-        items = distinct(item, batch)
-        for _ in range(n // batch):
-            q.put(items)
 
-    def consumer(self, q, n, batch):
-        got = 0
-        while got < n:
-            got += len(q.get())
-        return got
-
-
-class MPQueue(Peer):
+class MPQueue(ListBatches, Peer):
     name = "mp.Queue"
 
     def setup(self):
@@ -250,27 +249,6 @@ class MPQueue(Peer):
     def teardown(self, q):
         q.close()
         q.join_thread()
-
-    def producer(self, q, item, n, batch):
-        if batch == 1:
-            put = q.put
-            for _ in range(n):
-                put(item)
-        else:
-            items = distinct(item, batch)
-            for _ in range(n // batch):
-                q.put(items)
-
-    def consumer(self, q, n, batch):
-        if batch == 1:
-            get = q.get
-            for _ in range(n):
-                get()
-            return n
-        got = 0
-        while got < n:
-            got += len(q.get())
-        return got
 
 
 class FasterFifo(Peer):
@@ -282,26 +260,17 @@ class FasterFifo(Peer):
     def teardown(self, q):
         q.close()
 
-    def producer(self, q, item, n, batch):
-        if batch == 1:
-            put = q.put
-            for _ in range(n):
-                put(item, timeout=60)
-        else:
-            items = distinct(item, batch)
-            for _ in range(n // batch):
-                q.put_many(items, timeout=60)
+    def put_one(self, q):
+        return partial(q.put, timeout=60)
 
-    def consumer(self, q, n, batch):
-        if batch == 1:
-            get = q.get
-            for _ in range(n):
-                get(timeout=60)
-            return n
-        got = 0
-        while got < n:
-            got += len(q.get_many(timeout=60, max_messages_to_get=batch))
-        return got
+    def put_batch(self, q):
+        return partial(q.put_many, timeout=60)
+
+    def get_one(self, q):
+        return partial(q.get, timeout=60)
+
+    def get_batch(self, q, batch):
+        return partial(q.get_many, timeout=60, max_messages_to_get=batch)
 
 
 class Zmq(Peer):
