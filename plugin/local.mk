@@ -14,9 +14,10 @@ plugin_libsage_plugin_common_la_SOURCES = \
 
 # The shm transport: sage-shm.so.
 plugin_LTLIBRARIES += plugin/sage-shm.la
-plugin_sage_shm_la_SOURCES = \
+SHM_SOURCES = \
 	plugin/shm/layout.h \
 	plugin/shm/shm.h \
+	plugin/shm/steps.h \
 	plugin/shm/attach.c \
 	plugin/shm/lanes.c \
 	plugin/shm/recover.c \
@@ -27,6 +28,7 @@ plugin_sage_shm_la_SOURCES = \
 	plugin/shm/tasks.c \
 	plugin/shm/transport.c \
 	plugin/shm/wait.c
+plugin_sage_shm_la_SOURCES = $(SHM_SOURCES)
 plugin_sage_shm_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common
 plugin_sage_shm_la_LDFLAGS = $(PLUGIN_MODULE_FLAGS)
 plugin_sage_shm_la_LIBADD = plugin/libsage_plugin_common.la

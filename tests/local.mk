@@ -3,6 +3,7 @@
 # plugins in plugin/.libs) through the environment below.
 AM_TESTS_ENVIRONMENT = \
 	SAGE_TEST_FIXTURES='$(abs_top_builddir)/tests/fixtures/.libs'; \
+	SAGE_TEST_STEPS='$(abs_top_builddir)/tests/steps/.libs'; \
 	SAGE_TEST_PLUGINS='$(abs_top_builddir)/plugin/.libs'; \
 	SAGE_TEST_BUILDDIR='$(abs_top_builddir)'; \
 	SAGE_TEST_SRCDIR='$(abs_top_srcdir)'; \
@@ -10,7 +11,7 @@ AM_TESTS_ENVIRONMENT = \
 	SAGE_QUEUE_LIB='$(abs_top_builddir)/src/.libs/libsagequeue.so'; \
 	NM='$(NM_PROG)'; CLANG_FORMAT='$(CLANG_FORMAT)'; PYTHON='$(PYTHON)'; \
 	SAGE_SANITIZERS='$(SANITIZER_NAMES)'; \
-	export SAGE_TEST_FIXTURES SAGE_TEST_PLUGINS SAGE_TEST_BUILDDIR \
+	export SAGE_TEST_FIXTURES SAGE_TEST_STEPS SAGE_TEST_PLUGINS SAGE_TEST_BUILDDIR \
 	  SAGE_TEST_SRCDIR SAGE_PLUGIN_PATH SAGE_QUEUE_LIB NM CLANG_FORMAT PYTHON \
 	  SAGE_SANITIZERS;
 
@@ -59,6 +60,18 @@ tests_fixtures_sage_nulldesc_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DFIXTURE_NAME='"nulldesc"' -DFIXTURE_NULL_DESC
 tests_fixtures_sage_nulldesc_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 EXTRA_DIST += tests/fixtures/mem_transport.c
+
+# The shm transport with its step points compiled in (plugin/shm/steps.h),
+# for tests that stop or kill a party at an exact point. It lands in
+# tests/steps/.libs, under the same name: tests put that directory first on
+# SAGE_PLUGIN_PATH.
+check_LTLIBRARIES += tests/steps/sage-shm.la
+tests_steps_sage_shm_la_SOURCES = $(SHM_SOURCES) plugin/shm/steps.c
+tests_steps_sage_shm_la_CPPFLAGS = $(plugin_sage_shm_la_CPPFLAGS) -DSHM_STEPS
+tests_steps_sage_shm_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
+	-no-undefined -rpath /nowhere \
+	-export-symbols-regex '^(sage_transport_entry|sage_shm_set_step_hook)$$'
+tests_steps_sage_shm_la_LIBADD = plugin/libsage_plugin_common.la
 
 # Criterion suites. Criterion cannot start under ThreadSanitizer (its
 # inheritable arena collides with TSan's address-space layout:

@@ -53,6 +53,19 @@ static uint64_t realtime_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A dead owner's counted reservation is complete, and its intent is the
+ * only record of that: publish what it left unpublished before the intent
+ * is cleared (recover.c decides the same way, so racing it is harmless). */
+static void publish_for_dead(shm_queue *q, struct shm_lane *lane) {
+  uint32_t from = shm_ticket(atomic_load(&lane->put_from));
+  uint32_t to = shm_ticket(atomic_load(&lane->put_to));
+  if (to - from == 0 || to - from > q->geo.slot_count ||
+      atomic_load(&lane->puts) != atomic_load(&lane->put_base) + (to - from))
+    return;
+  for (uint32_t t = from; t != to; t++)
+    shm_resolve_ticket(q, t, 1);
+}
+
 /* Takes over entry i (free, or left by a dead process). Its lanes' intents
  * are cleared; their counters are kept so totals stay exact. */
 static void claim_entry(shm_queue *q, uint32_t i) {
@@ -61,6 +74,7 @@ static void claim_entry(shm_queue *q, uint32_t i) {
     atomic_fetch_add(&q->hdr->reclaimed, 1);
   for (unsigned l = 0; l < SHM_LANES; l++) {
     struct shm_lane *lane = &a->lanes[l];
+    publish_for_dead(q, lane);
     atomic_store(&lane->put_to, atomic_load(&lane->put_from));
     atomic_store(&lane->get_to, atomic_load(&lane->get_from));
   }

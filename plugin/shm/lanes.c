@@ -37,6 +37,8 @@ int shm_lane_acquire(shm_queue *q, int64_t deadline_ns) {
     int lane = try_acquire(q);
     if (lane >= 0)
       return lane;
+    if (deadline_ns == 0)
+      return -EAGAIN; /* a non-blocking call neither waits nor times out */
     /* More threads than lanes on this handle: sleep until one is freed. */
     atomic_fetch_add(&q->lane_waiters, 1);
     /* pairs with the fence or seq_cst store of a release: either it sees

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x314d534551474153ull /* "SAGEQSM1" little-endian */
-#define SHM_LAYOUT_VERSION 1u
+#define SHM_LAYOUT_VERSION 2u
 #define SHM_LINE                                                               \
   128               /* pad hot words to two cache lines (adjacent prefetch)    \
                      */
@@ -30,17 +30,23 @@
 #define SHM_LANES 8u /* concurrent ops per attachment */
 #define SHM_DEFAULT_ATTACH 64u
 #define SHM_MAX_ATTACH 4096u
+#define SHM_MAX_STALL_TIMEOUT_NS (3600ull * 1000000000ull) /* one hour */
 
 /* Slot states (low 32 bits of slot ctl; the ticket is the high 32). */
 enum shm_slot_state {
-  SLOT_EMPTY = 0, /* reserved or never used: not yet readable */
+  SLOT_EMPTY = 0, /* unused: an unpublished ticket's slot still holds an
+                     older lap's ctl (slots start as the lap before the
+                     first) */
   SLOT_READY = 1, /* published message */
-  SLOT_SKIP = 2,  /* published, no message (cancelled or writer died) */
+  SLOT_SKIP = 2,  /* published, no message (cancelled by its producer) */
   SLOT_DONE = 3,  /* taken and released out of order; head not past it yet */
   SLOT_LOST = 4,  /* taken by a consumer that died; given up */
+  SLOT_DEAD = 5,  /* its producer died unfinished: no message, and none of
+                     the slot's other fields are valid (recover.c) */
 };
 
-/* One message's metadata. Written by its producer before publishing ctl. */
+/* One message's metadata. Written by its producer before publishing ctl;
+ * never written by anyone else (recovery only changes ctl). */
 struct shm_slot {
   _Atomic uint64_t ctl;   /* (ticket << 32) | shm_slot_state */
   _Atomic uint32_t from;  /* unit position where the reservation began */
@@ -53,7 +59,10 @@ struct shm_slot {
 
 /* What one thread of an attached process is doing, so survivors can tell a
  * slow owner from a dead one. An empty range means idle. Counters are
- * written only by the lane's current holder and summed by stats. */
+ * written only by the lane's current holder and summed by stats. `puts`
+ * reaches put_base + (tickets in the put intent) once every record of the
+ * reservation is written, before any is published: a dead owner's records
+ * are then complete, and survivors publish them (recover.c). */
 struct shm_lane {
   _Atomic uint64_t put_from; /* tail value this lane reserved from */
   _Atomic uint64_t put_to;   /* tail value after its reservation */
@@ -61,7 +70,7 @@ struct shm_lane {
   _Atomic uint64_t get_to;   /* one past the last ticket claimed */
   _Atomic uint64_t puts, put_bytes, gets, get_bytes;
   _Atomic uint64_t blocked_puts, blocked_gets;
-  _Atomic uint64_t timeouts; /* unused: timeouts are counted per attachment */
+  _Atomic uint64_t put_base; /* puts when the put intent was set */
   uint32_t reserved[2];      /* was a per-lane sleep mark; always zero */
   uint64_t pad[4];
 };
@@ -111,7 +120,10 @@ struct shm_header {
   uint64_t created_ns;
   uint32_t mode;
   uint32_t reserved0;
-  SHM_PAD(pad0, 112);
+  /* > 0: a record left unpublished this long by a live owner is taken
+   * over (stall_timeout option); its owner's publish then fails. */
+  uint64_t stall_timeout_ns;
+  SHM_PAD(pad0, 120);
 
   _Atomic uint32_t unlinked;     /* name removed (destroy/auto-cleanup) */
   _Atomic uint32_t auto_cleanup; /* unlink when the last attachment closes */
@@ -131,10 +143,14 @@ struct shm_header {
   _Atomic uint32_t space_waiters;
   SHM_PAD(pad6, 8);
 
-  _Atomic uint64_t abandoned;  /* records given up after an owner died */
+  /* Records head moved past as DEAD / LOST: (count << 32) | the ticket
+   * after the last one counted. Head passes records in ticket order and
+   * counts each before its CAS, so a count is one CAS and never repeated,
+   * whoever dies where (recover.c). */
+  _Atomic uint64_t dead_tally;
+  _Atomic uint64_t lost_tally;
   _Atomic uint64_t high_water; /* most bytes ever held */
   _Atomic uint64_t reclaimed;  /* dead attachments reclaimed */
-  _Atomic uint64_t lost;       /* published messages lost with a consumer */
   SHM_PAD(pad7, 32);
 
   _Atomic uint64_t tasks_done; /* task_done() total */
@@ -160,6 +176,10 @@ static inline uint32_t shm_ctl_ticket(uint64_t ctl) {
 }
 static inline uint32_t shm_ctl_state(uint64_t ctl) {
   return (uint32_t)ctl;
+}
+/* True if ctl belongs to a lap before ticket t's: t is not published. */
+static inline int shm_ctl_older(uint64_t ctl, uint32_t t) {
+  return (int32_t)(shm_ctl_ticket(ctl) - t) < 0;
 }
 
 /* True if ticket t lies in [from, to) (modular). */

@@ -1,15 +1,23 @@
-/* Recovering from owners that died mid-operation.
+/* Recovering from owners that died (or, with stall_timeout, stalled)
+ * mid-operation. docs/ARCHITECTURE.md ("Recovery") and model/ring.pml
+ * give the argument; in short:
  *
- * A record can be stuck in two ways: reserved but never published (its
- * producer died), or claimed but never released (its consumer died). The
- * owner of each in-flight ticket is visible through lane intents, written
- * before the CAS that took the ticket; a survivor that saw the CAS (it read
- * tail or read with acquire) therefore sees the intent. If no lane of a live
- * attachment covers the ticket, its owner is dead: the record becomes SKIP
- * (producer side) or LOST (consumer side), and `abandoned` counts it. */
+ * - A reserved ticket t left unpublished is resolved by one CAS on its
+ *   slot's ctl, from the older-lap value read first to (t, READY) if its
+ *   dead owner had counted the reservation (every record written: publish
+ *   it on the owner's behalf) or (t, DEAD) if not. Recovery writes nothing
+ *   else, so a survivor that loses the CAS, or decided on stale intents
+ *   (an owner that published meanwhile changed ctl), changes nothing.
+ * - A claimed head record whose consumer died becomes LOST (a message) or
+ *   DONE (a SKIP), by one CAS; head then moves past it.
+ * - Owners are told apart through lane intents, set before the CAS that
+ *   took the ticket and read with acquire after seeing that CAS. A lane's
+ *   values are read again after its process is seen dead: they are final
+ *   then. */
 #include "config.h"
 
 #include "shm.h"
+#include "steps.h"
 
 #define STALL_MIN_NS 10000000ll  /* first check after 10 ms stuck */
 #define STALL_MAX_NS 200000000ll /* then at most every 200 ms */
@@ -21,55 +29,85 @@ int64_t shm_stall_ns(int64_t waited) {
                                : next;
 }
 
+int shm_watch_due(struct shm_watch *w, uint64_t key, int64_t now) {
+  if (atomic_load_explicit(&w->key, memory_order_relaxed) != key ||
+      atomic_load_explicit(&w->since, memory_order_relaxed) == 0) {
+    atomic_store_explicit(&w->key, key, memory_order_relaxed);
+    atomic_store_explicit(&w->since, now, memory_order_relaxed);
+    atomic_store_explicit(&w->next, now + STALL_MIN_NS, memory_order_relaxed);
+    return 0;
+  }
+  if (now < atomic_load_explicit(&w->next, memory_order_relaxed))
+    return 0;
+  int64_t waited = now - atomic_load_explicit(&w->since, memory_order_relaxed);
+  atomic_store_explicit(&w->next, now + shm_stall_ns(waited),
+                        memory_order_relaxed);
+  return 1;
+}
+
+int64_t shm_watch_waited(struct shm_watch *w, uint64_t key, int64_t now) {
+  if (atomic_load_explicit(&w->key, memory_order_relaxed) != key)
+    return 0;
+  int64_t since = atomic_load_explicit(&w->since, memory_order_relaxed);
+  return since == 0 ? 0 : now - since;
+}
+
 enum side { PUT_SIDE, GET_SIDE };
 
-/* Finds a live lane whose intent on `side` covers ticket t. Writes the
- * intent's starting unit (put side) to *from_unit when the intent starts at
- * t. Returns 1 if found. */
-static int live_intent(shm_queue *q, enum side side, uint32_t t,
-                       uint32_t *from_unit) {
-  for (uint32_t i = 0; i < q->geo.attach_max; i++) {
-    struct shm_lane *lanes = q->attach[i].lanes;
+/* Whether a lane's intent on `side` covers ticket t; *count gets the
+ * intent's ticket count. */
+static int covers(struct shm_lane *lane, enum side side, uint32_t t,
+                  uint32_t *count) {
+  uint64_t to = atomic_load_explicit(
+      side == PUT_SIDE ? &lane->put_to : &lane->get_to, memory_order_acquire);
+  uint64_t from = atomic_load_explicit(
+      side == PUT_SIDE ? &lane->put_from : &lane->get_from,
+      memory_order_acquire);
+  uint32_t ft = side == PUT_SIDE ? shm_ticket(from) : (uint32_t)from;
+  uint32_t tt = side == PUT_SIDE ? shm_ticket(to) : (uint32_t)to;
+  *count = tt - ft;
+  return shm_ticket_in(t, ft, tt);
+}
+
+/* A lane whose reservation reached "counted": all its records written. */
+static int counted(struct shm_lane *lane, uint32_t count) {
+  uint64_t puts = atomic_load_explicit(&lane->puts, memory_order_acquire);
+  return puts == atomic_load_explicit(&lane->put_base, memory_order_relaxed) +
+                     count;
+}
+
+enum owner { OWNER_NONE, OWNER_COUNTED, OWNER_LIVE };
+
+/* Who holds ticket t's reservation: a live lane (unless the caller takes
+ * over stalled owners), a dead lane that counted it, or nobody that
+ * finished writing it. */
+static enum owner put_owner(shm_queue *q, uint32_t t, int take_over_live) {
+  enum owner found = OWNER_NONE;
+  for (uint32_t i = 0; i < q->geo.attach_max; i++)
     for (unsigned l = 0; l < SHM_LANES; l++) {
-      _Atomic uint64_t *from_w =
-          side == PUT_SIDE ? &lanes[l].put_from : &lanes[l].get_from;
-      _Atomic uint64_t *to_w =
-          side == PUT_SIDE ? &lanes[l].put_to : &lanes[l].get_to;
-      uint64_t to = atomic_load_explicit(to_w, memory_order_acquire);
-      uint64_t from = atomic_load_explicit(from_w, memory_order_acquire);
-      uint32_t ft = side == PUT_SIDE ? shm_ticket(from) : (uint32_t)from;
-      uint32_t tt = side == PUT_SIDE ? shm_ticket(to) : (uint32_t)to;
-      if (!shm_ticket_in(t, ft, tt) || !shm_attach_alive(q, i))
+      struct shm_lane *lane = &q->attach[i].lanes[l];
+      uint32_t count;
+      if (!covers(lane, PUT_SIDE, t, &count))
         continue;
-      if (from_unit != NULL && ft == t)
-        *from_unit = shm_unit(from);
-      return 1;
+      int alive = shm_attach_alive(q, i);
+      if (alive && !take_over_live)
+        return OWNER_LIVE;
+      /* dead: its lane is final now; read it again */
+      if ((alive || covers(lane, PUT_SIDE, t, &count)) && counted(lane, count))
+        found = OWNER_COUNTED;
     }
-  }
+  return found;
+}
+
+static int live_claim(shm_queue *q, uint32_t t) {
+  for (uint32_t i = 0; i < q->geo.attach_max; i++)
+    for (unsigned l = 0; l < SHM_LANES; l++) {
+      uint32_t count;
+      if (covers(&q->attach[i].lanes[l], GET_SIDE, t, &count) &&
+          shm_attach_alive(q, i))
+        return 1;
+    }
   return 0;
-}
-
-static int taken_state(uint64_t ctl, uint32_t t) {
-  return shm_ctl_ticket(ctl) == t && shm_ctl_state(ctl) != SLOT_EMPTY;
-}
-
-/* Where the record after t begins: from the next published slot, the next
- * live reservation, or the tail. Dead tickets in between are skipped: they
- * end where the next known record begins. */
-static uint32_t successor_from(shm_queue *q, uint32_t t, uint64_t T) {
-  for (uint32_t i = t + 1; i != shm_ticket(T); i++) {
-    struct shm_slot *s = shm_slot_of(q, i);
-    uint64_t ctl = atomic_load_explicit(&s->ctl, memory_order_acquire);
-    if (taken_state(ctl, i)) {
-      uint32_t from = atomic_load_explicit(&s->from, memory_order_relaxed);
-      if (atomic_load_explicit(&s->ctl, memory_order_acquire) == ctl)
-        return from;
-    }
-    uint32_t from;
-    if (live_intent(q, PUT_SIDE, i, &from))
-      return from;
-  }
-  return shm_unit(T);
 }
 
 static void wake_all(_Atomic uint32_t *event) {
@@ -77,31 +115,54 @@ static void wake_all(_Atomic uint32_t *event) {
   shm_futex_wake(event, 1, 0);
 }
 
-int shm_recover_producer(shm_queue *q, uint32_t t) {
+int shm_resolve_ticket(shm_queue *q, uint32_t t, int take_over_live) {
   struct shm_header *h = q->hdr;
   uint64_t T = atomic_load_explicit(&h->tail, memory_order_acquire);
-  if ((int32_t)(shm_ticket(T) - t) <= 0)
-    return 0; /* not reserved yet */
-  /* Producers never reserve more than the slot table ahead of head (t is
-   * at or past head), so a wider gap means a corrupt tail: leave it, rather
-   * than scan up to 2^31 tickets for a successor. */
-  if (shm_ticket(T) - t > q->geo.slot_count)
-    return 0;
+  uint32_t ahead = shm_ticket(T) - t;
+  if (ahead == 0 || ahead > q->geo.slot_count)
+    return 0; /* not reserved, or long resolved */
   struct shm_slot *s = shm_slot_of(q, t);
   uint64_t ctl = atomic_load_explicit(&s->ctl, memory_order_acquire);
-  if (taken_state(ctl, t) || live_intent(q, PUT_SIDE, t, NULL))
+  if (!shm_ctl_older(ctl, t))
+    return 0; /* published (or resolved) already */
+  enum owner owner = put_owner(q, t, take_over_live);
+  if (owner == OWNER_LIVE)
     return 0;
-  if (atomic_load_explicit(&s->ctl, memory_order_acquire) != ctl)
-    return 0; /* published meanwhile */
-  uint32_t end = successor_from(q, t, T);
-  atomic_store_explicit(&s->from, end, memory_order_relaxed);
-  atomic_store_explicit(&s->end, end, memory_order_relaxed);
-  atomic_store_explicit(&s->len, 0, memory_order_relaxed);
-  /* release: publishes `end` with the SKIP; CAS: one survivor wins */
-  if (!atomic_compare_exchange_strong(&s->ctl, &ctl, shm_ctl(t, SLOT_SKIP)))
+  enum shm_slot_state to = owner == OWNER_COUNTED ? SLOT_READY : SLOT_DEAD;
+  SHM_STEP("recover:decided");
+  if (!atomic_compare_exchange_strong(&s->ctl, &ctl, shm_ctl(t, to)))
     return 0;
-  atomic_fetch_add(&h->abandoned, 1);
+  SHM_STEP("recover:marked");
   wake_all(&h->data_event);
+  return 1;
+}
+
+int shm_recover_producer(shm_queue *q, uint32_t t) {
+  return shm_resolve_ticket(q, t, 0);
+}
+
+/* Resolves a head record whose consumer died: READY becomes LOST, SKIP
+ * becomes DONE. Returns 1 if anything changed. */
+static int recover_claimed(shm_queue *q, uint64_t H, struct shm_slot *s,
+                           uint64_t ctl) {
+  struct shm_header *h = q->hdr;
+  uint32_t t = shm_ticket(H);
+  if ((int32_t)(atomic_load(&h->read) - t) <= 0)
+    return 0; /* published, not yet claimed: waiting for consumers */
+  if (live_claim(q, t))
+    return 0;
+  if (atomic_load(&h->head) != H)
+    return 1; /* released meanwhile */
+  int lost = shm_ctl_state(ctl) == SLOT_READY;
+  SHM_STEP("recover_head:decided");
+  if (!atomic_compare_exchange_strong(&s->ctl, &ctl,
+                                      shm_ctl(t, lost ? SLOT_LOST : SLOT_DONE)))
+    return 1;
+  SHM_STEP("recover_head:marked");
+  shm_advance_head(q);
+  if (lost)
+    wake_all(&h->join_event); /* its task can never be done */
+  wake_all(&h->space_event);
   return 1;
 }
 
@@ -113,27 +174,29 @@ int shm_recover_head(shm_queue *q) {
     return 0; /* empty: nothing stuck */
   struct shm_slot *s = shm_slot_of(q, t);
   uint64_t ctl = atomic_load(&s->ctl);
-  if (shm_ctl_ticket(ctl) != t || shm_ctl_state(ctl) == SLOT_EMPTY)
+  if (shm_ctl_older(ctl, t))
     return shm_recover_producer(q, t);
+  if (shm_ctl_ticket(ctl) != t)
+    return 1; /* head moved on */
   uint32_t st = shm_ctl_state(ctl);
-  if (st == SLOT_DONE || st == SLOT_LOST) {
+  if (st == SLOT_DONE || st == SLOT_LOST || st == SLOT_DEAD) {
     shm_advance_head(q);
-    return 1;
+    return atomic_load(&h->head) != H;
   }
-  if ((int32_t)(atomic_load(&h->read) - t) <= 0)
-    return 0; /* published, not yet claimed: waiting for consumers */
-  if (live_intent(q, GET_SIDE, t, NULL))
-    return 0;
-  if (atomic_load(&h->head) != H)
-    return 1; /* released meanwhile */
-  if (!atomic_compare_exchange_strong(&s->ctl, &ctl, shm_ctl(t, SLOT_LOST)))
-    return 1;
-  atomic_fetch_add(&h->abandoned, 1);
-  if (shm_ctl_state(ctl) == SLOT_READY) {
-    atomic_fetch_add(&h->lost, 1); /* its task can never be done */
-    wake_all(&h->join_event);
+  return recover_claimed(q, H, s, ctl);
+}
+
+void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j,
+               uint32_t slots) {
+  uint64_t v = atomic_load(tally);
+  for (;;) {
+    uint32_t marker = (uint32_t)v, from = t;
+    if ((uint32_t)(marker - t) <= slots) /* counted up to marker already */
+      from = marker;
+    if ((int32_t)(j - from) <= 0)
+      return;
+    uint64_t next = ((v >> 32) + (j - from)) << 32 | j;
+    if (atomic_compare_exchange_weak(tally, &v, next))
+      return;
   }
-  shm_advance_head(q);
-  wake_all(&h->space_event);
-  return 1;
 }

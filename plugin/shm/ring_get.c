@@ -12,10 +12,13 @@
 #include <string.h>
 
 #include "shm.h"
+#include "steps.h"
 
+/* Claimable: a message, or a record without one (SKIP, DEAD). */
 static int published(uint64_t ctl, uint32_t ticket) {
   uint32_t st = shm_ctl_state(ctl);
-  return shm_ctl_ticket(ctl) == ticket && (st == SLOT_READY || st == SLOT_SKIP);
+  return shm_ctl_ticket(ctl) == ticket &&
+         (st == SLOT_READY || st == SLOT_SKIP || st == SLOT_DEAD);
 }
 
 static void lane_add(_Atomic uint64_t *counter, uint64_t n) {
@@ -31,17 +34,55 @@ static void clear_get_intent(struct shm_lane *lane) {
       memory_order_release);
 }
 
+/* Where head goes past a DEAD record t (claimed: read > t): to the first
+ * record j after the claimed DEAD run whose start is known, from the tail
+ * or from j's published slot. 0 while j is still being written. */
+static int past_dead(shm_queue *q, uint32_t t, uint64_t *next) {
+  struct shm_header *h = q->hdr;
+  uint32_t read = atomic_load(&h->read), j = t;
+  while ((int32_t)(read - j) > 0 &&
+         atomic_load(&shm_slot_of(q, j)->ctl) == shm_ctl(j, SLOT_DEAD))
+    j++;
+  if (j == t)
+    return 0; /* not claimed yet: head never passes an unclaimed ticket */
+  uint64_t T = atomic_load(&h->tail);
+  uint32_t from;
+  if (shm_ticket(T) == j) {
+    from = shm_unit(T);
+  } else {
+    struct shm_slot *s = shm_slot_of(q, j);
+    uint64_t ctl = atomic_load(&s->ctl);
+    if (shm_ctl_ticket(ctl) != j || shm_ctl_state(ctl) == SLOT_DEAD)
+      return 0; /* j in flight or unclaimed: its start is not known yet */
+    from = atomic_load_explicit(&s->from, memory_order_relaxed);
+  }
+  shm_tally(&h->dead_tally, t, j, q->geo.slot_count);
+  *next = shm_pos(j, from);
+  return 1;
+}
+
+/* Where head goes from H, or 0 if the record there is not released. */
+static int next_head(shm_queue *q, uint64_t H, uint64_t *next) {
+  uint32_t t = shm_ticket(H);
+  struct shm_slot *s = shm_slot_of(q, t);
+  uint64_t ctl = atomic_load(&s->ctl); /* seq_cst: pairs with the DONE mark */
+  if (ctl == shm_ctl(t, SLOT_DEAD))
+    return past_dead(q, t, next);
+  if (ctl == shm_ctl(t, SLOT_LOST))
+    shm_tally(&q->hdr->lost_tally, t, t + 1, q->geo.slot_count);
+  else if (ctl != shm_ctl(t, SLOT_DONE))
+    return 0;
+  *next = shm_pos(t + 1, atomic_load_explicit(&s->end, memory_order_relaxed));
+  return 1;
+}
+
 void shm_advance_head(shm_queue *q) {
   struct shm_header *h = q->hdr;
   for (;;) {
-    uint64_t H = atomic_load(&h->head);
-    uint32_t t = shm_ticket(H);
-    struct shm_slot *s = shm_slot_of(q, t);
-    uint64_t ctl = atomic_load(&s->ctl); /* seq_cst: pairs with the DONE mark */
-    if (ctl != shm_ctl(t, SLOT_DONE) && ctl != shm_ctl(t, SLOT_LOST))
+    uint64_t H = atomic_load(&h->head), next;
+    if (!next_head(q, H, &next))
       return;
-    uint32_t end = atomic_load_explicit(&s->end, memory_order_relaxed);
-    atomic_compare_exchange_strong(&h->head, &H, shm_pos(t + 1, end));
+    atomic_compare_exchange_strong(&h->head, &H, next);
   }
 }
 
@@ -53,20 +94,26 @@ static void wake_writers(shm_queue *q) {
   shm_futex_wake(&h->space_event, 1, 0);
 }
 
-void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end) {
+void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end,
+                       int any_dead) {
   struct shm_header *h = q->hdr;
   uint64_t H = atomic_load(&h->head);
   /* Only the holder of the head record can move head past it, so when we
-   * hold it this CAS succeeds; seq_cst pairs with others' DONE marks. */
-  if (shm_ticket(H) == t &&
+   * hold it this CAS succeeds; seq_cst pairs with others' DONE marks. A
+   * DEAD record has no end, and head counts those it passes: slow path. */
+  if (!any_dead && shm_ticket(H) == t &&
       atomic_compare_exchange_strong(&h->head, &H, shm_pos(t_end, end))) {
     /* Nobody has claimed past us, so no later record can be DONE yet: a
      * consumer that claims one now will find head at its own record. */
     if (atomic_load(&h->read) != t_end)
       shm_advance_head(q);
   } else {
-    for (uint32_t i = t; i != t_end; i++)
-      atomic_store(&shm_slot_of(q, i)->ctl, shm_ctl(i, SLOT_DONE));
+    for (uint32_t i = t; i != t_end; i++) {
+      struct shm_slot *s = shm_slot_of(q, i);
+      if (atomic_load_explicit(&s->ctl, memory_order_relaxed) !=
+          shm_ctl(i, SLOT_DEAD))
+        atomic_store(&s->ctl, shm_ctl(i, SLOT_DONE));
+    }
     shm_advance_head(q);
   }
   wake_writers(q);
@@ -86,25 +133,34 @@ static int ticket_ready(void *arg) {
          atomic_load_explicit(&h->read, memory_order_relaxed) != w->r;
 }
 
+/* Resolves ticket r if this handle has seen it stuck long enough and its
+ * owner died (or stalled past stall_timeout). Returns 1 if resolved. */
+static int resolve_stuck(shm_queue *q, uint32_t r, int64_t now) {
+  if (!shm_watch_due(&q->data_watch, r, now))
+    return 0;
+  int take_over = q->geo.stall_timeout_ns > 0 &&
+                  shm_watch_waited(&q->data_watch, r, now) >=
+                      q->geo.stall_timeout_ns;
+  return shm_resolve_ticket(q, r, take_over);
+}
+
 /* Waits for ticket r to be published (or claimed by another consumer). The
  * lane is given up while asleep: see shm_lane_sleep. */
 static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
-                           int64_t deadline, int64_t *stuck_since) {
+                           int64_t deadline) {
   struct shm_header *h = q->hdr;
   struct shm_slot *s = shm_slot_of(q, r);
   struct ticket_watch w = {q, r};
-  if (shm_spin(q->spin_ns, ticket_ready, &w))
+  if (shm_spin(q->spin_ns, deadline, ticket_ready, &w))
     return 0;
   int in_flight =
       shm_ticket(atomic_load_explicit(&h->tail, memory_order_acquire)) != r;
   int64_t stall = 0;
   if (in_flight) {
     int64_t now = shm_now_ns();
-    if (*stuck_since == 0)
-      *stuck_since = now;
-    stall = shm_stall_ns(now - *stuck_since);
-    if (now - *stuck_since >= stall && shm_recover_producer(q, r))
+    if (resolve_stuck(q, r, now))
       return 0;
+    stall = shm_stall_ns(shm_watch_waited(&q->data_watch, r, now));
   }
   shm_sleeper_enter(q, WAIT_DATA); /* seq_cst: pairs with publish */
   uint32_t ev = atomic_load(&h->data_event);
@@ -154,8 +210,6 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
                  int64_t deadline, int nonblocking, struct claim *c,
                  size_t *first_len) {
   struct shm_header *h = q->hdr;
-  int64_t stuck_since = 0;
-  uint32_t stuck_r = 0;
   int blocked = 0;
   for (;;) {
     struct shm_lane *lane = shm_lane_shared(q, *lane_index);
@@ -165,10 +219,12 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
       atomic_store_explicit(&lane->get_from, r, memory_order_relaxed);
       atomic_store_explicit(&lane->get_to, r + k, memory_order_relaxed);
       /* acq_rel: publishes our intent; acquires the slots we now own */
+      SHM_STEP("get:intent");
       if (atomic_compare_exchange_weak_explicit(&h->read, &r, r + k,
                                                 memory_order_acq_rel,
                                                 memory_order_relaxed)) {
         *c = (struct claim){r, k};
+        SHM_STEP("get:claimed");
         return 0;
       }
       clear_get_intent(lane); /* never sleep with a stale intent */
@@ -180,11 +236,7 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
       return -EAGAIN;
     if (!blocked++)
       lane_add(&lane->blocked_gets, 1);
-    if (r != stuck_r) {
-      stuck_r = r;
-      stuck_since = 0;
-    }
-    int rc = wait_for_ticket(q, lane_index, r, deadline, &stuck_since);
+    int rc = wait_for_ticket(q, lane_index, r, deadline);
     if (rc != 0)
       return rc;
   }
@@ -229,17 +281,21 @@ static int corrupt(shm_queue *q, uint32_t ticket) {
  * whose bounds or length changed since is corrupt, and must not make us
  * read outside the ring or overrun buf. */
 static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
-                    size_t *lens, size_t *count, uint64_t *bytes) {
+                    size_t *lens, size_t *count, uint64_t *bytes,
+                    int *any_dead) {
   struct shm_slot *const slots = q->slots;
   const unsigned char *const ring = q->ring;
   const struct shm_geometry geo = q->geo; /* our stores could alias q */
   const uint32_t slot_mask = geo.slot_count - 1;
   size_t off = 0, n = 0;
   int rc = 0;
+  *any_dead = 0;
   for (uint32_t i = 0; i < c->count; i++) {
     struct shm_slot *s = &slots[(c->ticket + i) & slot_mask];
-    if (shm_ctl_state(atomic_load_explicit(&s->ctl, memory_order_relaxed)) !=
-        SLOT_READY)
+    uint32_t st =
+        shm_ctl_state(atomic_load_explicit(&s->ctl, memory_order_relaxed));
+    *any_dead |= st == SLOT_DEAD;
+    if (st != SLOT_READY)
       continue;
     uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
     size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
@@ -264,13 +320,30 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
   return rc;
 }
 
-/* True if the next ticket to claim is not published: a non-blocking get
- * can return -EAGAIN without taking a lane (a record published just after
- * this check is not seen, exactly as if the get had come first). */
-static int nothing_published(shm_queue *q) {
-  uint32_t r = atomic_load_explicit(&q->hdr->read, memory_order_acquire);
-  return !published(
-      atomic_load_explicit(&shm_slot_of(q, r)->ctl, memory_order_acquire), r);
+/* True if a non-blocking get finds nothing to claim, so it can return
+ * -EAGAIN without taking a lane (a record published just after this check
+ * is not seen, exactly as if the get had come first). A ticket in flight
+ * that this handle has seen stuck long enough is resolved first. */
+static int poll_empty(shm_queue *q) {
+  struct shm_header *h = q->hdr;
+  uint32_t r = atomic_load_explicit(&h->read, memory_order_acquire);
+  if (published(atomic_load_explicit(&shm_slot_of(q, r)->ctl,
+                                     memory_order_acquire),
+                r))
+    return 0;
+  if (shm_ticket(atomic_load_explicit(&h->tail, memory_order_acquire)) == r)
+    return 1;
+  return !resolve_stuck(q, r, shm_now_ns());
+}
+
+/* Whether any record of a claim is DEAD (release takes the slow path). */
+static int claim_has_dead(shm_queue *q, const struct claim *c) {
+  for (uint32_t i = 0; i < c->count; i++)
+    if (atomic_load_explicit(&shm_slot_of(q, c->ticket + i)->ctl,
+                             memory_order_relaxed) ==
+        shm_ctl(c->ticket + i, SLOT_DEAD))
+      return 1;
+  return 0;
 }
 
 static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
@@ -279,7 +352,7 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
   *count = 0;
   if (rc != 0)
     return rc;
-  if (timeout_ns == 0 && nothing_published(q))
+  if (timeout_ns == 0 && poll_empty(q))
     return -EAGAIN;
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
@@ -295,12 +368,18 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
       break;
     struct shm_lane *shared = shm_lane_shared(q, lane);
     uint64_t bytes;
-    rc = copy_out(q, &c, buf, cap, lens, count, &bytes);
+    int any_dead;
+    rc = copy_out(q, &c, buf, cap, lens, count, &bytes, &any_dead);
+    if (rc != 0) /* stopped early: it may not have seen every record */
+      any_dead = claim_has_dead(q, &c);
+    SHM_STEP("get:copied");
     shm_release_range(q, c.ticket, c.ticket + c.count,
-                      end_of(q, c.ticket + c.count - 1));
-    clear_get_intent(shared);
+                      end_of(q, c.ticket + c.count - 1), any_dead);
+    SHM_STEP("get:released");
     lane_add(&shared->gets, *count);
     lane_add(&shared->get_bytes, bytes);
+    clear_get_intent(shared);
+    SHM_STEP("get:counted");
   }
   return shm_lane_finish(q, lane, rc);
 }
@@ -327,7 +406,7 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
   int rc = shm_ready(q);
   if (rc != 0)
     return rc;
-  if (timeout_ns == 0 && nothing_published(q))
+  if (timeout_ns == 0 && poll_empty(q))
     return -EAGAIN;
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
@@ -341,14 +420,15 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
     if (rc != 0)
       break;
     struct shm_lane *shared = shm_lane_shared(q, lane);
-    if (!is_ready(q, c.ticket)) { /* SKIP: release it and go on */
-      shm_release_range(q, c.ticket, c.ticket + 1, end_of(q, c.ticket));
+    if (!is_ready(q, c.ticket)) { /* SKIP or DEAD: release it, go on */
+      shm_release_range(q, c.ticket, c.ticket + 1, end_of(q, c.ticket),
+                        claim_has_dead(q, &c));
       clear_get_intent(shared);
       continue;
     }
     *ptr = payload(q, c.ticket, len);
     if (*ptr == NULL) {
-      shm_release_range(q, c.ticket, c.ticket + 1, end_of(q, c.ticket));
+      shm_release_range(q, c.ticket, c.ticket + 1, end_of(q, c.ticket), 0);
       clear_get_intent(shared);
       rc = corrupt(q, c.ticket);
       break;
@@ -356,6 +436,7 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
     q->local[lane].pending =
         (struct shm_pending){2, c.ticket, end_of(q, c.ticket), (uint32_t)*len};
     *token = TOKEN(lane, c.ticket);
+    SHM_STEP("peek:claimed");
     return 0;
   }
   return shm_lane_finish(q, lane, rc);
@@ -371,10 +452,11 @@ int shm_release(shm_queue *q, uint64_t token) {
   struct shm_pending p = q->local[lane].pending;
   struct shm_lane *shared = shm_lane_shared(q, (int)lane);
   q->local[lane].pending.kind = 0;
-  shm_release_range(q, ticket, ticket + 1, p.end);
-  clear_get_intent(shared);
+  shm_release_range(q, ticket, ticket + 1, p.end, 0);
+  SHM_STEP("release:released");
   lane_add(&shared->gets, 1);
   lane_add(&shared->get_bytes, p.len);
+  clear_get_intent(shared);
   shm_lane_release(q, (int)lane);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "shm.h"
+#include "steps.h"
 
 /* Where a record of `need` units reserved at unit u goes, in a ring of
  * cap_units: a record never wraps, so one that would is padded to the
@@ -83,20 +84,24 @@ static int head_moved(void *arg) {
   return atomic_load_explicit(w->head, memory_order_acquire) != w->seen;
 }
 
-/* Sleeps until head moves (or the deadline). Checks for a dead consumer
- * holding the head record when head has been stuck for a while. */
-static int wait_for_space(shm_queue *q, int *lane, uint64_t H, int64_t deadline,
-                          int64_t *stuck_since) {
+/* Frees the head record if its owner died and this handle has seen head
+ * stuck at H long enough. Returns 1 if anything changed. */
+static int free_stuck_head(shm_queue *q, uint64_t H, int64_t now) {
+  return shm_watch_due(&q->space_watch, H, now) && shm_recover_head(q);
+}
+
+/* Sleeps until head moves (or the deadline), freeing the head record when
+ * its owner died. */
+static int wait_for_space(shm_queue *q, int *lane, uint64_t H,
+                          int64_t deadline) {
   struct shm_header *h = q->hdr;
   struct head_watch w = {&h->head, H};
-  if (shm_spin(q->spin_ns, head_moved, &w))
+  if (shm_spin(q->spin_ns, deadline, head_moved, &w))
     return 0;
   int64_t now = shm_now_ns();
-  if (*stuck_since == 0)
-    *stuck_since = now;
-  int64_t waited = now - *stuck_since, stall = shm_stall_ns(waited);
-  if (waited >= stall && shm_recover_head(q))
+  if (free_stuck_head(q, H, now))
     return 0;
+  int64_t stall = shm_stall_ns(shm_watch_waited(&q->space_watch, H, now));
   shm_sleeper_enter(q, WAIT_SPACE); /* seq_cst: pairs with release */
   uint32_t ev = atomic_load(&h->space_event);
   int rc = 0;
@@ -135,8 +140,6 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
   struct shm_lane *shared = shm_lane_shared(q, *lane);
   struct shm_lane_local *local = shm_lane_local(q, *lane);
   uint64_t T = atomic_load_explicit(&h->tail, memory_order_relaxed);
-  uint64_t stuck_head = 0;
-  int64_t stuck_since = 0;
   int blocked = 0;
   for (;;) {
     uint32_t end_unit;
@@ -149,15 +152,11 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
       k = fitting(q, T, H, msgs, count, &end_unit);
     }
     if (k == 0) {
-      if (nonblocking)
+      if (nonblocking && !free_stuck_head(q, H, shm_now_ns()))
         return -EAGAIN;
-      if (!blocked++)
+      if (!nonblocking && !blocked++)
         lane_add(&shared->blocked_puts, 1);
-      if (H != stuck_head) {
-        stuck_head = H;
-        stuck_since = 0;
-      }
-      int rc = wait_for_space(q, lane, H, deadline, &stuck_since);
+      int rc = nonblocking ? 0 : wait_for_space(q, lane, H, deadline);
       if (rc != 0)
         return rc;
       shared = shm_lane_shared(q, *lane);
@@ -167,11 +166,17 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
       continue;
     }
     uint64_t next = shm_pos(shm_ticket(T) + k, end_unit);
+    atomic_store_explicit(&shared->put_base,
+                          atomic_load_explicit(&shared->puts,
+                                               memory_order_relaxed),
+                          memory_order_relaxed);
     atomic_store_explicit(&shared->put_from, T, memory_order_relaxed);
     atomic_store_explicit(&shared->put_to, next, memory_order_relaxed);
+    SHM_STEP("put:intent");
     /* release: our intent is visible to anyone who sees this tail */
     if (atomic_compare_exchange_weak_explicit(
             &h->tail, &T, next, memory_order_release, memory_order_relaxed)) {
+      SHM_STEP("put:reserved");
       if (fresh)
         note_high_water(q, end_unit, H);
       local->head_refresh_due--;
@@ -198,20 +203,34 @@ static void publish(shm_queue *q, uint32_t ticket, enum shm_slot_state st) {
                         memory_order_release);
 }
 
-/* Wakes readers asleep on data_event. The caller has issued a seq_cst
- * fence since its publishes: a reader bumps data_waiters before re-checking
- * ctl, so one of us sees the other and no wake-up is lost. */
-static void wake_readers_fenced(shm_queue *q, uint32_t count) {
+/* Counts a reservation's records as put once every one is written, before
+ * any is published: a survivor finding the owner dead after this point
+ * publishes the records for it (recover.c), so the count is always right. */
+static void count_puts(struct shm_lane *lane, uint32_t count, uint64_t bytes) {
+  lane_add(&lane->put_bytes, bytes);
+  /* release: a survivor that sees the count sees the records */
+  atomic_store_explicit(
+      &lane->puts,
+      atomic_load_explicit(&lane->put_base, memory_order_relaxed) + count,
+      memory_order_release);
+}
+
+/* Wakes readers asleep on data_event: all of them, so a woken reader that
+ * then takes nothing (too small a buffer, a signal, killed) cannot leave
+ * another asleep beside a message. The caller has issued a seq_cst fence
+ * since its publishes: a reader bumps data_waiters before re-checking ctl,
+ * so one of us sees the other. */
+static void wake_readers_fenced(shm_queue *q) {
   struct shm_header *h = q->hdr;
   if (atomic_load_explicit(&h->data_waiters, memory_order_relaxed) == 0)
     return;
   atomic_fetch_add(&h->data_event, 1);
-  shm_futex_wake(&h->data_event, 1, (int)count);
+  shm_futex_wake(&h->data_event, 1, 0);
 }
 
-static void wake_readers(shm_queue *q, uint32_t count) {
+static void wake_readers(shm_queue *q) {
   atomic_thread_fence(memory_order_seq_cst);
-  wake_readers_fenced(q, count);
+  wake_readers_fenced(q);
 }
 
 static int too_big(shm_queue *q, size_t len) {
@@ -234,31 +253,40 @@ static int end_put(shm_queue *q, int lane, int rc, uint32_t published) {
     return shm_lane_finish(q, lane, rc);
   shm_lane_release_unfenced(q, lane);
   atomic_thread_fence(memory_order_seq_cst);
-  wake_readers_fenced(q, published);
+  wake_readers_fenced(q);
   shm_lane_wake_waiters(q);
   return rc;
 }
 
-/* Writes and publishes every record of a reservation: payloads and slot
- * metadata in one pass (one placement per record), then the publishes in a
- * tight loop, so a reader polling a slot sees its line change about once.
- * Geometry is copied to locals: the stores below could alias it. */
-static void write_records(shm_queue *q, const struct shm_reservation *r,
-                          const struct sage_msg *msgs) {
+/* Writes every record of a reservation: payloads and slot metadata in one
+ * pass (one placement per record). Returns the payload bytes. Geometry is
+ * copied to locals: the stores below could alias it. */
+static uint64_t write_records(shm_queue *q, const struct shm_reservation *r,
+                              const struct sage_msg *msgs) {
   const uint32_t cap_units = q->geo.cap_units;
   const uint32_t slot_mask = q->geo.slot_count - 1, owner = (uint32_t)q->index;
   unsigned char *const ring = q->ring;
   struct shm_slot *const slots = q->slots;
   uint32_t u = shm_unit(r->from);
+  uint64_t bytes = 0;
   for (uint32_t i = 0; i < r->count; i++) {
     struct placement p = place(cap_units, u, shm_units(msgs[i].len));
     if (msgs[i].len > 0)
       memcpy(ring + (size_t)p.start * SHM_UNIT, msgs[i].data, msgs[i].len);
     fill_slot(&slots[(r->ticket + i) & slot_mask], p, msgs[i].len, owner);
     u = p.end;
+    bytes += msgs[i].len;
   }
+  return bytes;
+}
+
+/* Publishes a written reservation's records in a tight loop, so a reader
+ * polling a slot sees its line change about once. */
+static void publish_records(shm_queue *q, const struct shm_reservation *r) {
+  struct shm_slot *const slots = q->slots;
+  const uint32_t slot_mask = q->geo.slot_count - 1;
   for (uint32_t i = 0; i < r->count; i++)
-    /* release: the body and metadata written above become visible */
+    /* release: the body and metadata written before become visible */
     atomic_store_explicit(&slots[(r->ticket + i) & slot_mask].ctl,
                           shm_ctl(r->ticket + i, SLOT_READY),
                           memory_order_release);
@@ -279,7 +307,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
   uint32_t unannounced = 0;
   while (*done < count && rc == 0) {
     if (unannounced > 0) { /* before we may wait for space they free */
-      wake_readers(q, unannounced);
+      wake_readers(q);
       unannounced = 0;
     }
     struct shm_reservation r;
@@ -288,13 +316,14 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
     if (rc != 0)
       break;
     struct shm_lane *shared = shm_lane_shared(q, lane);
-    write_records(q, &r, msgs + *done);
+    uint64_t bytes = write_records(q, &r, msgs + *done);
+    SHM_STEP("put:written");
+    count_puts(shared, r.count, bytes);
+    SHM_STEP("put:counted");
+    publish_records(q, &r);
+    SHM_STEP("put:published");
     clear_put_intent(shared);
-    uint64_t bytes = 0;
-    for (uint32_t i = 0; i < r.count; i++)
-      bytes += msgs[*done + i].len;
-    lane_add(&shared->puts, r.count);
-    lane_add(&shared->put_bytes, bytes);
+    SHM_STEP("put:cleared");
     *done += r.count;
     unannounced = r.count;
   }
@@ -336,6 +365,7 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
   struct placement p =
       place(q->geo.cap_units, shm_unit(r.from), shm_units(len));
   fill_slot(shm_slot_of(q, r.ticket), p, len, (uint32_t)q->index);
+  SHM_STEP("reserve:reserved");
   *ptr = q->ring + (size_t)p.start * SHM_UNIT;
   q->local[lane].pending =
       (struct shm_pending){1, r.ticket, p.end, (uint32_t)len};
@@ -354,12 +384,13 @@ static int finish_reservation(shm_queue *q, uint64_t token,
   struct shm_lane *shared = shm_lane_shared(q, (int)lane);
   uint32_t len = q->local[lane].pending.len;
   q->local[lane].pending.kind = 0;
-  publish(q, ticket, st);
-  clear_put_intent(shared);
   if (st == SLOT_READY) {
-    lane_add(&shared->puts, 1);
-    lane_add(&shared->put_bytes, len);
+    count_puts(shared, 1, len);
+    SHM_STEP("commit:counted");
   }
+  publish(q, ticket, st);
+  SHM_STEP(st == SLOT_READY ? "commit:published" : "cancel:published");
+  clear_put_intent(shared);
   return end_put(q, (int)lane, 0, 1); /* a SKIP wakes its waiter too */
 }
 

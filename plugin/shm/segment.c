@@ -75,6 +75,9 @@ static int check_geometry(const struct shm_header *h, char *why, size_t cap) {
   if (h->max_items > h->slot_count)
     return BAD("max_items %u exceeds slot count %u", h->max_items,
                h->slot_count);
+  if (h->stall_timeout_ns > SHM_MAX_STALL_TIMEOUT_NS)
+    return BAD("stall timeout %llu ns is out of range",
+               (unsigned long long)h->stall_timeout_ns);
   return 0;
 }
 
@@ -105,6 +108,7 @@ int shm_header_validate(const struct shm_header *src, uint64_t mapped_size,
                (unsigned long long)mapped_size, (unsigned long long)total);
   geo->max_items = h.max_items;
   geo->item_bound = h.max_items ? h.max_items : h.slot_count;
+  geo->stall_timeout_ns = (int64_t)h.stall_timeout_ns;
   return 0;
 }
 
@@ -128,6 +132,24 @@ static uint64_t realtime_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Positions start at (first_ticket, first_unit); every slot holds the lap
+ * before the first ticket that will use it, so no ticket looks published
+ * (or resolvable) before it is. The DEAD/LOST tallies count from there. */
+static void init_positions(struct shm_header *h, const struct shm_geometry *g,
+                           uint32_t ticket, uint32_t unit) {
+  struct shm_slot *slots = (struct shm_slot *)((char *)h + g->slots_off);
+  const uint32_t n = g->slot_count;
+  for (uint32_t i = 0; i < n; i++)
+    atomic_store_explicit(&slots[(ticket + i) & (n - 1)].ctl,
+                          shm_ctl(ticket + i - n, SLOT_DONE),
+                          memory_order_relaxed);
+  atomic_store_explicit(&h->tail, shm_pos(ticket, unit), memory_order_relaxed);
+  atomic_store_explicit(&h->head, shm_pos(ticket, unit), memory_order_relaxed);
+  atomic_store_explicit(&h->read, ticket, memory_order_relaxed);
+  atomic_store_explicit(&h->dead_tally, ticket, memory_order_relaxed);
+  atomic_store_explicit(&h->lost_tally, ticket, memory_order_relaxed);
+}
+
 static void init_header(struct shm_header *h, const struct shm_geometry *g,
                         const struct shm_options *o) {
   h->layout_version = SHM_LAYOUT_VERSION;
@@ -148,10 +170,12 @@ static void init_header(struct shm_header *h, const struct shm_geometry *g,
   h->creator_pid = getpid();
   h->created_ns = realtime_ns();
   h->mode = (uint32_t)o->mode;
+  h->stall_timeout_ns = o->stall_timeout_ns;
   atomic_store_explicit(&h->auto_cleanup, (uint32_t)o->auto_cleanup,
                         memory_order_relaxed);
-  /* Fresh tmpfs pages are zero: positions, slots and attachments start
-   * empty. The magic goes last; link() then publishes the whole segment. */
+  init_positions(h, g, (uint32_t)o->first_ticket, (uint32_t)o->first_unit);
+  /* Fresh tmpfs pages are zero: attachments start free. The magic goes
+   * last; link() then publishes the whole segment. */
   atomic_thread_fence(memory_order_release);
   h->magic = SHM_MAGIC;
 }

@@ -19,12 +19,21 @@
 struct shm_geometry {
   uint64_t capacity, total_size, slots_off, attach_off, ring_off;
   uint32_t cap_units, slot_count, item_bound, attach_max, max_items;
+  int64_t stall_timeout_ns; /* 0: live owners are never taken over */
 };
 
 /* One in-flight zero-copy operation held by a lane between calls. */
 struct shm_pending {
   int kind; /* 0 none, 1 reservation (put), 2 claim (get) */
   uint32_t ticket, end, len;
+};
+
+/* How long this handle has seen the queue stuck at one position (a ticket
+ * not published, or head not moving): recovery runs when that is long
+ * enough, across calls, so pollers and short timeouts recover too. */
+struct shm_watch {
+  _Atomic uint64_t key;
+  _Atomic int64_t since, next; /* first seen; next recovery check */
 };
 
 struct shm_lane_local {
@@ -47,6 +56,7 @@ struct sage_transport_queue {
   _Atomic int forked; /* set in a fork child: re-attach before use */
   uint64_t segment_id;
   int64_t spin_ns;
+  struct shm_watch data_watch, space_watch;
   char name[SHM_PATH_MAX];     /* queue name as the user gave it */
   char shm_name[SHM_PATH_MAX]; /* "/sageq-<uid>-<name>" */
   struct shm_lane_local local[SHM_LANES];
@@ -59,7 +69,8 @@ typedef struct sage_transport_queue shm_queue;
 /* Open-time options (transport.c parses them). */
 struct shm_options {
   uint64_t capacity, max_items, mode, create, auto_cleanup, attach_max;
-  uint64_t slots, spin_ns, attach, allow_foreign;
+  uint64_t slots, spin_ns, attach, allow_foreign, stall_timeout_ns;
+  uint64_t first_ticket, first_unit; /* create: starting positions */
   uint64_t uid; /* owner whose namespace to open; default: geteuid() */
   int admin;    /* internal: observe read-write (to unlink by name) */
 };
@@ -126,9 +137,11 @@ struct shm_lane *shm_lane_shared(shm_queue *q, int lane);
 /* ---- wait.c: futexes, deadlines, spinning ---- */
 int64_t shm_now_ns(void);
 int64_t shm_deadline(int64_t timeout_ns); /* -1: forever, 0: now */
-/* Spins until done(arg) or spin_ns elapse; pause first, then yield so an
- * oversubscribed peer can run. Returns 1 if done. */
-int shm_spin(int64_t spin_ns, int (*done)(void *arg), void *arg);
+/* Spins until done(arg), spin_ns elapse or the deadline (-1: none)
+ * passes; pause first, then yield so an oversubscribed peer can run.
+ * Returns 1 if done. */
+int shm_spin(int64_t spin_ns, int64_t deadline_ns, int (*done)(void *arg),
+             void *arg);
 /* Sleeps while *word == expected, at most until deadline (and at most
  * cap_ns if > 0). Returns 0, -ETIMEDOUT (deadline passed) or -EINTR. */
 int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,
@@ -171,21 +184,36 @@ int shm_get_batch(shm_queue *q, void *buf, size_t cap, size_t *lens, size_t max,
 int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
              int64_t timeout_ns);
 int shm_release(shm_queue *q, uint64_t token);
-/* Releases tickets [t, t_end) whose last record ends at `end`. */
-void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end);
+/* Releases tickets [t, t_end) whose last record ends at `end` (unknown if
+ * any_dead: one of them is DEAD). */
+void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end,
+                       int any_dead);
 /* Moves head over records already DONE/LOST. */
 void shm_advance_head(shm_queue *q);
 
-/* ---- recover.c: stalls caused by dead owners ---- */
+/* ---- recover.c: stalls caused by dead (or stalled) owners ---- */
 /* How long a waiter stuck for `waited` ns sleeps before it checks whether
  * the owner of the record it waits on died. */
 int64_t shm_stall_ns(int64_t waited);
-/* Resolves ticket t if its producer died before publishing. Returns 1 if
- * it turned the slot into SKIP. */
+/* 1 if the queue has looked stuck at `key` long enough for this handle to
+ * check for a dead owner now (it then schedules the next check). */
+int shm_watch_due(struct shm_watch *w, uint64_t key, int64_t now);
+/* How long `key` has been watched (0 if another key is). */
+int64_t shm_watch_waited(struct shm_watch *w, uint64_t key, int64_t now);
+/* Resolves reserved ticket t if its owner died (or, with take_over_live,
+ * whoever owns it): READY if the owner finished writing it, else DEAD.
+ * Returns 1 if this call resolved it. */
+int shm_resolve_ticket(shm_queue *q, uint32_t t, int take_over_live);
 int shm_recover_producer(shm_queue *q, uint32_t t);
-/* Resolves the head record if its consumer died holding it. Returns 1 if
- * anything changed. */
+/* Resolves the head record if its consumer died holding it, or its
+ * producer died. Returns 1 if anything changed. */
 int shm_recover_head(shm_queue *q);
+/* Counts tickets [t, j) passed by head in a (count, marker) tally. */
+void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j,
+               uint32_t slots);
+static inline uint64_t shm_tally_count(uint64_t tally) {
+  return tally >> 32;
+}
 
 /* ---- tasks.c ---- */
 uint64_t shm_unfinished(shm_queue *q);

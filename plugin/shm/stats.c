@@ -43,7 +43,8 @@ int shm_stats(shm_queue *q, struct sage_stats *st) {
   st->high_water = atomic_load_explicit(&h->high_water, memory_order_relaxed);
   if (st->high_water < st->bytes_used)
     st->high_water = st->bytes_used;
-  st->abandoned = atomic_load(&h->abandoned);
+  st->abandoned = shm_tally_count(atomic_load(&h->dead_tally)) +
+                  shm_tally_count(atomic_load(&h->lost_tally));
   uint32_t live, dead;
   int32_t none[1];
   shm_attach_census(q, &live, &dead, none, 0);

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "shm.h"
+#include "steps.h"
 
 static uint64_t total_puts(shm_queue *q) {
   uint64_t total = 0;
@@ -18,7 +19,7 @@ static uint64_t total_puts(shm_queue *q) {
 /* Messages put and neither finished nor lost with a dead consumer. */
 uint64_t shm_unfinished(shm_queue *q) {
   uint64_t done = atomic_load(&q->hdr->tasks_done);
-  uint64_t lost = atomic_load(&q->hdr->lost);
+  uint64_t lost = shm_tally_count(atomic_load(&q->hdr->lost_tally));
   uint64_t put = total_puts(q);
   return put > done + lost ? put - done - lost : 0;
 }
@@ -30,13 +31,15 @@ int shm_task_done(shm_queue *q, uint64_t count) {
   struct shm_header *h = q->hdr;
   uint64_t done = atomic_load(&h->tasks_done);
   do {
-    uint64_t limit = total_puts(q) - atomic_load(&h->lost);
+    uint64_t limit =
+        total_puts(q) - shm_tally_count(atomic_load(&h->lost_tally));
     if (done + count > limit)
       return sage_plugin_fail(-EINVAL,
                               "task_done() called too many times on queue '%s' "
                               "(%llu finished of %llu put)",
                               q->name, (unsigned long long)done,
                               (unsigned long long)limit);
+    SHM_STEP("task_done:checked");
   } while (!atomic_compare_exchange_weak(&h->tasks_done, &done, done + count));
   if (atomic_load(&h->join_waiters) > 0) {
     atomic_fetch_add(&h->join_event, 1);

@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "options.h"
 #include "shm.h"
+#include "steps.h"
 
 #define SHM_VERSION "0.1.0"
 #define DEFAULT_SPIN_NS 5000
@@ -40,6 +42,10 @@ static const struct sage_opt_spec open_specs[] = {
     OPT("attach", SAGE_OPT_BOOL, attach, 0, 0),
     OPT("allow_foreign", SAGE_OPT_BOOL, allow_foreign, 0, 0),
     OPT("uid", SAGE_OPT_SIZE, uid, 0, UINT32_MAX),
+    OPT("stall_timeout_ms", SAGE_OPT_SIZE, stall_timeout_ns, 0,
+        SHM_MAX_STALL_TIMEOUT_NS / 1000000),
+    OPT("first_ticket", SAGE_OPT_SIZE, first_ticket, 0, UINT32_MAX),
+    OPT("first_unit", SAGE_OPT_SIZE, first_unit, 0, UINT32_MAX),
 };
 #define N_OPEN_SPECS (sizeof open_specs / sizeof open_specs[0])
 
@@ -55,26 +61,47 @@ static int parse_options(const char *const *options, struct shm_options *o) {
   char why[512];
   if (sage_opts_parse(options, open_specs, N_OPEN_SPECS, o, why, sizeof why))
     return sage_plugin_fail(-EINVAL, "shm: %s", why);
+  o->stall_timeout_ns *= 1000000; /* given in milliseconds */
   return 0;
 }
 
 /* ---- fork: children re-attach on first use ---- */
 
-/* The inherited descriptor and mapping share the parent's open file
- * description, and with it the parent's liveness lock: a child holding them
- * would keep a dead parent looking alive. Swap both for a fresh description
- * of the same file (the shared memory itself is unchanged). */
-static void reopen_in_child(shm_queue *q) {
+/* A fresh open file description of q's segment: through /proc, else by
+ * name if that still names the same file. -1 if neither works. */
+static int fresh_description(shm_queue *q) {
   char path[64];
   snprintf(path, sizeof path, "/proc/self/fd/%d", q->fd);
-  int fd = open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    return; /* no /proc: keep the shared description (documented) */
-  void *at = mmap(q->hdr, q->map_size, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_FIXED, fd, 0);
+  int fd = SHM_TEST_NO_PROC() ? -1 : open(path, O_RDWR | O_CLOEXEC);
+  if (fd >= 0)
+    return fd;
+  struct stat mine, named;
+  fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+  if (fd >= 0 && (fstat(fd, &named) != 0 || fstat(q->fd, &mine) != 0 ||
+                  named.st_ino != mine.st_ino || named.st_dev != mine.st_dev)) {
+    close(fd); /* the name now belongs to another queue */
+    fd = -1;
+  }
+  return fd;
+}
+
+/* The inherited descriptor and mapping share the parent's open file
+ * description, and with it the parent's liveness lock and attachment: a
+ * child using them would take over the parent's entry, and keep a dead
+ * parent looking alive. Swap both for a fresh description of the same
+ * file (the shared memory itself is unchanged); failing that, drop them,
+ * and the handle reports that it cannot be used here. */
+static void reopen_in_child(shm_queue *q) {
+  int fd = fresh_description(q);
+  void *at = fd < 0 ? MAP_FAILED
+                    : mmap(q->hdr, q->map_size, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_FIXED, fd, 0);
   if (at == MAP_FAILED) {
-    close(fd);
-    return;
+    if (fd >= 0)
+      close(fd);
+    fd = -1; /* keep the address range reserved, holding nothing */
+    mmap(q->hdr, q->map_size, PROT_NONE,
+         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   }
   close(q->fd);
   q->fd = fd;
@@ -94,8 +121,9 @@ static const struct sage_fork_hooks fork_hooks = {.child = after_fork_child};
 static int reattach(shm_queue *q) {
   if (q->fd < 0)
     return sage_plugin_fail(-EBADF,
-                            "queue '%s': cannot re-attach after fork "
-                            "(no /proc to reopen the segment)",
+                            "queue '%s': cannot be used in this fork child "
+                            "(no /proc, and its name no longer opens it): "
+                            "open it again by name",
                             q->name);
   for (unsigned l = 0; l < SHM_LANES; l++) {
     atomic_store(&q->local[l].busy, 0); /* held by parent threads at fork */

@@ -35,10 +35,13 @@ void shm_cpu_relax(void) {
 
 #define PAUSE_ROUNDS 64 /* cpu_relax rounds before yielding */
 
-int shm_spin(int64_t spin_ns, int (*done)(void *arg), void *arg) {
+int shm_spin(int64_t spin_ns, int64_t deadline_ns, int (*done)(void *arg),
+             void *arg) {
   if (spin_ns <= 0)
     return done(arg);
   int64_t end = shm_now_ns() + spin_ns;
+  if (deadline_ns >= 0 && deadline_ns < end)
+    end = deadline_ns;
   for (unsigned round = 0;; round++) {
     for (int i = 0; i < 16; i++) {
       if (done(arg))
