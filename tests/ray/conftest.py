@@ -111,6 +111,10 @@ def ray_local():
 def cluster():
     """Two Ray nodes on this machine (distinct node ids, one /dev/shm); the
     driver is connected to the first. Yields (node1_id, node2_id)."""
+    # Cluster records the head's address in Ray's default temp dir whatever
+    # temp_dir says, and fails if that dir does not exist (a fresh machine).
+    os.makedirs(os.path.dirname(ray._private.utils.get_ray_address_file(None)),
+                exist_ok=True)
     c = Cluster(initialize_head=True,
                 head_node_args=dict(num_cpus=1, include_dashboard=False,
                                     object_store_memory=OBJECT_STORE, temp_dir=TEMP_DIR))
