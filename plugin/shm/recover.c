@@ -60,9 +60,9 @@ static int covers(struct shm_lane *lane, enum side side, uint32_t t,
                   uint32_t *count) {
   uint64_t to = atomic_load_explicit(
       side == PUT_SIDE ? &lane->put_to : &lane->get_to, memory_order_acquire);
-  uint64_t from = atomic_load_explicit(
-      side == PUT_SIDE ? &lane->put_from : &lane->get_from,
-      memory_order_acquire);
+  uint64_t from =
+      atomic_load_explicit(side == PUT_SIDE ? &lane->put_from : &lane->get_from,
+                           memory_order_acquire);
   uint32_t ft = side == PUT_SIDE ? shm_ticket(from) : (uint32_t)from;
   uint32_t tt = side == PUT_SIDE ? shm_ticket(to) : (uint32_t)to;
   *count = tt - ft;
@@ -72,8 +72,8 @@ static int covers(struct shm_lane *lane, enum side side, uint32_t t,
 /* A lane whose reservation reached "counted": all its records written. */
 static int counted(struct shm_lane *lane, uint32_t count) {
   uint64_t puts = atomic_load_explicit(&lane->puts, memory_order_acquire);
-  return puts == atomic_load_explicit(&lane->put_base, memory_order_relaxed) +
-                     count;
+  return puts ==
+         atomic_load_explicit(&lane->put_base, memory_order_relaxed) + count;
 }
 
 enum owner { OWNER_NONE, OWNER_COUNTED, OWNER_LIVE };

@@ -138,9 +138,9 @@ static int ticket_ready(void *arg) {
 static int resolve_stuck(shm_queue *q, uint32_t r, int64_t now) {
   if (!shm_watch_due(&q->data_watch, r, now))
     return 0;
-  int take_over = q->geo.stall_timeout_ns > 0 &&
-                  shm_watch_waited(&q->data_watch, r, now) >=
-                      q->geo.stall_timeout_ns;
+  int take_over =
+      q->geo.stall_timeout_ns > 0 &&
+      shm_watch_waited(&q->data_watch, r, now) >= q->geo.stall_timeout_ns;
   return shm_resolve_ticket(q, r, take_over);
 }
 
@@ -327,9 +327,9 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
 static int poll_empty(shm_queue *q) {
   struct shm_header *h = q->hdr;
   uint32_t r = atomic_load_explicit(&h->read, memory_order_acquire);
-  if (published(atomic_load_explicit(&shm_slot_of(q, r)->ctl,
-                                     memory_order_acquire),
-                r))
+  if (published(
+          atomic_load_explicit(&shm_slot_of(q, r)->ctl, memory_order_acquire),
+          r))
     return 0;
   if (shm_ticket(atomic_load_explicit(&h->tail, memory_order_acquire)) == r)
     return 1;

@@ -166,10 +166,10 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
       continue;
     }
     uint64_t next = shm_pos(shm_ticket(T) + k, end_unit);
-    atomic_store_explicit(&shared->put_base,
-                          atomic_load_explicit(&shared->puts,
-                                               memory_order_relaxed),
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &shared->put_base,
+        atomic_load_explicit(&shared->puts, memory_order_relaxed),
+        memory_order_relaxed);
     atomic_store_explicit(&shared->put_from, T, memory_order_relaxed);
     atomic_store_explicit(&shared->put_to, next, memory_order_relaxed);
     SHM_STEP("put:intent");
@@ -197,10 +197,33 @@ static inline void fill_slot(struct shm_slot *s, struct placement p, size_t len,
   atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
 }
 
-static void publish(shm_queue *q, uint32_t ticket, enum shm_slot_state st) {
-  /* release: the body and metadata written above become visible with it */
-  atomic_store_explicit(&shm_slot_of(q, ticket)->ctl, shm_ctl(ticket, st),
-                        memory_order_release);
+/* Publishes ticket t as `st`. Returns 0 if a survivor gave it up (DEAD)
+ * first: possible only with stall_timeout, where a live owner that stalls
+ * may be taken over, so publishing is a CAS from the older lap. A survivor
+ * that found our reservation counted published it for us: that counts. */
+static int publish(shm_queue *q, uint32_t t, enum shm_slot_state st) {
+  _Atomic uint64_t *ctl = &shm_slot_of(q, t)->ctl;
+  if (q->geo.stall_timeout_ns == 0) {
+    /* release: the body and metadata written before become visible */
+    atomic_store_explicit(ctl, shm_ctl(t, st), memory_order_release);
+    return 1;
+  }
+  uint64_t old = atomic_load_explicit(ctl, memory_order_relaxed);
+  while (shm_ctl_older(old, t))
+    if (atomic_compare_exchange_weak_explicit(ctl, &old, shm_ctl(t, st),
+                                              memory_order_release,
+                                              memory_order_relaxed))
+      return 1;
+  return old == shm_ctl(t, st);
+}
+
+static int given_up(shm_queue *q, uint32_t lost, uint32_t count) {
+  return sage_plugin_fail(
+      -ECANCELED,
+      "queue '%s': this put stalled longer than the queue's stall_timeout "
+      "(%lld ms) and %u of its %u messages were given up by the other "
+      "processes; they were not delivered",
+      q->name, (long long)(q->geo.stall_timeout_ns / 1000000), lost, count);
 }
 
 /* Counts a reservation's records as put once every one is written, before
@@ -292,6 +315,28 @@ static void publish_records(shm_queue *q, const struct shm_reservation *r) {
                           memory_order_release);
 }
 
+/* The same where survivors may have given records up (stall_timeout):
+ * un-counts those, and returns the leading records delivered in *lead.
+ * Returns 0 or -ECANCELED. */
+static int publish_checked(shm_queue *q, const struct shm_reservation *r,
+                           struct shm_lane *lane, uint32_t *lead) {
+  uint32_t delivered = 0;
+  *lead = r->count;
+  for (uint32_t i = 0; i < r->count; i++) {
+    if (publish(q, r->ticket + i, SLOT_READY))
+      delivered++;
+    else if (*lead == r->count)
+      *lead = i;
+  }
+  if (delivered == r->count)
+    return 0;
+  atomic_store_explicit(
+      &lane->puts,
+      atomic_load_explicit(&lane->put_base, memory_order_relaxed) + delivered,
+      memory_order_release);
+  return given_up(q, r->count - delivered, r->count);
+}
+
 static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
                     size_t *done, int64_t timeout_ns) {
   int rc = shm_ready(q);
@@ -320,11 +365,15 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
     SHM_STEP("put:written");
     count_puts(shared, r.count, bytes);
     SHM_STEP("put:counted");
-    publish_records(q, &r);
+    uint32_t lead = r.count;
+    if (q->geo.stall_timeout_ns == 0)
+      publish_records(q, &r);
+    else
+      rc = publish_checked(q, &r, shared, &lead);
     SHM_STEP("put:published");
     clear_put_intent(shared);
     SHM_STEP("put:cleared");
-    *done += r.count;
+    *done += lead;
     unannounced = r.count;
   }
   return end_put(q, lane, rc, unannounced);
@@ -388,10 +437,17 @@ static int finish_reservation(shm_queue *q, uint64_t token,
     count_puts(shared, 1, len);
     SHM_STEP("commit:counted");
   }
-  publish(q, ticket, st);
+  int rc = 0;
+  if (!publish(q, ticket, st) && st == SLOT_READY) {
+    atomic_store_explicit(
+        &shared->puts,
+        atomic_load_explicit(&shared->put_base, memory_order_relaxed),
+        memory_order_release);
+    rc = given_up(q, 1, 1);
+  }
   SHM_STEP(st == SLOT_READY ? "commit:published" : "cancel:published");
   clear_put_intent(shared);
-  return end_put(q, (int)lane, 0, 1); /* a SKIP wakes its waiter too */
+  return end_put(q, (int)lane, rc, 1); /* a SKIP wakes its waiter too */
 }
 
 int shm_commit(shm_queue *q, uint64_t token) {

@@ -209,8 +209,7 @@ int shm_recover_producer(shm_queue *q, uint32_t t);
  * producer died. Returns 1 if anything changed. */
 int shm_recover_head(shm_queue *q);
 /* Counts tickets [t, j) passed by head in a (count, marker) tally. */
-void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j,
-               uint32_t slots);
+void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j, uint32_t slots);
 static inline uint64_t shm_tally_count(uint64_t tally) {
   return tally >> 32;
 }
