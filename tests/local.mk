@@ -88,8 +88,12 @@ TESTS += tests/test_registry tests/test_flat_api tests/test_options \
 	tests/test_conformance
 
 check_PROGRAMS += tests/test_shm_recovery tests/test_shm_segment \
-	tests/test_shm_lanes
-TESTS += tests/test_shm_recovery tests/test_shm_segment tests/test_shm_lanes
+	tests/test_shm_lanes tests/test_shm_stall
+TESTS += tests/test_shm_recovery tests/test_shm_segment tests/test_shm_lanes \
+	tests/test_shm_stall
+tests_test_shm_stall_SOURCES = tests/test_shm_stall.c
+tests_test_shm_stall_CFLAGS = $(TEST_CFLAGS)
+tests_test_shm_stall_LDADD = $(TEST_LIBS) -ldl
 tests_test_shm_lanes_SOURCES = tests/test_shm_lanes.c
 tests_test_shm_lanes_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
 tests_test_shm_lanes_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)

@@ -203,6 +203,7 @@ static int plan_geometry(const struct shm_options *o, struct shm_geometry *g) {
   shm_layout_size(capacity, (uint32_t)slots, (uint32_t)o->attach_max, g);
   g->max_items = (uint32_t)o->max_items;
   g->item_bound = g->max_items ? g->max_items : g->slot_count;
+  g->stall_timeout_ns = (int64_t)o->stall_timeout_ns;
   return 0;
 }
 
