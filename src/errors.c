@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-#define DETAIL_MAX 1024
+#define DETAIL_MAX SAGE__DETAIL_MAX
 
 /* The calling thread's detail. A failing queue op only records what failed
  * (cheap: -EAGAIN from a polling loop is a normal result); the text is
@@ -23,6 +23,8 @@ struct pending_detail {
 static _Thread_local struct {
   char text[DETAIL_MAX];
   int has_pending;
+  int has_staged;          /* a plugin set `staged` in the current call */
+  char staged[DETAIL_MAX]; /* see sage__stage_detail */
   struct pending_detail pending;
 } tls;
 
@@ -70,13 +72,21 @@ void sage__set_detail(const char *text) {
   snprintf(detail, sizeof detail, "%s", text != NULL ? text : "");
 }
 
-void sage__clear_detail(void) {
-  tls.has_pending = 0;
-  detail[0] = '\0';
+void sage__stage_detail(const char *text) {
+  snprintf(tls.staged, sizeof tls.staged, "%s", text != NULL ? text : "");
+  tls.has_staged = 1;
 }
 
-int sage__detail_is_empty(void) {
-  return !tls.has_pending && !detail[0];
+void sage__plugin_call_begin(void) {
+  tls.has_staged = 0;
+}
+
+int sage__detail_commit(void) {
+  if (!tls.has_staged)
+    return 0;
+  tls.has_staged = 0;
+  sage__set_detail(tls.staged);
+  return 1;
 }
 
 static void copy_text(char *dst, size_t cap, const char *src) {

@@ -30,7 +30,7 @@ static const struct sage_host host = {
     .abi_version = SAGE_TRANSPORT_ABI_VERSION,
     .size = sizeof(struct sage_host),
     .log = host_log,
-    .set_detail = sage__set_detail,
+    .set_detail = sage__stage_detail,
 };
 
 const struct sage_host *sage__host(void) {

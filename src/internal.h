@@ -12,13 +12,23 @@
 
 /* ---- errors.c ---- */
 
+#define SAGE__DETAIL_MAX 1024 /* bytes of detail text, NUL included */
+
+/* The calling thread's detail is that of its last failing call: only a
+ * failure sets it; a success leaves it alone. */
+
 /* Sets the calling thread's detail text; returns `code` for tail calls. */
 int sage__fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sage__set_detail(const char *text);
-void sage__clear_detail(void);
-/* 1 if no detail was set since the last clear. */
-int sage__detail_is_empty(void);
+/* Plugins' set_detail (struct sage_host) goes to a staging slot: call
+ * sage__plugin_call_begin() before calling into a plugin, and
+ * sage__detail_commit() if that call failed. The commit returns 1 if the
+ * plugin staged a detail (now the thread's detail), else 0. A call that
+ * succeeds drops what it staged. */
+void sage__stage_detail(const char *text);
+void sage__plugin_call_begin(void);
+int sage__detail_commit(void);
 /* Records a failure whose text is formatted only if sage_last_error() is
  * called; returns `code`. `op` must be a string literal; `serial` names the
  * handle (unique, never reused), so a repeated failure of the same op on
@@ -32,7 +42,7 @@ const struct sage_host *sage__host(void);
 
 /* ---- loader.c ---- */
 
-/* A loaded, validated plugin. Lives until process exit. */
+/* A loaded, validated plugin. Registered ones live until process exit. */
 struct sage__plugin {
   char name[SAGE_NAME_MAX + 1];
   char *path;
@@ -52,6 +62,9 @@ int sage__descriptor_check(const struct sage_transport_descriptor *desc,
  * returns a registry code; nothing stays loaded. */
 int sage__plugin_open(const char *path, const char *stem,
                       struct sage__plugin *out);
+
+/* Unloads a plugin opened with sage__plugin_open (not a registered one). */
+void sage__plugin_close(struct sage__plugin *p);
 
 /* Stem of a plugin file name: "dir/sage-foo.so" -> "foo". Returns 0 or
  * SAGE_EBADNAME when the file name does not have that shape. */
@@ -74,6 +87,14 @@ int sage__registry_get(const char *name, const struct sage__plugin **out);
 /* Loads the plugin file at `path` (or finds it if already loaded from that
  * path); -EEXIST if its name is loaded from another path. */
 int sage__registry_load_path(const char *path, const struct sage__plugin **out);
+
+/* Calls fn(plugin, ctx) for the plugin file at `path` without registering
+ * it: the registered plugin if loaded from `path`, else the file opened for
+ * the call and unloaded after it. Returns 0 or the load error (-EEXIST if
+ * its name is loaded from another path). fn runs under the registry lock. */
+int sage__registry_peek(const char *path,
+                        void (*fn)(const struct sage__plugin *p, void *ctx),
+                        void *ctx);
 
 /* True if the optional op at byte offset `off` of the plugin's ops table is
  * covered by its size and non-NULL. */

@@ -167,3 +167,10 @@ int sage__plugin_open(const char *path, const char *stem,
   out->ops = desc->ops;
   return 0;
 }
+
+void sage__plugin_close(struct sage__plugin *p) {
+  dlclose(p->dl);
+  free(p->path);
+  p->dl = NULL;
+  p->path = NULL;
+}

@@ -32,18 +32,21 @@ static char *dup_or_empty(const char *s) {
   return strdup(s != NULL ? s : "");
 }
 
+/* Copies what the list shows: the plugin may be unloaded right after. */
+static void copy_descriptor(const struct sage__plugin *p, void *arg) {
+  struct entry *e = arg;
+  e->version = dup_or_empty(p->desc->version);
+  e->description = dup_or_empty(p->desc->description);
+  e->abi = p->desc->abi_version;
+  e->caps = p->desc->capabilities;
+  e->error = strdup("");
+}
+
 static void fill_entry(struct entry *e, const char *path, const char *name) {
   e->name = strdup(name);
   e->path = strdup(path);
-  const struct sage__plugin *p;
-  e->status = sage__registry_load_path(path, &p);
-  if (e->status == 0) {
-    e->version = dup_or_empty(p->desc->version);
-    e->description = dup_or_empty(p->desc->description);
-    e->abi = p->desc->abi_version;
-    e->caps = p->desc->capabilities;
-    e->error = strdup("");
-  } else {
+  e->status = sage__registry_peek(path, copy_descriptor, e);
+  if (e->status != 0) {
     e->version = strdup("");
     e->description = strdup("");
     e->error = strdup(sage_last_error());
@@ -107,11 +110,14 @@ SAGE_API int sage_plugins_scan(sage_plugin_list **out) {
   struct sage_plugin_list *l = calloc(1, sizeof *l);
   if (l == NULL)
     return sage__fail(-ENOMEM, "out of memory");
+  char saved[SAGE__DETAIL_MAX]; /* refusals are per entry, not failures */
+  snprintf(saved, sizeof saved, "%s", sage_last_error());
   int rc = sage__search_dirs(scan_dir, l);
   if (rc != 0) {
     sage_plugins_free(l);
     return sage__fail(rc, "out of memory while listing plugins");
   }
+  sage__set_detail(saved);
   *out = l;
   return 0;
 }

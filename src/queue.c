@@ -46,9 +46,9 @@ static int bad_queue_name(const char *name) {
                     name != NULL ? name : "(null)", QUEUE_NAME_MAX);
 }
 
-/* Gives a failing op a detail if the transport set none. */
+/* A failing op keeps the transport's detail, or gets a generic one. */
 static int op_result(const sage_queue *q, const char *op, int rc) {
-  if (rc < 0 && sage__detail_is_empty())
+  if (rc < 0 && !sage__detail_commit())
     sage__fail_lazy(rc, op, q->serial, q->name, q->plugin->name);
   return rc;
 }
@@ -62,7 +62,7 @@ static int no_op(const sage_queue *q, const char *op) {
   do {                                                                         \
     if ((q) == NULL)                                                           \
       return sage__fail(-EINVAL, "queue handle is NULL");                      \
-    sage__clear_detail();                                                      \
+    sage__plugin_call_begin();                                                 \
   } while (0)
 
 SAGE_API int sage_queue_open(const char *transport, const char *name,
@@ -82,7 +82,7 @@ SAGE_API int sage_queue_open(const char *transport, const char *name,
   q->plugin = p;
   q->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
   snprintf(q->name, sizeof q->name, "%s", name);
-  sage__clear_detail();
+  sage__plugin_call_begin();
   rc = p->ops->open(name, options, &q->tq);
   if (rc != 0) {
     op_result(q, "open", rc);
@@ -285,9 +285,9 @@ SAGE_API int sage_queue_unlink(const char *transport, const char *name,
   if (!SAGE__HAS_OP(p, unlink))
     return sage__fail(-ENOTSUP, "transport '%s' cannot remove queues by name",
                       p->name);
-  sage__clear_detail();
+  sage__plugin_call_begin();
   rc = p->ops->unlink(name, options);
-  if (rc < 0 && sage__detail_is_empty())
+  if (rc < 0 && !sage__detail_commit())
     sage__fail(rc, "remove queue '%s' (transport %s): %s", name, p->name,
                sage_strerror(rc));
   return rc;
@@ -304,6 +304,10 @@ SAGE_API int sage_queue_list(const char *transport, const char *const *options,
   if (!SAGE__HAS_OP(p, list))
     return sage__fail(-ENOTSUP, "transport '%s' cannot list its queues",
                       p->name);
-  sage__clear_detail();
-  return p->ops->list(options, cb, ctx);
+  sage__plugin_call_begin();
+  rc = p->ops->list(options, cb, ctx);
+  if (rc < 0 && !sage__detail_commit())
+    sage__fail(rc, "list queues (transport %s): %s", p->name,
+               sage_strerror(rc));
+  return rc;
 }

@@ -85,27 +85,68 @@ SAGE_API int sage_transport_load(const char *name) {
   return sage__registry_get(name, &p);
 }
 
-int sage__registry_load_path(const char *path,
-                             const struct sage__plugin **out) {
-  char stem[SAGE_NAME_MAX + 1];
+/* The transport name of plugin file `path`, into stem (SAGE_NAME_MAX+1). */
+static int path_stem(const char *path, char *stem) {
   if (path == NULL)
     return sage__fail(-EINVAL, "plugin path is NULL");
-  if (sage__plugin_stem(path, stem, sizeof stem) != 0)
+  if (sage__plugin_stem(path, stem, SAGE_NAME_MAX + 1) != 0)
     return sage__fail(SAGE_EBADNAME,
                       "plugin file %s must be named sage-<name>.so with <name> "
                       "of a-z, 0-9 and _",
                       path);
+  return 0;
+}
+
+/* Caller holds lock. 0 if `p` was loaded from `path`, else -EEXIST. */
+static int same_path(const struct sage__plugin *p, const char *path) {
+  if (strcmp(p->path, path) == 0)
+    return 0;
+  return sage__fail(-EEXIST, "transport '%s' is already loaded from %s",
+                    p->name, p->path);
+}
+
+int sage__registry_load_path(const char *path,
+                             const struct sage__plugin **out) {
+  char stem[SAGE_NAME_MAX + 1];
+  int rc = path_stem(path, stem);
+  if (rc != 0)
+    return rc;
   pthread_mutex_lock(&lock);
   const struct sage__plugin *p = find_loaded(stem);
-  int rc = 0;
-  if (p == NULL)
-    rc = load_locked(path, stem, &p);
-  else if (strcmp(p->path, path) != 0)
-    rc = sage__fail(-EEXIST, "transport '%s' is already loaded from %s", stem,
-                    p->path);
+  rc = p == NULL ? load_locked(path, stem, &p) : same_path(p, path);
   pthread_mutex_unlock(&lock);
   if (rc == 0)
     *out = p;
+  return rc;
+}
+
+/* Caller holds lock. Opens `path` just for fn, then unloads it. */
+static int peek_unloaded(const char *path, const char *stem,
+                         void (*fn)(const struct sage__plugin *, void *),
+                         void *ctx) {
+  struct sage__plugin tmp;
+  int rc = sage__plugin_open(path, stem, &tmp);
+  if (rc != 0)
+    return rc;
+  fn(&tmp, ctx);
+  sage__plugin_close(&tmp);
+  return 0;
+}
+
+int sage__registry_peek(const char *path,
+                        void (*fn)(const struct sage__plugin *p, void *ctx),
+                        void *ctx) {
+  char stem[SAGE_NAME_MAX + 1];
+  int rc = path_stem(path, stem);
+  if (rc != 0)
+    return rc;
+  pthread_mutex_lock(&lock);
+  const struct sage__plugin *p = find_loaded(stem);
+  if (p == NULL)
+    rc = peek_unloaded(path, stem, fn, ctx);
+  else if ((rc = same_path(p, path)) == 0)
+    fn(p, ctx);
+  pthread_mutex_unlock(&lock);
   return rc;
 }
 

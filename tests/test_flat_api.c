@@ -202,14 +202,18 @@ Test(flat, list_and_unlink_unsupported_are_clear) {
   cr_assert_eq(sage_queue_unlink("mem", "../x", NULL), SAGE_EBADNAME);
 }
 
-static void expect_eagain_naming(sage_queue *q, const char *name) {
-  char buf[8];
-  size_t len = 0;
-  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, 0), -EAGAIN);
+static void expect_detail_names(const char *name) {
   char want[64];
   snprintf(want, sizeof want, "on queue '%s'", name);
   cr_assert_not_null(strstr(sage_last_error(), want), "'%s' lacks \"%s\"",
                      sage_last_error(), want);
+}
+
+static void expect_eagain_naming(sage_queue *q, const char *name) {
+  char buf[8];
+  size_t len = 0;
+  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, 0), -EAGAIN);
+  expect_detail_names(name);
 }
 
 /* The text of a polling failure is formatted lazily and its names copied
@@ -226,7 +230,55 @@ Test(flat, lazy_error_text_names_the_failing_handle) {
   sage_queue *c = open_mem("mem", "lazy-c");
   expect_eagain_naming(c, "lazy-c");
   cr_assert_eq(sage_queue_put(c, "x", 1, 0), 0);
-  cr_assert_str_empty(sage_last_error());
+  expect_detail_names("lazy-c"); /* a success keeps the detail */
   cr_assert_eq(sage_queue_close(b), 0);
   cr_assert_eq(sage_queue_close(c), 0);
+}
+
+static void expect_detail(const char *want, const char *after) {
+  cr_assert_str_eq(sage_last_error(), want, "%s changed the detail", after);
+}
+
+static void queue_calls_succeed(sage_queue *q, const char *want) {
+  char buf[8];
+  size_t len = 0;
+  uint64_t items, bytes;
+  struct sage_stats st = {.size = sizeof st};
+  cr_assert_eq(sage_queue_put(q, "x", 1, 0), 0);
+  expect_detail(want, "put");
+  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, 0), 0);
+  expect_detail(want, "get");
+  cr_assert_eq(sage_queue_stats(q, &st), 0);
+  expect_detail(want, "stats");
+  cr_assert_eq(sage_queue_depth(q, &items, &bytes), 0);
+  expect_detail(want, "depth");
+}
+
+static void registry_calls_succeed(const char *want) {
+  cr_assert_eq(sage_transport_load("mem"), 0);
+  expect_detail(want, "transport_load");
+  sage_plugin_list *l; /* the fixtures dir holds refused plugins too */
+  cr_assert_eq(sage_plugins_scan(&l), 0);
+  sage_plugins_free(l);
+  expect_detail(want, "plugins_scan");
+  sage_queue *q;
+  cr_assert_eq(sage_queue_open("mem", "detail-other", NULL, &q), 0);
+  expect_detail(want, "open");
+  cr_assert_eq(sage_queue_close(q), 0);
+  expect_detail(want, "close");
+}
+
+/* queue.h: the detail is that of the thread's last failure, so a call that
+ * succeeds leaves it as it was; the next failure replaces it. */
+Test(errors, success_keeps_last_failure_detail) {
+  sage_queue *q = open_mem("mem", "detail"), *none;
+  cr_assert_eq(sage_queue_open("nosuch", "q", NULL, &none), SAGE_ENOPLUGIN);
+  char want[1024];
+  snprintf(want, sizeof want, "%s", sage_last_error());
+  cr_assert(strstr(want, "nosuch") != NULL, "%s", want);
+  queue_calls_succeed(q, want);
+  registry_calls_succeed(want);
+  expect_eagain_naming(q, "detail");
+  cr_assert_eq(sage_queue_close(q), 0);
+  expect_detail_names("detail");
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sage/queue.h>
@@ -214,6 +215,58 @@ Test(listing, lists_good_and_refused) {
   cr_assert(found_mem && found_bad);
   cr_assert_null(sage_plugins_name(l, sage_plugins_count(l)));
   sage_plugins_free(l);
+}
+
+/* Whether the fixture plugin file is mapped in this process. */
+static int fixture_mapped(const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/sage-%s.so", fixtures_dir(), name);
+  void *dl = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  if (dl != NULL)
+    dlclose(dl);
+  return dl != NULL;
+}
+
+static void scan_and_free(void) {
+  sage_plugin_list *l;
+  cr_assert_eq(sage_plugins_scan(&l), 0, "%s", sage_last_error());
+  cr_assert(sage_plugins_count(l) >= 2);
+  sage_plugins_free(l);
+}
+
+/* Listing reads each descriptor, then unloads what nobody else uses. */
+Test(listing, scan_unloads_plugins_nobody_opened) {
+  use_plugin_path(fixtures_dir());
+  cr_assert(!fixture_mapped("mem") && !fixture_mapped("smallops"));
+  scan_and_free();
+  cr_assert(!fixture_mapped("mem"), "listing left sage-mem.so loaded");
+  cr_assert(!fixture_mapped("smallops"),
+            "listing left sage-smallops.so loaded");
+  cr_assert(!fixture_mapped("badmajor"));
+  sage_queue *q;
+  cr_assert_eq(sage_queue_open("mem", "after-scan", NULL, &q), 0, "%s",
+               sage_last_error());
+  cr_assert(fixture_mapped("mem"));
+  cr_assert_eq(sage_queue_close(q), 0);
+}
+
+/* Plugins loaded before the scan (explicitly, or by an open queue) stay. */
+Test(listing, scan_keeps_plugins_in_use) {
+  use_plugin_path(fixtures_dir());
+  cr_assert_eq(sage_transport_load("smallops"), 0, "%s", sage_last_error());
+  sage_queue *q;
+  cr_assert_eq(sage_queue_open("mem", "in-use", NULL, &q), 0, "%s",
+               sage_last_error());
+  cr_assert_eq(sage_queue_put(q, "kept", 4, 0), 0);
+  scan_and_free();
+  cr_assert(fixture_mapped("mem") && fixture_mapped("smallops"));
+  char buf[8];
+  size_t len = 0;
+  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, 0), 0, "%s",
+               sage_last_error());
+  cr_assert(len == 4 && memcmp(buf, "kept", 4) == 0);
+  cr_assert_eq(sage_queue_close(q), 0);
+  cr_assert(sage_transport_capabilities("smallops") > 0);
 }
 
 Test(explicit_path, loads_by_path_only_explicitly) {

@@ -5,7 +5,9 @@
  * Return values: 0 (or a count where stated) on success, else a negative
  * errno (see sage/transport.h) or a registry code SAGE_E* (< -1000).
  * sage_strerror() names every code; sage_last_error() gives the calling
- * thread's detail text for its most recent failure.
+ * thread's detail text for its most recent failing call (any negative
+ * return, -EAGAIN and -ETIMEDOUT included). A successful call leaves that
+ * detail unchanged.
  *
  * Thread safety: every function may be called from any thread. One queue
  * handle may be used by many threads at once, except that close/destroy must
@@ -60,8 +62,10 @@ typedef struct sage_plugin_list sage_plugin_list;
  * Never NULL. */
 SAGE_API const char *sage_strerror(int code);
 
-/* Detail of the calling thread's last failure ("" if none). The pointer
- * stays valid until this thread's next failing call. */
+/* Detail of the calling thread's most recent failing call ("" if none yet).
+ * Only a failing call sets it; a successful one leaves it as it was, so read
+ * it right after the call that failed. The text stays valid until this
+ * thread's next failing call. */
 SAGE_API const char *sage_last_error(void);
 
 /* Library version string, e.g. "0.1.0", and the host ABI version. */
@@ -98,6 +102,9 @@ SAGE_API const char *sage_plugin_dir(void);
 
 /* Scans the search path and lists every sage-*.so found, valid or not, in
  * search order (a name shadowed by an earlier dir is listed once, first).
+ * Each file is loaded only to read its descriptor: one not already loaded
+ * (by sage_transport_load*, or for a queue) is unloaded again. A refused
+ * file's reason is in sage_plugins_error(), not sage_last_error().
  * Free with sage_plugins_free. */
 SAGE_API int sage_plugins_scan(sage_plugin_list **out);
 SAGE_API size_t sage_plugins_count(const sage_plugin_list *list);

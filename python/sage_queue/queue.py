@@ -332,11 +332,13 @@ class SageQueue:
     def _error(self, rc: int, what: str) -> SageQueueError:
         return from_code(rc, _lib.last_error(), f"{what} on queue '{self._name}'", self._name)
 
-    def _too_big(self, size: int) -> MessageTooLarge:
+    def _too_big(self, size: int, detail: str = "") -> MessageTooLarge:
+        """detail: sage_last_error(), only when a C call just failed (a
+        success leaves an older failure's text there)."""
         return MessageTooLarge(
             f"message of {size} bytes can never fit in queue '{self._name}': the largest is "
             f"{self._max_message} bytes (capacity {self._capacity} bytes)",
-            _EMSGSIZE, _lib.last_error(), self._name)
+            _EMSGSIZE, detail, self._name)
 
     # ------------------------------------------------------------------- put
 
@@ -431,7 +433,7 @@ class SageQueue:
         if rc == _EAGAIN or rc == _ETIMEDOUT:
             raise would_block()
         if rc == _EMSGSIZE and what != "get":
-            raise self._too_big(size)
+            raise self._too_big(size, _lib.last_error())
         raise self._error(rc, what)
 
     def _put_frame(self, head: Optional[bytes], buffers: List[memoryview], block: bool,
