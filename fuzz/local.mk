@@ -22,10 +22,7 @@ FUZZ_LD_FLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 noinst_PROGRAMS += $(FUZZ_HARNESSES)
 
 fuzz_fuzz_segment_SOURCES = fuzz/fuzz_segment.c \
-	plugin/shm/attach.c plugin/shm/lanes.c plugin/shm/recover.c \
-	plugin/shm/ring_get.c plugin/shm/ring_put.c plugin/shm/segment.c \
-	plugin/shm/stats.c plugin/shm/tasks.c plugin/shm/transport.c \
-	plugin/shm/wait.c plugin/common/options.c plugin/common/admin.c \
+	$(SHM_C_SOURCES) plugin/common/options.c plugin/common/admin.c \
 	plugin/common/handles.c plugin/common/host.c
 fuzz_fuzz_segment_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/shm \
 	-I$(top_srcdir)/plugin/common

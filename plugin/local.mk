@@ -14,20 +14,24 @@ plugin_libsage_plugin_common_la_SOURCES = \
 
 # The shm transport: sage-shm.so.
 plugin_LTLIBRARIES += plugin/sage-shm.la
-SHM_SOURCES = \
-	plugin/shm/layout.h \
-	plugin/shm/shm.h \
-	plugin/shm/steps.h \
-	plugin/shm/attach.c \
+# In layers: each file calls only the files above it.
+SHM_C_SOURCES = \
+	plugin/shm/wait.c \
+	plugin/shm/validate.c \
+	plugin/shm/liveness.c \
 	plugin/shm/lanes.c \
+	plugin/shm/ring.c \
 	plugin/shm/recover.c \
-	plugin/shm/ring_get.c \
-	plugin/shm/ring_put.c \
+	plugin/shm/attach.c \
 	plugin/shm/segment.c \
+	plugin/shm/names.c \
 	plugin/shm/stats.c \
+	plugin/shm/ring_put.c \
+	plugin/shm/ring_get.c \
 	plugin/shm/tasks.c \
-	plugin/shm/transport.c \
-	plugin/shm/wait.c
+	plugin/shm/transport.c
+SHM_SOURCES = plugin/shm/layout.h plugin/shm/shm.h plugin/shm/steps.h \
+	$(SHM_C_SOURCES)
 plugin_sage_shm_la_SOURCES = $(SHM_SOURCES)
 plugin_sage_shm_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common
 plugin_sage_shm_la_LDFLAGS = $(PLUGIN_MODULE_FLAGS)

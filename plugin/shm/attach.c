@@ -14,39 +14,6 @@
 
 #include "shm.h"
 
-static int ofd_lock(int fd, short type, off_t at, int wait) {
-  struct flock fl = {
-      .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
-  int rc;
-  do
-    rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
-  while (rc != 0 && wait && errno == EINTR);
-  return rc == 0 ? 0 : -errno;
-}
-
-/* 1 if another open file description holds a lock on byte `at`. */
-static int ofd_held(int fd, off_t at) {
-  struct flock fl = {.l_type = F_WRLCK,
-                     .l_whence = SEEK_SET,
-                     .l_start = at,
-                     .l_len = 1,
-                     .l_pid = 0};
-  if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
-    return 1; /* cannot tell: assume alive, never reclaim wrongly */
-  return fl.l_type != F_UNLCK;
-}
-
-int shm_lifecycle_lock(shm_queue *q) {
-  int rc = ofd_lock(q->fd, F_WRLCK, SHM_LOCK_LIFECYCLE, 1);
-  return rc == 0 ? 0
-                 : sage_plugin_fail(rc, "cannot lock queue '%s': %s", q->name,
-                                    strerror(-rc));
-}
-
-void shm_lifecycle_unlock(shm_queue *q) {
-  ofd_lock(q->fd, F_UNLCK, SHM_LOCK_LIFECYCLE, 0);
-}
-
 static uint64_t realtime_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -86,7 +53,7 @@ static void claim_entry(shm_queue *q, uint32_t i) {
 
 static int find_free_entry(shm_queue *q) {
   for (uint32_t i = 0; i < q->geo.attach_max; i++) {
-    int rc = ofd_lock(q->fd, F_WRLCK, SHM_LOCK_BASE + i, 0);
+    int rc = shm_ofd_lock(q->fd, F_WRLCK, SHM_LOCK_BASE + i, 0);
     if (rc == 0) {
       claim_entry(q, i);
       return 0;
@@ -157,29 +124,38 @@ void shm_attach_release(shm_queue *q) {
   struct shm_attach *a = &q->attach[q->index];
   atomic_store(&a->pid, 0);
   atomic_store_explicit(&a->state, ATTACH_FREE, memory_order_release);
-  ofd_lock(q->fd, F_UNLCK, SHM_LOCK_BASE + q->index, 0);
+  shm_ofd_lock(q->fd, F_UNLCK, SHM_LOCK_BASE + q->index, 0);
   q->index = -1;
 }
 
-int shm_attach_alive(shm_queue *q, uint32_t i) {
-  if ((int)i == q->index)
-    return 1;
-  return ofd_held(q->fd, SHM_LOCK_BASE + i);
+static int reattach(shm_queue *q) {
+  if (q->fd < 0)
+    return sage_plugin_fail(-EBADF,
+                            "queue '%s': cannot be used in this fork child "
+                            "(no /proc, and its name no longer opens it): "
+                            "open it again by name",
+                            q->name);
+  for (unsigned l = 0; l < SHM_LANES; l++) {
+    atomic_store(&q->local[l].busy, 0); /* held by parent threads at fork */
+    q->local[l].pending.kind = 0;
+  }
+  /* A queue destroyed before the fork keeps working here too, as it does
+   * in the parent, until this handle closes. */
+  int rc = shm_attach_register(q, 1);
+  if (rc != 0)
+    return rc;
+  atomic_store(&q->forked, 0);
+  return 0;
 }
 
-void shm_attach_census(shm_queue *q, uint32_t *live, uint32_t *dead,
-                       int32_t *pids, size_t cap) {
-  *live = *dead = 0;
-  for (uint32_t i = 0; i < q->geo.attach_max; i++) {
-    struct shm_attach *a = &q->attach[i];
-    if (atomic_load_explicit(&a->state, memory_order_acquire) != ATTACH_ACTIVE)
-      continue;
-    if (shm_attach_alive(q, i)) {
-      if (*live < cap)
-        pids[*live] = atomic_load(&a->pid);
-      (*live)++;
-    } else {
-      (*dead)++;
-    }
-  }
+int shm_ready(shm_queue *q) {
+  if (q->observe)
+    return sage_plugin_fail(
+        -EPERM, "queue '%s' was opened to observe only (attach=0)", q->name);
+  if (!atomic_load_explicit(&q->forked, memory_order_relaxed))
+    return 0;
+  sage_handles_lock();
+  int rc = atomic_load(&q->forked) ? reattach(q) : 0;
+  sage_handles_unlock();
+  return rc;
 }

@@ -110,11 +110,6 @@ static int live_claim(shm_queue *q, uint32_t t) {
   return 0;
 }
 
-static void wake_all(_Atomic uint32_t *event) {
-  atomic_fetch_add(event, 1);
-  shm_futex_wake(event, 1, 0);
-}
-
 int shm_resolve_ticket(shm_queue *q, uint32_t t, int take_over_live) {
   struct shm_header *h = q->hdr;
   uint64_t T = atomic_load_explicit(&h->tail, memory_order_acquire);
@@ -133,7 +128,7 @@ int shm_resolve_ticket(shm_queue *q, uint32_t t, int take_over_live) {
   if (!atomic_compare_exchange_strong(&s->ctl, &ctl, shm_ctl(t, to)))
     return 0;
   SHM_STEP("recover:marked");
-  wake_all(&h->data_event);
+  shm_wake_all(&h->data_event);
   return 1;
 }
 
@@ -161,8 +156,8 @@ static int recover_claimed(shm_queue *q, uint64_t H, struct shm_slot *s,
   SHM_STEP("recover_head:marked");
   shm_advance_head(q);
   if (lost)
-    wake_all(&h->join_event); /* its task can never be done */
-  wake_all(&h->space_event);
+    shm_wake_all(&h->join_event); /* its task can never be done */
+  shm_wake_all(&h->space_event);
   return 1;
 }
 
@@ -184,19 +179,4 @@ int shm_recover_head(shm_queue *q) {
     return atomic_load(&h->head) != H;
   }
   return recover_claimed(q, H, s, ctl);
-}
-
-void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j,
-               uint32_t slots) {
-  uint64_t v = atomic_load(tally);
-  for (;;) {
-    uint32_t marker = (uint32_t)v, from = t;
-    if ((uint32_t)(marker - t) <= slots) /* counted up to marker already */
-      from = marker;
-    if ((int32_t)(j - from) <= 0)
-      return;
-    uint64_t next = ((v >> 32) + (j - from)) << 32 | j;
-    if (atomic_compare_exchange_weak(tally, &v, next))
-      return;
-  }
 }

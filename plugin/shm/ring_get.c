@@ -21,102 +21,11 @@ static int published(uint64_t ctl, uint32_t ticket) {
          (st == SLOT_READY || st == SLOT_SKIP || st == SLOT_DEAD);
 }
 
-static void lane_add(_Atomic uint64_t *counter, uint64_t n) {
-  atomic_store_explicit(counter,
-                        atomic_load_explicit(counter, memory_order_relaxed) + n,
-                        memory_order_relaxed);
-}
-
 static void clear_get_intent(struct shm_lane *lane) {
   atomic_store_explicit(
       &lane->get_to,
       atomic_load_explicit(&lane->get_from, memory_order_relaxed),
       memory_order_release);
-}
-
-/* Where head goes past a DEAD record t (claimed: read > t): to the first
- * record j after the claimed DEAD run whose start is known, from the tail
- * or from j's published slot. 0 while j is still being written. */
-static int past_dead(shm_queue *q, uint32_t t, uint64_t *next) {
-  struct shm_header *h = q->hdr;
-  uint32_t read = atomic_load(&h->read), j = t;
-  while ((int32_t)(read - j) > 0 &&
-         atomic_load(&shm_slot_of(q, j)->ctl) == shm_ctl(j, SLOT_DEAD))
-    j++;
-  if (j == t)
-    return 0; /* not claimed yet: head never passes an unclaimed ticket */
-  uint64_t T = atomic_load(&h->tail);
-  uint32_t from;
-  if (shm_ticket(T) == j) {
-    from = shm_unit(T);
-  } else {
-    struct shm_slot *s = shm_slot_of(q, j);
-    uint64_t ctl = atomic_load(&s->ctl);
-    if (shm_ctl_ticket(ctl) != j || shm_ctl_state(ctl) == SLOT_DEAD)
-      return 0; /* j in flight or unclaimed: its start is not known yet */
-    from = atomic_load_explicit(&s->from, memory_order_relaxed);
-  }
-  shm_tally(&h->dead_tally, t, j, q->geo.slot_count);
-  *next = shm_pos(j, from);
-  return 1;
-}
-
-/* Where head goes from H, or 0 if the record there is not released. */
-static int next_head(shm_queue *q, uint64_t H, uint64_t *next) {
-  uint32_t t = shm_ticket(H);
-  struct shm_slot *s = shm_slot_of(q, t);
-  uint64_t ctl = atomic_load(&s->ctl); /* seq_cst: pairs with the DONE mark */
-  if (ctl == shm_ctl(t, SLOT_DEAD))
-    return past_dead(q, t, next);
-  if (ctl == shm_ctl(t, SLOT_LOST))
-    shm_tally(&q->hdr->lost_tally, t, t + 1, q->geo.slot_count);
-  else if (ctl != shm_ctl(t, SLOT_DONE))
-    return 0;
-  *next = shm_pos(t + 1, atomic_load_explicit(&s->end, memory_order_relaxed));
-  return 1;
-}
-
-void shm_advance_head(shm_queue *q) {
-  struct shm_header *h = q->hdr;
-  for (;;) {
-    uint64_t H = atomic_load(&h->head), next;
-    if (!next_head(q, H, &next))
-      return;
-    atomic_compare_exchange_strong(&h->head, &H, next);
-  }
-}
-
-static void wake_writers(shm_queue *q) {
-  struct shm_header *h = q->hdr;
-  if (atomic_load(&h->space_waiters) == 0)
-    return;
-  atomic_fetch_add(&h->space_event, 1);
-  shm_futex_wake(&h->space_event, 1, 0);
-}
-
-void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end,
-                       int any_dead) {
-  struct shm_header *h = q->hdr;
-  uint64_t H = atomic_load(&h->head);
-  /* Only the holder of the head record can move head past it, so when we
-   * hold it this CAS succeeds; seq_cst pairs with others' DONE marks. A
-   * DEAD record has no end, and head counts those it passes: slow path. */
-  if (!any_dead && shm_ticket(H) == t &&
-      atomic_compare_exchange_strong(&h->head, &H, shm_pos(t_end, end))) {
-    /* Nobody has claimed past us, so no later record can be DONE yet: a
-     * consumer that claims one now will find head at its own record. */
-    if (atomic_load(&h->read) != t_end)
-      shm_advance_head(q);
-  } else {
-    for (uint32_t i = t; i != t_end; i++) {
-      struct shm_slot *s = shm_slot_of(q, i);
-      if (atomic_load_explicit(&s->ctl, memory_order_relaxed) !=
-          shm_ctl(i, SLOT_DEAD))
-        atomic_store(&s->ctl, shm_ctl(i, SLOT_DONE));
-    }
-    shm_advance_head(q);
-  }
-  wake_writers(q);
 }
 
 struct ticket_watch {
@@ -235,7 +144,7 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
     if (nonblocking)
       return -EAGAIN;
     if (!blocked++)
-      lane_add(&lane->blocked_gets, 1);
+      shm_lane_add(&lane->blocked_gets, 1);
     int rc = wait_for_ticket(q, lane_index, r, deadline);
     if (rc != 0)
       return rc;
@@ -376,8 +285,8 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
     shm_release_range(q, c.ticket, c.ticket + c.count,
                       end_of(q, c.ticket + c.count - 1), any_dead);
     SHM_STEP("get:released");
-    lane_add(&shared->gets, *count);
-    lane_add(&shared->get_bytes, bytes);
+    shm_lane_add(&shared->gets, *count);
+    shm_lane_add(&shared->get_bytes, bytes);
     clear_get_intent(shared);
     SHM_STEP("get:counted");
   }
@@ -454,8 +363,8 @@ int shm_release(shm_queue *q, uint64_t token) {
   q->local[lane].pending.kind = 0;
   shm_release_range(q, ticket, ticket + 1, p.end, 0);
   SHM_STEP("release:released");
-  lane_add(&shared->gets, 1);
-  lane_add(&shared->get_bytes, p.len);
+  shm_lane_add(&shared->gets, 1);
+  shm_lane_add(&shared->get_bytes, p.len);
   clear_get_intent(shared);
   shm_lane_release(q, (int)lane);
   return 0;

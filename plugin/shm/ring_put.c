@@ -49,29 +49,12 @@ static uint32_t fitting(const shm_queue *q, uint64_t T, uint64_t H,
   return k;
 }
 
-static void note_high_water(shm_queue *q, uint32_t end_unit, uint64_t H) {
-  uint64_t used = (uint64_t)(end_unit - shm_unit(H)) * SHM_UNIT;
-  uint64_t seen =
-      atomic_load_explicit(&q->hdr->high_water, memory_order_relaxed);
-  while (used > seen && !atomic_compare_exchange_weak_explicit(
-                            &q->hdr->high_water, &seen, used,
-                            memory_order_relaxed, memory_order_relaxed))
-    ;
-}
-
 static void clear_put_intent(struct shm_lane *lane) {
   /* release: a survivor that sees the intent gone also sees our publish */
   atomic_store_explicit(
       &lane->put_to,
       atomic_load_explicit(&lane->put_from, memory_order_relaxed),
       memory_order_release);
-}
-
-static void lane_add(_Atomic uint64_t *counter, uint64_t n) {
-  /* single writer (the lane holder): a plain read-modify-write suffices */
-  atomic_store_explicit(counter,
-                        atomic_load_explicit(counter, memory_order_relaxed) + n,
-                        memory_order_relaxed);
 }
 
 struct head_watch {
@@ -155,7 +138,7 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
       if (nonblocking && !free_stuck_head(q, H, shm_now_ns()))
         return -EAGAIN;
       if (!nonblocking && !blocked++)
-        lane_add(&shared->blocked_puts, 1);
+        shm_lane_add(&shared->blocked_puts, 1);
       int rc = nonblocking ? 0 : wait_for_space(q, lane, H, deadline);
       if (rc != 0)
         return rc;
@@ -178,7 +161,7 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
             &h->tail, &T, next, memory_order_release, memory_order_relaxed)) {
       SHM_STEP("put:reserved");
       if (fresh)
-        note_high_water(q, end_unit, H);
+        shm_note_high_water(q, end_unit, H);
       local->head_refresh_due--;
       *res = (struct shm_reservation){shm_ticket(T), k, T, next};
       return 0;
@@ -230,30 +213,12 @@ static int given_up(shm_queue *q, uint32_t lost, uint32_t count) {
  * any is published: a survivor finding the owner dead after this point
  * publishes the records for it (recover.c), so the count is always right. */
 static void count_puts(struct shm_lane *lane, uint32_t count, uint64_t bytes) {
-  lane_add(&lane->put_bytes, bytes);
+  shm_lane_add(&lane->put_bytes, bytes);
   /* release: a survivor that sees the count sees the records */
   atomic_store_explicit(
       &lane->puts,
       atomic_load_explicit(&lane->put_base, memory_order_relaxed) + count,
       memory_order_release);
-}
-
-/* Wakes readers asleep on data_event: all of them, so a woken reader that
- * then takes nothing (too small a buffer, a signal, killed) cannot leave
- * another asleep beside a message. The caller has issued a seq_cst fence
- * since its publishes: a reader bumps data_waiters before re-checking ctl,
- * so one of us sees the other. */
-static void wake_readers_fenced(shm_queue *q) {
-  struct shm_header *h = q->hdr;
-  if (atomic_load_explicit(&h->data_waiters, memory_order_relaxed) == 0)
-    return;
-  atomic_fetch_add(&h->data_event, 1);
-  shm_futex_wake(&h->data_event, 1, 0);
-}
-
-static void wake_readers(shm_queue *q) {
-  atomic_thread_fence(memory_order_seq_cst);
-  wake_readers_fenced(q);
 }
 
 static int too_big(shm_queue *q, size_t len) {
@@ -276,7 +241,7 @@ static int end_put(shm_queue *q, int lane, int rc, uint32_t published) {
     return shm_lane_finish(q, lane, rc);
   shm_lane_release_unfenced(q, lane);
   atomic_thread_fence(memory_order_seq_cst);
-  wake_readers_fenced(q);
+  shm_wake_readers_fenced(q);
   shm_lane_wake_waiters(q);
   return rc;
 }
@@ -352,7 +317,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
   uint32_t unannounced = 0;
   while (*done < count && rc == 0) {
     if (unannounced > 0) { /* before we may wait for space they free */
-      wake_readers(q);
+      shm_wake_readers(q);
       unannounced = 0;
     }
     struct shm_reservation r;

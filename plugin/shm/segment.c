@@ -1,8 +1,7 @@
-/* Segments: naming, race-free creation, validation on attach, mapping,
- * unlinking and listing. */
+/* Segments: race-free creation, opening and mapping (validate.c checks
+ * what is mapped), and unlinking an open queue. */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,107 +15,11 @@
 
 #include "shm.h"
 
-_Static_assert(sizeof(struct shm_header) % SHM_LINE == 0, "header padding");
-_Static_assert(sizeof(struct shm_lane) == SHM_LINE, "lane padding");
-_Static_assert(sizeof(struct shm_slot) == 32, "slot size");
-
-#define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
-#define PAGE 4096u
-
-int shm_segment_name(const char *name, uint32_t uid, char *out, size_t cap) {
-  int n = snprintf(out, cap, "/" SHM_NAME_PREFIX "%u-%s", uid, name);
-  return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
-}
-
-uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
-                         struct shm_geometry *geo) {
-  geo->capacity = capacity;
-  geo->slot_count = slots;
-  geo->attach_max = attach;
-  geo->cap_units = (uint32_t)(capacity / SHM_UNIT);
-  geo->slots_off = ALIGN_UP(sizeof(struct shm_header), SHM_LINE);
-  geo->attach_off = ALIGN_UP(
-      geo->slots_off + (uint64_t)slots * sizeof(struct shm_slot), SHM_LINE);
-  geo->ring_off = ALIGN_UP(
-      geo->attach_off + (uint64_t)attach * sizeof(struct shm_attach), PAGE);
-  geo->total_size = geo->ring_off + capacity;
-  return geo->total_size;
-}
-
-static int pow2(uint64_t x) {
-  return x != 0 && (x & (x - 1)) == 0;
-}
-
 static uint64_t next_pow2(uint64_t x) {
   uint64_t p = 1;
   while (p < x)
     p <<= 1;
   return p;
-}
-
-#define BAD(...) (snprintf(why, cap, __VA_ARGS__), -EBADMSG)
-
-static int check_geometry(const struct shm_header *h, char *why, size_t cap) {
-  if (!pow2(h->capacity) || h->capacity < SHM_MIN_CAPACITY ||
-      h->capacity > SHM_MAX_CAPACITY)
-    return BAD("capacity %llu is not a power of two in %llu..%llu",
-               (unsigned long long)h->capacity,
-               (unsigned long long)SHM_MIN_CAPACITY,
-               (unsigned long long)SHM_MAX_CAPACITY);
-  if (!pow2(h->slot_count) || h->slot_count < SHM_MIN_SLOTS ||
-      h->slot_count > SHM_MAX_SLOTS)
-    return BAD("slot count %u is out of range", h->slot_count);
-  if (h->slot_size != sizeof(struct shm_slot) ||
-      h->attach_size != sizeof(struct shm_attach) ||
-      h->lanes_per_attach != SHM_LANES)
-    return BAD("record sizes differ from this plugin's layout");
-  if (h->attach_max == 0 || h->attach_max > SHM_MAX_ATTACH)
-    return BAD("attachment table size %u is out of range", h->attach_max);
-  if (h->max_items > h->slot_count)
-    return BAD("max_items %u exceeds slot count %u", h->max_items,
-               h->slot_count);
-  if (h->stall_timeout_ns > SHM_MAX_STALL_TIMEOUT_NS)
-    return BAD("stall timeout %llu ns is out of range",
-               (unsigned long long)h->stall_timeout_ns);
-  return 0;
-}
-
-int shm_header_validate(const struct shm_header *src, uint64_t mapped_size,
-                        struct shm_geometry *geo, char *why, size_t cap) {
-  struct shm_header h;
-  if (mapped_size < sizeof h)
-    return BAD("segment is %llu bytes, smaller than a queue header "
-               "(empty or truncated; was its creator killed?)",
-               (unsigned long long)mapped_size);
-  memcpy(&h, src, sizeof h); /* validate a private copy: no TOCTOU */
-  if (h.magic != SHM_MAGIC)
-    return BAD("not a SAGE shm queue (bad magic)");
-  if (h.layout_version != SHM_LAYOUT_VERSION)
-    return BAD("layout version %u; this plugin reads version %u",
-               h.layout_version, SHM_LAYOUT_VERSION);
-  if (h.header_size != sizeof h)
-    return BAD("header size %u differs from %zu", h.header_size, sizeof h);
-  int rc = check_geometry(&h, why, cap);
-  if (rc != 0)
-    return rc;
-  uint64_t total = shm_layout_size(h.capacity, h.slot_count, h.attach_max, geo);
-  if (h.slots_off != geo->slots_off || h.attach_off != geo->attach_off ||
-      h.ring_off != geo->ring_off || h.total_size != total)
-    return BAD("section offsets do not match the declared sizes");
-  if (total > mapped_size)
-    return BAD("segment is %llu bytes but its header needs %llu",
-               (unsigned long long)mapped_size, (unsigned long long)total);
-  geo->max_items = h.max_items;
-  geo->item_bound = h.max_items ? h.max_items : h.slot_count;
-  geo->stall_timeout_ns = (int64_t)h.stall_timeout_ns;
-  return 0;
-}
-
-void shm_segment_views(shm_queue *q, void *base) {
-  q->hdr = base;
-  q->slots = (struct shm_slot *)((char *)base + q->geo.slots_off);
-  q->attach = (struct shm_attach *)((char *)base + q->geo.attach_off);
-  q->ring = (unsigned char *)base + q->geo.ring_off;
 }
 
 static uint64_t random_id(void) {
@@ -130,6 +33,11 @@ static uint64_t realtime_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int shm_segment_name(const char *name, uint32_t uid, char *out, size_t cap) {
+  int n = snprintf(out, cap, "/" SHM_NAME_PREFIX "%u-%s", uid, name);
+  return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
 }
 
 /* Positions start at (first_ticket, first_unit); every slot holds the lap
@@ -221,7 +129,7 @@ static int size_segment(int fd, const char *name, uint64_t total) {
                           strerror(err));
 }
 
-static int open_fail(const char *what, const char *name, int err) {
+int shm_open_fail(const char *what, const char *name, int err) {
   if (err == ENOSPC) /* tmpfs: out of inodes (nr_inodes) as well as bytes */
     return sage_plugin_fail(
         -ENOSPC,
@@ -274,23 +182,23 @@ static int create_segment(shm_queue *q, const struct shm_options *o) {
   char tmp[SHM_PATH_MAX], from[SHM_PATH_MAX + 16], to[SHM_PATH_MAX + 16];
   int fd = new_segment_file(o, tmp, sizeof tmp, from, sizeof from);
   if (fd < 0)
-    return open_fail("create", q->name, errno);
+    return shm_open_fail("create", q->name, errno);
   void *base = MAP_FAILED;
   if (fchmod(fd, (mode_t)o->mode) != 0)
-    rc = open_fail("set the mode of", q->name, errno);
+    rc = shm_open_fail("set the mode of", q->name, errno);
   else
     rc = size_segment(fd, q->name, g.total_size);
   if (rc == 0) {
     base = mmap(NULL, g.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED)
-      rc = open_fail("map", q->name, errno);
+      rc = shm_open_fail("map", q->name, errno);
   }
   if (rc == 0) {
     q->geo = g;
     init_header(base, &g, o);
     snprintf(to, sizeof to, SHM_DIR "%s", q->shm_name);
     if (linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) != 0)
-      rc = errno == EEXIST ? -EEXIST : open_fail("publish", q->name, errno);
+      rc = errno == EEXIST ? -EEXIST : shm_open_fail("publish", q->name, errno);
   }
   if (tmp[0] != '\0')
     shm_unlink(tmp);
@@ -331,7 +239,7 @@ static int map_existing(shm_queue *q, int fd, const struct stat *st,
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void *base = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED)
-    return open_fail("map", q->name, errno);
+    return shm_open_fail("map", q->name, errno);
   int rc = shm_header_validate(base, size, &q->geo, why, sizeof why);
   if (rc != 0) {
     munmap(base, size);
@@ -352,10 +260,10 @@ static int open_existing(shm_queue *q, const struct shm_options *o) {
     if (errno == ENOENT)
       return sage_plugin_fail(-ENOENT, "no queue named '%s' (no %s%s)", q->name,
                               SHM_DIR, q->shm_name);
-    return open_fail("open", q->name, errno);
+    return shm_open_fail("open", q->name, errno);
   }
   struct stat st;
-  int rc = fstat(fd, &st) == 0 ? 0 : open_fail("stat", q->name, errno);
+  int rc = fstat(fd, &st) == 0 ? 0 : shm_open_fail("stat", q->name, errno);
   if (rc == 0)
     rc = check_owner(q, &st, o);
   if (rc == 0)
@@ -440,65 +348,5 @@ int shm_segment_unlink(shm_queue *q, enum shm_unlink_when when) {
     rc = sage_plugin_fail(-errno, "cannot remove queue '%s': %s", q->name,
                           strerror(errno));
   shm_lifecycle_unlock(q);
-  return rc;
-}
-
-int shm_segment_unlink_name(const char *name, const struct shm_options *opts,
-                            int force, enum shm_unlink_when when) {
-  shm_queue q = {.fd = -1, .index = -1, .observe = 1};
-  struct shm_options o = *opts;
-  o.attach = 0;
-  o.admin = 1;
-  o.create = CREATE_NEVER;
-  if (force) {
-    char path[SHM_PATH_MAX];
-    uint32_t uid =
-        o.uid == SHM_UID_SELF ? (uint32_t)geteuid() : (uint32_t)o.uid;
-    if (shm_segment_name(name, uid, path, sizeof path) != 0)
-      return sage_plugin_fail(-ENAMETOOLONG, "queue name '%s' is too long",
-                              name);
-    if (shm_unlink(path) == 0)
-      return 0;
-    return errno == ENOENT
-               ? sage_plugin_fail(-ENOENT, "no queue named '%s'", name)
-               : open_fail("remove", name, errno);
-  }
-  int rc = shm_segment_open(&q, name, &o);
-  if (rc == 0) {
-    rc = shm_segment_unlink(&q, when);
-    shm_segment_unmap(&q);
-  }
-  return rc;
-}
-
-/* Splits "sageq-<uid>-<name>" (temporary files excluded). */
-static int parse_entry(const char *file, uint32_t *uid, const char **name) {
-  size_t pre = strlen(SHM_NAME_PREFIX);
-  if (strncmp(file, SHM_NAME_PREFIX, pre) != 0)
-    return 0;
-  char *end;
-  unsigned long v = strtoul(file + pre, &end, 10);
-  if (end == file + pre || *end != '-' || end[1] == '.' || end[1] == '\0')
-    return 0;
-  *uid = (uint32_t)v;
-  *name = end + 1;
-  return 1;
-}
-
-int shm_segment_list(int all_users, sage_list_cb cb, void *ctx) {
-  DIR *dir = opendir(SHM_DIR);
-  if (dir == NULL)
-    return sage_plugin_fail(-errno, "cannot read " SHM_DIR ": %s",
-                            strerror(errno));
-  struct dirent *e;
-  int rc = 0;
-  uint32_t me = (uint32_t)geteuid();
-  while (rc == 0 && (e = readdir(dir)) != NULL) {
-    uint32_t uid;
-    const char *name;
-    if (parse_entry(e->d_name, &uid, &name) && (all_users || uid == me))
-      rc = cb(name, uid, ctx);
-  }
-  closedir(dir);
   return rc;
 }

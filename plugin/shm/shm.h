@@ -85,54 +85,23 @@ enum shm_unlink_when {
 #define SHM_UID_SELF UINT64_MAX
 enum { CREATE_AUTO = 0, CREATE_ALWAYS = 1, CREATE_NEVER = 2 };
 
-/* ---- transport.c ---- */
-/* 0 if q may move messages: re-attaches first in a fork child; -EPERM for
- * an observe-only handle. */
-int shm_ready(shm_queue *q);
+/* The files below call only files listed above them (transport.c, the
+ * ops table, calls them all). */
 
-/* ---- segment.c: naming, create/open/validate/map, unlink, list ---- */
-int shm_segment_name(const char *name, uint32_t uid, char *out, size_t cap);
-int shm_segment_open(shm_queue *q, const char *name,
-                     const struct shm_options *opts);
-void shm_segment_unmap(shm_queue *q);
-int shm_segment_unlink(shm_queue *q, enum shm_unlink_when when);
-int shm_segment_unlink_name(const char *name, const struct shm_options *o,
-                            int force, enum shm_unlink_when when);
-int shm_segment_list(int all_users, sage_list_cb cb, void *ctx);
-/* Checks a header against the mapped size; fills *geo. Pure: the fuzzer
- * calls it on arbitrary bytes. */
-int shm_header_validate(const struct shm_header *h, uint64_t mapped_size,
-                        struct shm_geometry *geo, char *why, size_t cap);
-uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
-                         struct shm_geometry *geo);
-/* Points q's section views into the mapping at `base`, per the validated
- * q->geo (also what the segment fuzzer uses to build a queue). */
-void shm_segment_views(shm_queue *q, void *base);
-
-/* ---- attach.c: attachment table and liveness ---- */
-/* Takes a free or dead entry. -ESTALE if the queue's name was removed
- * (unless allow_unlinked), -EUSERS if every entry is held. */
-int shm_attach_register(shm_queue *q, int allow_unlinked);
-void shm_attach_release(shm_queue *q);
-int shm_lifecycle_lock(shm_queue *q);
-void shm_lifecycle_unlock(shm_queue *q);
-/* 1 if attachment i's process is alive (or is this handle), else 0. */
-int shm_attach_alive(shm_queue *q, uint32_t i);
-/* Counts live and dead ACTIVE attachments; writes up to cap live pids. */
-void shm_attach_census(shm_queue *q, uint32_t *live, uint32_t *dead,
-                       int32_t *pids, size_t cap);
-
-/* ---- lanes.c: per-thread lanes of this handle ---- */
-int shm_lane_acquire(shm_queue *q, int64_t deadline_ns);
-static inline struct shm_lane_local *shm_lane_local(shm_queue *q, int lane) {
-  return &q->local[lane];
+/* Helpers shared by the ring files. */
+static inline struct shm_slot *shm_slot_of(shm_queue *q, uint32_t ticket) {
+  return &q->slots[ticket & (q->geo.slot_count - 1)];
 }
-void shm_lane_release(shm_queue *q, int lane);
-/* The same in two halves, for a caller that needs a seq_cst fence after the
- * release anyway: release the lane, fence, then wake its waiters. */
-void shm_lane_release_unfenced(shm_queue *q, int lane);
-void shm_lane_wake_waiters(shm_queue *q);
-struct shm_lane *shm_lane_shared(shm_queue *q, int lane);
+static inline uint32_t shm_units(size_t len) {
+  return (uint32_t)((len + SHM_UNIT - 1) / SHM_UNIT);
+}
+/* Adds to a counter that only the current lane holder writes: a plain
+ * read-modify-write suffices. */
+static inline void shm_lane_add(_Atomic uint64_t *counter, uint64_t n) {
+  atomic_store_explicit(counter,
+                        atomic_load_explicit(counter, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
 
 /* ---- wait.c: futexes, deadlines, spinning ---- */
 int64_t shm_now_ns(void);
@@ -147,6 +116,40 @@ int shm_spin(int64_t spin_ns, int64_t deadline_ns, int (*done)(void *arg),
 int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,
                    int64_t deadline_ns, int64_t cap_ns);
 void shm_futex_wake(_Atomic uint32_t *word, int shared, int count);
+void shm_cpu_relax(void);
+
+/* ---- validate.c: header checks, layout, section views ---- */
+/* Checks a header against the mapped size; fills *geo. Pure: the fuzzer
+ * calls it on arbitrary bytes. */
+int shm_header_validate(const struct shm_header *h, uint64_t mapped_size,
+                        struct shm_geometry *geo, char *why, size_t cap);
+uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
+                         struct shm_geometry *geo);
+/* Points q's section views into the mapping at `base`, per the validated
+ * q->geo (also what the segment fuzzer uses to build a queue). */
+void shm_segment_views(shm_queue *q, void *base);
+
+/* ---- liveness.c: OFD locks, lifecycle lock, census ---- */
+int shm_ofd_lock(int fd, short type, int64_t at, int wait);
+int shm_lifecycle_lock(shm_queue *q);
+void shm_lifecycle_unlock(shm_queue *q);
+/* 1 if attachment i's process is alive (or is this handle), else 0. */
+int shm_attach_alive(shm_queue *q, uint32_t i);
+/* Counts live and dead ACTIVE attachments; writes up to cap live pids. */
+void shm_attach_census(shm_queue *q, uint32_t *live, uint32_t *dead,
+                       int32_t *pids, size_t cap);
+
+/* ---- lanes.c: per-thread lanes of this handle, sleepers ---- */
+int shm_lane_acquire(shm_queue *q, int64_t deadline_ns);
+static inline struct shm_lane_local *shm_lane_local(shm_queue *q, int lane) {
+  return &q->local[lane];
+}
+void shm_lane_release(shm_queue *q, int lane);
+/* The same in two halves, for a caller that needs a seq_cst fence after the
+ * release anyway: release the lane, fence, then wake its waiters. */
+void shm_lane_release_unfenced(shm_queue *q, int lane);
+void shm_lane_wake_waiters(shm_queue *q);
+struct shm_lane *shm_lane_shared(shm_queue *q, int lane);
 /* Counts the caller as a sleeper on data (get) or space (put): the shared
  * waiter count that wakers check, and this attachment's share of it, raised
  * in that order and lowered in the reverse, so what a dead process leaves
@@ -161,35 +164,27 @@ int shm_lane_sleep(shm_queue *q, int *lane, _Atomic uint32_t *word,
                    uint32_t expected, int64_t deadline_ns, int64_t cap_ns);
 /* Ends an operation: counts a timeout and releases the lane if held. */
 int shm_lane_finish(shm_queue *q, int lane, int rc);
-void shm_cpu_relax(void);
 
-/* ---- ring_put.c ---- */
-struct shm_reservation {
-  uint32_t ticket, count; /* tickets [ticket, ticket+count) */
-  uint64_t from, to;      /* tail before/after */
-};
-int shm_put(shm_queue *q, const void *data, size_t len, int64_t timeout_ns);
-int shm_put_batch(shm_queue *q, const struct sage_msg *msgs, size_t count,
-                  size_t *done, int64_t timeout_ns);
-int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
-                int64_t timeout_ns);
-int shm_commit(shm_queue *q, uint64_t token);
-int shm_cancel(shm_queue *q, uint64_t token);
-
-/* ---- ring_get.c ---- */
-int shm_get(shm_queue *q, void *buf, size_t cap, size_t *len,
-            int64_t timeout_ns);
-int shm_get_batch(shm_queue *q, void *buf, size_t cap, size_t *lens, size_t max,
-                  size_t *count, int64_t timeout_ns);
-int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
-             int64_t timeout_ns);
-int shm_release(shm_queue *q, uint64_t token);
+/* ---- ring.c: head, release, wake-ups, positions ---- */
+/* Counts tickets [t, j) passed by head in a (count, marker) tally. */
+void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j, uint32_t slots);
+static inline uint64_t shm_tally_count(uint64_t tally) {
+  return tally >> 32;
+}
+/* Moves head past released records (DONE, LOST, claimed DEAD). */
+void shm_advance_head(shm_queue *q);
 /* Releases tickets [t, t_end) whose last record ends at `end` (unknown if
  * any_dead: one of them is DEAD). */
 void shm_release_range(shm_queue *q, uint32_t t, uint32_t t_end, uint32_t end,
                        int any_dead);
-/* Moves head over records already DONE/LOST. */
-void shm_advance_head(shm_queue *q);
+/* Wake-ups after publishing (readers: all of them; the caller fenced, or
+ * not) and after freeing space (writers). */
+void shm_wake_readers_fenced(shm_queue *q);
+void shm_wake_readers(shm_queue *q);
+void shm_wake_writers(shm_queue *q);
+void shm_wake_all(_Atomic uint32_t *event);
+/* Items between read and tail, bytes between head and tail. */
+int shm_depth(shm_queue *q, uint64_t *items, uint64_t *bytes);
 
 /* ---- recover.c: stalls caused by dead (or stalled) owners ---- */
 /* How long a waiter stuck for `waited` ns sleeps before it checks whether
@@ -208,27 +203,60 @@ int shm_recover_producer(shm_queue *q, uint32_t t);
 /* Resolves the head record if its consumer died holding it, or its
  * producer died. Returns 1 if anything changed. */
 int shm_recover_head(shm_queue *q);
-/* Counts tickets [t, j) passed by head in a (count, marker) tally. */
-void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j, uint32_t slots);
-static inline uint64_t shm_tally_count(uint64_t tally) {
-  return tally >> 32;
-}
 
-/* ---- tasks.c ---- */
+/* ---- attach.c: the attachment table, readiness ---- */
+/* Takes a free or dead entry. -ESTALE if the queue's name was removed
+ * (unless allow_unlinked), -EUSERS if every entry is held. */
+int shm_attach_register(shm_queue *q, int allow_unlinked);
+void shm_attach_release(shm_queue *q);
+/* 0 if q may move messages: re-attaches first in a fork child; -EPERM for
+ * an observe-only handle. */
+int shm_ready(shm_queue *q);
+
+/* ---- segment.c: create, open, map, unlink ---- */
+/* The segment name of queue `name` of user `uid`: "/sageq-<uid>-<name>". */
+int shm_segment_name(const char *name, uint32_t uid, char *out, size_t cap);
+int shm_segment_open(shm_queue *q, const char *name,
+                     const struct shm_options *opts);
+void shm_segment_unmap(shm_queue *q);
+int shm_segment_unlink(shm_queue *q, enum shm_unlink_when when);
+/* Fails with a message naming what could not be done to queue `name`. */
+int shm_open_fail(const char *what, const char *name, int err);
+
+/* ---- names.c: removal by name, listing ---- */
+int shm_segment_unlink_name(const char *name, const struct shm_options *o,
+                            int force, enum shm_unlink_when when);
+int shm_segment_list(int all_users, sage_list_cb cb, void *ctx);
+
+/* ---- stats.c: every counter and the stats op ---- */
+void shm_note_high_water(shm_queue *q, uint32_t end_unit, uint64_t H);
+uint64_t shm_total_puts(shm_queue *q);
+/* Messages put and neither finished nor lost with a dead consumer. */
 uint64_t shm_unfinished(shm_queue *q);
-int shm_task_done(shm_queue *q, uint64_t count);
-int shm_join(shm_queue *q, int64_t timeout_ns);
-int shm_depth(shm_queue *q, uint64_t *items, uint64_t *bytes);
-
-/* ---- stats.c ---- */
 int shm_stats(shm_queue *q, struct sage_stats *st);
 
-/* Helpers shared by the ring files. */
-static inline struct shm_slot *shm_slot_of(shm_queue *q, uint32_t ticket) {
-  return &q->slots[ticket & (q->geo.slot_count - 1)];
-}
-static inline uint32_t shm_units(size_t len) {
-  return (uint32_t)((len + SHM_UNIT - 1) / SHM_UNIT);
-}
+/* ---- ring_put.c, ring_get.c: the two sides ---- */
+struct shm_reservation {
+  uint32_t ticket, count; /* tickets [ticket, ticket+count) */
+  uint64_t from, to;      /* tail before/after */
+};
+int shm_put(shm_queue *q, const void *data, size_t len, int64_t timeout_ns);
+int shm_put_batch(shm_queue *q, const struct sage_msg *msgs, size_t count,
+                  size_t *done, int64_t timeout_ns);
+int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
+                int64_t timeout_ns);
+int shm_commit(shm_queue *q, uint64_t token);
+int shm_cancel(shm_queue *q, uint64_t token);
+int shm_get(shm_queue *q, void *buf, size_t cap, size_t *len,
+            int64_t timeout_ns);
+int shm_get_batch(shm_queue *q, void *buf, size_t cap, size_t *lens, size_t max,
+                  size_t *count, int64_t timeout_ns);
+int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
+             int64_t timeout_ns);
+int shm_release(shm_queue *q, uint64_t token);
+
+/* ---- tasks.c: task_done and join ---- */
+int shm_task_done(shm_queue *q, uint64_t count);
+int shm_join(shm_queue *q, int64_t timeout_ns);
 
 #endif /* SAGE_SHM_H */

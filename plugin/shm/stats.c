@@ -5,6 +5,33 @@
 
 #include "shm.h"
 
+uint64_t shm_total_puts(shm_queue *q) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < q->geo.attach_max; i++)
+    for (unsigned l = 0; l < SHM_LANES; l++)
+      total += atomic_load_explicit(&q->attach[i].lanes[l].puts,
+                                    memory_order_relaxed);
+  return total;
+}
+
+/* Messages put and neither finished nor lost with a dead consumer. */
+uint64_t shm_unfinished(shm_queue *q) {
+  uint64_t done = atomic_load(&q->hdr->tasks_done);
+  uint64_t lost = shm_tally_count(atomic_load(&q->hdr->lost_tally));
+  uint64_t put = shm_total_puts(q);
+  return put > done + lost ? put - done - lost : 0;
+}
+
+void shm_note_high_water(shm_queue *q, uint32_t end_unit, uint64_t H) {
+  uint64_t used = (uint64_t)(end_unit - shm_unit(H)) * SHM_UNIT;
+  uint64_t seen =
+      atomic_load_explicit(&q->hdr->high_water, memory_order_relaxed);
+  while (used > seen && !atomic_compare_exchange_weak_explicit(
+                            &q->hdr->high_water, &seen, used,
+                            memory_order_relaxed, memory_order_relaxed))
+    ;
+}
+
 static void sum_lanes(shm_queue *q, struct sage_stats *st) {
   for (uint32_t i = 0; i < q->geo.attach_max; i++)
     for (unsigned l = 0; l < SHM_LANES; l++) {
@@ -33,11 +60,7 @@ int shm_stats(shm_queue *q, struct sage_stats *st) {
   st->capacity = q->geo.capacity;
   st->max_message = q->geo.capacity / 2;
   st->max_items = q->geo.max_items;
-  uint32_t read = atomic_load(&h->read); /* read never passes tail */
-  uint64_t head = atomic_load(&h->head), tail = atomic_load(&h->tail);
-  st->bytes_used =
-      (uint64_t)(uint32_t)(shm_unit(tail) - shm_unit(head)) * SHM_UNIT;
-  st->items = (uint32_t)(shm_ticket(tail) - read);
+  shm_depth(q, &st->items, &st->bytes_used);
   sum_lanes(q, st);
   sum_attachments(q, st);
   st->high_water = atomic_load_explicit(&h->high_water, memory_order_relaxed);

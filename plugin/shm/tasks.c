@@ -7,23 +7,6 @@
 #include "shm.h"
 #include "steps.h"
 
-static uint64_t total_puts(shm_queue *q) {
-  uint64_t total = 0;
-  for (uint32_t i = 0; i < q->geo.attach_max; i++)
-    for (unsigned l = 0; l < SHM_LANES; l++)
-      total += atomic_load_explicit(&q->attach[i].lanes[l].puts,
-                                    memory_order_relaxed);
-  return total;
-}
-
-/* Messages put and neither finished nor lost with a dead consumer. */
-uint64_t shm_unfinished(shm_queue *q) {
-  uint64_t done = atomic_load(&q->hdr->tasks_done);
-  uint64_t lost = shm_tally_count(atomic_load(&q->hdr->lost_tally));
-  uint64_t put = total_puts(q);
-  return put > done + lost ? put - done - lost : 0;
-}
-
 int shm_task_done(shm_queue *q, uint64_t count) {
   int rc = shm_ready(q);
   if (rc != 0)
@@ -32,7 +15,7 @@ int shm_task_done(shm_queue *q, uint64_t count) {
   uint64_t done = atomic_load(&h->tasks_done);
   do {
     uint64_t limit =
-        total_puts(q) - shm_tally_count(atomic_load(&h->lost_tally));
+        shm_total_puts(q) - shm_tally_count(atomic_load(&h->lost_tally));
     if (done + count > limit)
       return sage_plugin_fail(-EINVAL,
                               "task_done() called too many times on queue '%s' "
@@ -74,13 +57,4 @@ int shm_join(shm_queue *q, int64_t timeout_ns) {
       return rc;
     shm_recover_head(q);
   }
-}
-
-int shm_depth(shm_queue *q, uint64_t *items, uint64_t *bytes) {
-  struct shm_header *h = q->hdr;
-  uint32_t read = atomic_load(&h->read);
-  uint64_t head = atomic_load(&h->head), tail = atomic_load(&h->tail);
-  *items = (uint32_t)(shm_ticket(tail) - read);
-  *bytes = (uint64_t)(uint32_t)(shm_unit(tail) - shm_unit(head)) * SHM_UNIT;
-  return 0;
 }

@@ -118,38 +118,6 @@ static void after_fork_child(struct sage_handle_link *link) {
 
 static const struct sage_fork_hooks fork_hooks = {.child = after_fork_child};
 
-static int reattach(shm_queue *q) {
-  if (q->fd < 0)
-    return sage_plugin_fail(-EBADF,
-                            "queue '%s': cannot be used in this fork child "
-                            "(no /proc, and its name no longer opens it): "
-                            "open it again by name",
-                            q->name);
-  for (unsigned l = 0; l < SHM_LANES; l++) {
-    atomic_store(&q->local[l].busy, 0); /* held by parent threads at fork */
-    q->local[l].pending.kind = 0;
-  }
-  /* A queue destroyed before the fork keeps working here too, as it does
-   * in the parent, until this handle closes. */
-  int rc = shm_attach_register(q, 1);
-  if (rc != 0)
-    return rc;
-  atomic_store(&q->forked, 0);
-  return 0;
-}
-
-int shm_ready(shm_queue *q) {
-  if (q->observe)
-    return sage_plugin_fail(
-        -EPERM, "queue '%s' was opened to observe only (attach=0)", q->name);
-  if (!atomic_load_explicit(&q->forked, memory_order_relaxed))
-    return 0;
-  sage_handles_lock();
-  int rc = atomic_load(&q->forked) ? reattach(q) : 0;
-  sage_handles_unlock();
-  return rc;
-}
-
 /* ---- ops ---- */
 
 static int shm_open_op(const char *name, const char *const *options,
