@@ -134,9 +134,11 @@ tests_run_conformance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src
 tests_run_conformance_LDADD = src/libsage_conformance.la src/libsagequeue.la
 
 # Shell checks.
-TESTS += tests/check_exports.sh tests/check_format.sh tests/check_cli_plugins.sh
+TESTS += tests/check_exports.sh tests/check_format.sh tests/check_cli_plugins.sh \
+	tests/check_shm_layers.sh
 EXTRA_DIST += tests/check_exports.sh tests/check_format.sh \
-	tests/check_cli_plugins.sh tests/exports.txt tests/check_install.sh
+	tests/check_cli_plugins.sh tests/exports.txt tests/check_install.sh \
+	tests/check_shm_layers.sh
 
 # shm stress and crash tests (standalone: they run under TSan too).
 check_PROGRAMS += tests/stress/stress_mpmc
