@@ -203,9 +203,10 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
     struct shm_slot *s = &slots[(c->ticket + i) & slot_mask];
     uint32_t st =
         shm_ctl_state(atomic_load_explicit(&s->ctl, memory_order_relaxed));
-    *any_dead |= st == SLOT_DEAD;
-    if (st != SLOT_READY)
+    if (st != SLOT_READY) {
+      *any_dead |= st == SLOT_DEAD;
       continue;
+    }
     uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
     size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
     if (outside_ring(&geo, start, len)) {
