@@ -1,7 +1,8 @@
 /* Soak: many producer and consumer processes (each with a few threads) move
  * self-checking messages through one shm queue for SOAK_SECONDS, while a
  * supervisor SIGKILLs a random participant every few milliseconds and
- * respawns it. Participants also leave cleanly now and then.
+ * respawns it, and now and then SIGSTOPs one for a while instead, then
+ * SIGCONTs it. Participants also leave cleanly now and then.
  *
  * Every message carries a dense global id. A producer sets the id's
  * "confirmed" bit once its put returned 0; a consumer sets the "seen" bit
@@ -18,7 +19,10 @@
  *
  * Environment: SOAK_SECONDS (600), SOAK_PRODUCERS (3), SOAK_CONSUMERS (3),
  * SOAK_THREADS (2 per process), SOAK_KILL_MS (mean ms between kills, 20),
- * SOAK_CAPACITY (262144), SOAK_TRANSPORT (shm).
+ * SOAK_STOP_EVERY (every Nth event is a stop instead of a kill, 4; 0: no
+ * stops), SOAK_STOP_MAX_MS (longest stop, 50), SOAK_STALL_MS (the queue's
+ * stall_timeout_ms, 0: off; a put given up then returns -ECANCELED and is
+ * simply not confirmed), SOAK_CAPACITY (262144), SOAK_TRANSPORT (shm).
  * Exit status: 0 pass, 1 fail, 2 setup error. */
 #include "config.h"
 
@@ -57,6 +61,7 @@ struct shared {
   _Atomic int stop_producers, stop_consumers;
   _Atomic uint64_t duplicates, corrupt, other_errors, received;
   _Atomic uint64_t puts_by_mode[3], gets_by_mode[3], cancels, clean_exits;
+  _Atomic uint64_t given_up; /* puts refused after a stall (-ECANCELED) */
   _Atomic uint64_t max_latency_ns, max_call_ns, slow_gets;
   _Atomic uint64_t latency[LAT_BUCKETS];
   /* messages each consumer thread may hold right now */
@@ -67,6 +72,7 @@ struct shared {
 
 struct config {
   int seconds, producers, consumers, threads, kill_ms;
+  int stop_every, stop_max_ms, stall_ms;
   const char *capacity, *transport;
 };
 
@@ -311,6 +317,10 @@ static void *producer_thread(void *p) {
       rc = put_zero_copy(a, id, pick_len(&a->seed));
     if (rc == -ERANGE)
       break; /* id space used up */
+    if (rc == -ECANCELED && cfg.stall_ms > 0) {
+      atomic_fetch_add(&sh->given_up, 1);
+      continue;
+    }
     if (rc != 0 && rc != -ETIMEDOUT) {
       note_error("producer: error", (uint64_t)-rc);
       atomic_fetch_add(&sh->other_errors, 1);
@@ -443,7 +453,7 @@ static uint64_t held_by(int i) {
 }
 
 struct totals {
-  uint64_t kills, producer_kills, consumer_kills, allowance, respawns;
+  uint64_t kills, producer_kills, consumer_kills, allowance, respawns, stops;
 };
 
 /* Respawns participants that left on their own. */
@@ -480,6 +490,18 @@ static void kill_one(struct totals *t) {
   spawn(i);
 }
 
+/* Stops a random participant for up to stop_max_ms, then lets it go on:
+ * a stalled, not a dead, owner. */
+static void stop_one(struct totals *t) {
+  int i = (int)(rng_next(&spawn_seed) % (uint64_t)n_workers);
+  if (workers[i].pid <= 0 || kill(workers[i].pid, SIGSTOP) != 0)
+    return;
+  t->stops++;
+  sleep_us(
+      (long)(rng_next(&spawn_seed) % (uint64_t)(cfg.stop_max_ms * 1000 + 1)));
+  kill(workers[i].pid, SIGCONT);
+}
+
 static struct sage_stats stats_of(sage_queue *q) {
   struct sage_stats st = {.size = sizeof st};
   sage_queue_stats(q, &st);
@@ -506,7 +528,11 @@ static void run_traffic(sage_queue *q, struct totals *t) {
     sleep_us(
         (long)(rng_next(&spawn_seed) % (uint64_t)(2 * cfg.kill_ms * 1000 + 1)));
     reap_clean_exits(t, 1);
-    kill_one(t);
+    if (cfg.stop_every > 0 &&
+        rng_next(&spawn_seed) % (uint64_t)cfg.stop_every == 0)
+      stop_one(t);
+    else
+      kill_one(t);
     if (now_ns() >= next_report) {
       progress(q, start, t);
       next_report += 10000 * MS;
@@ -582,10 +608,11 @@ static int still_works(sage_queue *q) {
 
 static void report(const struct totals *t, const struct verdict *v,
                    const struct sage_stats *st, int works, uint64_t beyond) {
-  printf("soak: %d s, %d producers + %d consumers x %d threads, kill every "
-         "~%d ms, capacity %s\n",
+  printf("soak: %d s, %d producers + %d consumers x %d threads, kill or "
+         "stop every ~%d ms (1 in %d a stop of up to %d ms), stall_timeout "
+         "%d ms, capacity %s\n",
          cfg.seconds, cfg.producers, cfg.consumers, cfg.threads, cfg.kill_ms,
-         cfg.capacity);
+         cfg.stop_every, cfg.stop_max_ms, cfg.stall_ms, cfg.capacity);
   printf("  messages moved        %llu (put %llu/%llu/%llu by put/batch/"
          "reserve, got %llu/%llu/%llu by get/batch/peek)\n",
          (unsigned long long)atomic_load(&sh->received),
@@ -596,11 +623,13 @@ static void report(const struct totals *t, const struct verdict *v,
          (unsigned long long)atomic_load(&sh->gets_by_mode[1]),
          (unsigned long long)atomic_load(&sh->gets_by_mode[2]));
   printf("  kills                 %llu (%llu producers, %llu consumers); "
-         "clean exits %llu; cancels %llu\n",
+         "stops %llu; clean exits %llu; cancels %llu; puts given up after "
+         "a stall %llu\n",
          (unsigned long long)t->kills, (unsigned long long)t->producer_kills,
-         (unsigned long long)t->consumer_kills,
+         (unsigned long long)t->consumer_kills, (unsigned long long)t->stops,
          (unsigned long long)atomic_load(&sh->clean_exits),
-         (unsigned long long)atomic_load(&sh->cancels));
+         (unsigned long long)atomic_load(&sh->cancels),
+         (unsigned long long)atomic_load(&sh->given_up));
   printf("  abandoned records     %llu (stats; attachments reclaimed and "
          "stale now: %llu)\n",
          (unsigned long long)st->abandoned,
@@ -649,11 +678,15 @@ static void read_config(void) {
   cfg.consumers = env_int("SOAK_CONSUMERS", 3);
   cfg.threads = env_int("SOAK_THREADS", 2);
   cfg.kill_ms = env_int("SOAK_KILL_MS", 20);
+  cfg.stop_every = env_int("SOAK_STOP_EVERY", 4);
+  cfg.stop_max_ms = env_int("SOAK_STOP_MAX_MS", 50);
+  cfg.stall_ms = env_int("SOAK_STALL_MS", 0);
   cfg.capacity = getenv("SOAK_CAPACITY") ? getenv("SOAK_CAPACITY") : "262144";
   cfg.transport = getenv("SOAK_TRANSPORT") ? getenv("SOAK_TRANSPORT") : "shm";
   if (cfg.producers < 1 || cfg.consumers < 1 ||
       cfg.producers + cfg.consumers > MAX_WORKERS || cfg.threads < 1 ||
-      cfg.threads > MAX_THREADS || cfg.seconds < 1 || cfg.kill_ms < 1) {
+      cfg.threads > MAX_THREADS || cfg.seconds < 1 || cfg.kill_ms < 1 ||
+      cfg.stop_every < 0 || cfg.stop_max_ms < 0 || cfg.stall_ms < 0) {
     fprintf(stderr, "soak: bad SOAK_* settings\n");
     exit(2);
   }
@@ -665,7 +698,10 @@ int main(void) {
   confirmed = map_shared((1ull << ID_BITS) / 8);
   seen = map_shared((1ull << ID_BITS) / 8);
   snprintf(qname, sizeof qname, "soak-%d", (int)getpid());
-  const char *opts[] = {"create", "always", "capacity", cfg.capacity, NULL};
+  char stall[16];
+  snprintf(stall, sizeof stall, "%d", cfg.stall_ms);
+  const char *opts[] = {"create",           "always", "capacity", cfg.capacity,
+                        "stall_timeout_ms", stall,    NULL};
   sage_queue *q;
   if (sage_queue_open(cfg.transport, qname, opts, &q) != 0) {
     fprintf(stderr, "soak: create: %s\n", sage_last_error());
