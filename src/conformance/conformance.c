@@ -26,7 +26,8 @@ static enum conf_result fail(struct conf_ctx *c, const char *fmt, ...) {
   va_end(ap);
   const char *detail = sage_last_error();
   if (n > 0 && (size_t)n < sizeof c->why && detail[0] != '\0')
-    snprintf(c->why + n, sizeof c->why - (size_t)n, " [%s]", detail);
+    snprintf(c->why + n, sizeof c->why - (size_t)n, " [last error detail: %s]",
+             detail);
   return CONF_FAIL;
 }
 
