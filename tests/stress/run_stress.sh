@@ -2,7 +2,8 @@
 # MPMC stress matrix: processes 4x4, threads 4x4, processes 8x2, mixed 2x4,
 # each moving $SAGE_STRESS_MESSAGES (default 1,000,000) messages; and 8x8
 # threads on one handle (twice its 8 lanes, so sleepers must not hold them)
-# moving 200,000.
+# moving 200,000; and 4x4 threads, single and batched, starting just before
+# the 32-bit ticket and unit positions wrap.
 set -eu
 bin="$SAGE_TEST_BUILDDIR/tests/stress/stress_mpmc"
 "$bin" -t processes -p 4 -c 4 -s 512
@@ -10,3 +11,4 @@ bin="$SAGE_TEST_BUILDDIR/tests/stress/stress_mpmc"
 "$bin" -t processes -p 8 -c 2 -s 2048 -k 65536
 "$bin" -t mixed -p 2 -c 4 -s 64 -k 16384
 "$bin" -t threads -p 8 -c 8 -s 256 -n 200000
+"$bin" -t threads -p 4 -c 4 -s 512 -n 200000 -w

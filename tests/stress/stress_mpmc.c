@@ -34,7 +34,7 @@ struct shared {
 };
 
 struct config {
-  int producers, consumers, threads, mixed;
+  int producers, consumers, threads, mixed, near_wrap;
   uint32_t per_producer, max_size;
   uint64_t capacity;
   char name[64];
@@ -181,7 +181,7 @@ static uint64_t env_or(const char *name, uint64_t fallback) {
 
 static void parse(int argc, char **argv, struct config *cfg, uint64_t *n) {
   int opt;
-  while ((opt = getopt(argc, argv, "p:c:n:s:k:t:")) != -1) {
+  while ((opt = getopt(argc, argv, "p:c:n:s:k:t:w")) != -1) {
     switch (opt) {
     case 'p':
       cfg->producers = atoi(optarg);
@@ -198,13 +198,18 @@ static void parse(int argc, char **argv, struct config *cfg, uint64_t *n) {
     case 'k':
       cfg->capacity = strtoull(optarg, NULL, 10);
       break;
+    case 'w':
+      cfg->near_wrap = 1;
+      break;
     case 't':
       cfg->threads = strcmp(optarg, "threads") == 0;
       cfg->mixed = strcmp(optarg, "mixed") == 0;
       break;
     default:
       fprintf(stderr, "usage: stress_mpmc [-p P] [-c C] [-n N] [-s MAX] "
-                      "[-k CAP] [-t threads|processes|mixed]\n");
+                      "[-k CAP] [-t threads|processes|mixed] [-w]\n"
+                      "  -w: start the 32-bit ticket and unit positions "
+                      "just before they wrap\n");
       exit(2);
     }
   }
@@ -227,7 +232,10 @@ int main(int argc, char **argv) {
   snprintf(cfg.name, sizeof cfg.name, "stress-%d", (int)getpid());
   char cap[32];
   snprintf(cap, sizeof cap, "%llu", (unsigned long long)cfg.capacity);
-  const char *opts[] = {"create", "always", "capacity", cap, NULL};
+  /* -w: both positions wrap within the first few thousand messages */
+  const char *wrap = cfg.near_wrap ? "4294966296" : "0"; /* 2^32 - 1000 */
+  const char *opts[] = {"create", "always",     "capacity", cap, "first_ticket",
+                        wrap,     "first_unit", wrap,       NULL};
   sage_queue *q;
   if (sage_queue_open("shm", cfg.name, opts, &q) != 0) {
     fprintf(stderr, "stress: create: %s\n", sage_last_error());
