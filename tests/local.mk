@@ -153,3 +153,16 @@ EXTRA_DIST += tests/stress/run_stress.sh tests/stress/run_kill.sh
 include tests/abi/local.mk
 include tests/hardening/local.mk
 include tests/template/local.mk
+
+# Deterministic tests of the recovery defects (issue 12): each drives one
+# interleaving through the step points of the step-point build of shm
+# (tests/steps, found through $SAGE_TEST_STEPS).
+if HAVE_CRITERION
+if !SANITIZE_THREAD
+check_PROGRAMS += tests/test_shm_defects
+TESTS += tests/test_shm_defects
+tests_test_shm_defects_SOURCES = tests/test_shm_defects.c
+tests_test_shm_defects_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
+tests_test_shm_defects_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
+endif
+endif

@@ -2,7 +2,8 @@
  * of the segment file for as long as it is attached, and the kernel drops
  * it when the process dies (its last reference to the open file
  * description goes), whatever it was doing. Also the lifecycle lock that
- * orders attach, detach and unlink, and the census of attachments. */
+ * orders attach, detach and unlink, the census of attachments, and which
+ * live lanes' intents cover a ticket. */
 #include "config.h"
 
 #include <errno.h>
@@ -65,4 +66,31 @@ void shm_attach_census(shm_queue *q, uint32_t *live, uint32_t *dead,
       (*dead)++;
     }
   }
+}
+
+/* Whether a lane's intent on `side` covers ticket t; *count gets the
+ * intent's ticket count. */
+int shm_intent_covers(struct shm_lane *lane, enum shm_side side, uint32_t t,
+                      uint32_t *count) {
+  uint64_t to =
+      atomic_load_explicit(side == SHM_PUT_SIDE ? &lane->put_to : &lane->get_to,
+                           memory_order_acquire);
+  uint64_t from = atomic_load_explicit(side == SHM_PUT_SIDE ? &lane->put_from
+                                                            : &lane->get_from,
+                                       memory_order_acquire);
+  uint32_t ft = side == SHM_PUT_SIDE ? shm_ticket(from) : (uint32_t)from;
+  uint32_t tt = side == SHM_PUT_SIDE ? shm_ticket(to) : (uint32_t)to;
+  *count = tt - ft;
+  return shm_ticket_in(t, ft, tt);
+}
+
+int shm_live_intent(shm_queue *q, enum shm_side side, uint32_t t) {
+  for (uint32_t i = 0; i < q->geo.attach_max; i++)
+    for (unsigned l = 0; l < SHM_LANES; l++) {
+      uint32_t count;
+      if (shm_intent_covers(&q->attach[i].lanes[l], side, t, &count) &&
+          shm_attach_alive(q, i))
+        return 1;
+    }
+  return 0;
 }

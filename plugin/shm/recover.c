@@ -52,23 +52,6 @@ int64_t shm_watch_waited(struct shm_watch *w, uint64_t key, int64_t now) {
   return since == 0 ? 0 : now - since;
 }
 
-enum side { PUT_SIDE, GET_SIDE };
-
-/* Whether a lane's intent on `side` covers ticket t; *count gets the
- * intent's ticket count. */
-static int covers(struct shm_lane *lane, enum side side, uint32_t t,
-                  uint32_t *count) {
-  uint64_t to = atomic_load_explicit(
-      side == PUT_SIDE ? &lane->put_to : &lane->get_to, memory_order_acquire);
-  uint64_t from =
-      atomic_load_explicit(side == PUT_SIDE ? &lane->put_from : &lane->get_from,
-                           memory_order_acquire);
-  uint32_t ft = side == PUT_SIDE ? shm_ticket(from) : (uint32_t)from;
-  uint32_t tt = side == PUT_SIDE ? shm_ticket(to) : (uint32_t)to;
-  *count = tt - ft;
-  return shm_ticket_in(t, ft, tt);
-}
-
 /* A lane whose reservation reached "counted": all its records written. */
 static int counted(struct shm_lane *lane, uint32_t count) {
   uint64_t puts = atomic_load_explicit(&lane->puts, memory_order_acquire);
@@ -87,27 +70,17 @@ static enum owner put_owner(shm_queue *q, uint32_t t, int take_over_live) {
     for (unsigned l = 0; l < SHM_LANES; l++) {
       struct shm_lane *lane = &q->attach[i].lanes[l];
       uint32_t count;
-      if (!covers(lane, PUT_SIDE, t, &count))
+      if (!shm_intent_covers(lane, SHM_PUT_SIDE, t, &count))
         continue;
       int alive = shm_attach_alive(q, i);
       if (alive && !take_over_live)
         return OWNER_LIVE;
       /* dead: its lane is final now; read it again */
-      if ((alive || covers(lane, PUT_SIDE, t, &count)) && counted(lane, count))
+      if ((alive || shm_intent_covers(lane, SHM_PUT_SIDE, t, &count)) &&
+          counted(lane, count))
         found = OWNER_COUNTED;
     }
   return found;
-}
-
-static int live_claim(shm_queue *q, uint32_t t) {
-  for (uint32_t i = 0; i < q->geo.attach_max; i++)
-    for (unsigned l = 0; l < SHM_LANES; l++) {
-      uint32_t count;
-      if (covers(&q->attach[i].lanes[l], GET_SIDE, t, &count) &&
-          shm_attach_alive(q, i))
-        return 1;
-    }
-  return 0;
 }
 
 int shm_resolve_ticket(shm_queue *q, uint32_t t, int take_over_live) {
@@ -144,7 +117,7 @@ static int recover_claimed(shm_queue *q, uint64_t H, struct shm_slot *s,
   uint32_t t = shm_ticket(H);
   if ((int32_t)(atomic_load(&h->read) - t) <= 0)
     return 0; /* published, not yet claimed: waiting for consumers */
-  if (live_claim(q, t))
+  if (shm_live_intent(q, SHM_GET_SIDE, t))
     return 0;
   if (atomic_load(&h->head) != H)
     return 1; /* released meanwhile */

@@ -27,8 +27,13 @@ static int past_dead(shm_queue *q, uint32_t t, uint64_t *next) {
   struct shm_header *h = q->hdr;
   uint32_t read = atomic_load(&h->read), j = t;
   while ((int32_t)(read - j) > 0 &&
-         atomic_load(&shm_slot_of(q, j)->ctl) == shm_ctl(j, SLOT_DEAD))
+         atomic_load(&shm_slot_of(q, j)->ctl) == shm_ctl(j, SLOT_DEAD)) {
+    /* Taken over from a live owner (stall_timeout): it may still write
+     * into the record's bytes and slot until it clears its intent. */
+    if (q->geo.stall_timeout_ns > 0 && shm_live_intent(q, SHM_PUT_SIDE, j))
+      return 0;
     j++;
+  }
   if (j == t)
     return 0; /* not claimed yet: head never passes an unclaimed ticket */
   uint64_t T = atomic_load(&h->tail);

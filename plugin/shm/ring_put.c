@@ -197,7 +197,9 @@ static int publish(shm_queue *q, uint32_t t, enum shm_slot_state st) {
                                               memory_order_release,
                                               memory_order_relaxed))
       return 1;
-  return old == shm_ctl(t, st);
+  /* Head never passes a DEAD record our intent covers (ring.c), so a later
+   * lap means it was published for us and taken. */
+  return old != shm_ctl(t, SLOT_DEAD);
 }
 
 static int given_up(shm_queue *q, uint32_t lost, uint32_t count) {
@@ -338,6 +340,8 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
     SHM_STEP("put:published");
     clear_put_intent(shared);
     SHM_STEP("put:cleared");
+    if (rc != 0) /* head may pass our given-up records now */
+      shm_advance_head(q);
     *done += lead;
     unannounced = r.count;
   }
@@ -412,6 +416,8 @@ static int finish_reservation(shm_queue *q, uint64_t token,
   }
   SHM_STEP(st == SLOT_READY ? "commit:published" : "cancel:published");
   clear_put_intent(shared);
+  if (rc != 0)
+    shm_advance_head(q);
   return end_put(q, (int)lane, rc, 1); /* a SKIP wakes its waiter too */
 }
 

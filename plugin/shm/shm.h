@@ -138,6 +138,13 @@ int shm_attach_alive(shm_queue *q, uint32_t i);
 /* Counts live and dead ACTIVE attachments; writes up to cap live pids. */
 void shm_attach_census(shm_queue *q, uint32_t *live, uint32_t *dead,
                        int32_t *pids, size_t cap);
+enum shm_side { SHM_PUT_SIDE, SHM_GET_SIDE };
+/* Whether a lane's intent on `side` covers ticket t (read with acquire);
+ * *count gets the intent's ticket count. */
+int shm_intent_covers(struct shm_lane *lane, enum shm_side side, uint32_t t,
+                      uint32_t *count);
+/* 1 if a live attachment's lane intent on `side` covers ticket t. */
+int shm_live_intent(shm_queue *q, enum shm_side side, uint32_t t);
 
 /* ---- lanes.c: per-thread lanes of this handle, sleepers ---- */
 int shm_lane_acquire(shm_queue *q, int64_t deadline_ns);
