@@ -154,6 +154,15 @@ include tests/abi/local.mk
 include tests/hardening/local.mk
 include tests/template/local.mk
 
+# Crash-point matrix: a victim killed at every step point of the shm ring x
+# every kind of survivor (standalone: runs under TSan too). It loads the
+# step-point build of shm (tests/steps) through $SAGE_TEST_STEPS.
+check_PROGRAMS += tests/crash_matrix
+TESTS += tests/crash_matrix
+tests_crash_matrix_SOURCES = tests/crash_matrix.c tests/crash_matrix_msg.h \
+	tests/crash_matrix_party.c tests/crash_matrix_party.h
+tests_crash_matrix_LDADD = src/libsagequeue.la -ldl
+
 # Deterministic tests of the recovery defects (issue 12): each drives one
 # interleaving through the step points of the step-point build of shm
 # (tests/steps, found through $SAGE_TEST_STEPS).
