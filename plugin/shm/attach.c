@@ -44,6 +44,10 @@ static void claim_entry(shm_queue *q, uint32_t i) {
     publish_for_dead(q, lane);
     atomic_store(&lane->put_to, atomic_load(&lane->put_from));
     atomic_store(&lane->get_to, atomic_load(&lane->get_from));
+    /* Won marks no future intent can match by chance: every later intent
+     * starts at or past today's tail (read). */
+    atomic_store(&lane->put_won, shm_ticket(atomic_load(&q->hdr->tail)) - 1);
+    atomic_store(&lane->get_won, atomic_load(&q->hdr->read) - 1);
   }
   atomic_store(&a->pid, (int32_t)getpid());
   atomic_store(&a->since_ns, realtime_ns());

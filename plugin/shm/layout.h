@@ -71,7 +71,9 @@ struct shm_lane {
   _Atomic uint64_t puts, put_bytes, gets, get_bytes;
   _Atomic uint64_t blocked_puts, blocked_gets;
   _Atomic uint64_t put_base; /* puts when the put intent was set */
-  uint32_t reserved[2];      /* was a per-lane sleep mark; always zero */
+  /* The first ticket of the last put / get intent whose CAS succeeded:
+   * tells an owner from a party that set an intent and lost its CAS. */
+  _Atomic uint32_t put_won, get_won;
   uint64_t pad[4];
 };
 

@@ -84,13 +84,27 @@ int shm_intent_covers(struct shm_lane *lane, enum shm_side side, uint32_t t,
   return shm_ticket_in(t, ft, tt);
 }
 
+int shm_intent_won(struct shm_lane *lane, enum shm_side side) {
+  uint32_t won = atomic_load_explicit(side == SHM_PUT_SIDE ? &lane->put_won
+                                                           : &lane->get_won,
+                                      memory_order_acquire);
+  uint64_t from = atomic_load_explicit(side == SHM_PUT_SIDE ? &lane->put_from
+                                                            : &lane->get_from,
+                                       memory_order_acquire);
+  return won == (side == SHM_PUT_SIDE ? shm_ticket(from) : (uint32_t)from);
+}
+
 int shm_live_intent(shm_queue *q, enum shm_side side, uint32_t t) {
+  int live_unknown = 0;
   for (uint32_t i = 0; i < q->geo.attach_max; i++)
     for (unsigned l = 0; l < SHM_LANES; l++) {
+      struct shm_lane *lane = &q->attach[i].lanes[l];
       uint32_t count;
-      if (shm_intent_covers(&q->attach[i].lanes[l], side, t, &count) &&
-          shm_attach_alive(q, i))
-        return 1;
+      if (!shm_intent_covers(lane, side, t, &count))
+        continue;
+      if (shm_intent_won(lane, side)) /* the one that took t */
+        return shm_attach_alive(q, i);
+      live_unknown |= shm_attach_alive(q, i);
     }
-  return 0;
+  return live_unknown; /* only parties that may have lost their CAS */
 }

@@ -19,8 +19,8 @@
 #include "shm.h"
 #include "steps.h"
 
-#define STALL_MIN_NS 10000000ll  /* first check after 10 ms stuck */
-#define STALL_MAX_NS 200000000ll /* then at most every 200 ms */
+#define STALL_MIN_NS 10000000ll /* first check after 10 ms stuck */
+#define STALL_MAX_NS SHM_STALL_MAX_NS
 
 int64_t shm_stall_ns(int64_t waited) {
   int64_t next = waited / 2;
@@ -59,6 +59,16 @@ static int counted(struct shm_lane *lane, uint32_t count) {
          atomic_load_explicit(&lane->put_base, memory_order_relaxed) + count;
 }
 
+/* Whether a ticket of the reservation before t was given up: then t is
+ * given up too, so what a taken-over put delivers is always a prefix. */
+static int earlier_given_up(shm_queue *q, struct shm_lane *lane, uint32_t t) {
+  uint32_t from = shm_ticket(atomic_load(&lane->put_from));
+  for (uint32_t u = from; u != t; u++)
+    if (atomic_load(&shm_slot_of(q, u)->ctl) == shm_ctl(u, SLOT_DEAD))
+      return 1;
+  return 0;
+}
+
 enum owner { OWNER_NONE, OWNER_COUNTED, OWNER_LIVE };
 
 /* Who holds ticket t's reservation: a live lane (unless the caller takes
@@ -66,6 +76,7 @@ enum owner { OWNER_NONE, OWNER_COUNTED, OWNER_LIVE };
  * finished writing it. */
 static enum owner put_owner(shm_queue *q, uint32_t t, int take_over_live) {
   enum owner found = OWNER_NONE;
+  int winner_seen = 0, live_unknown = 0;
   for (uint32_t i = 0; i < q->geo.attach_max; i++)
     for (unsigned l = 0; l < SHM_LANES; l++) {
       struct shm_lane *lane = &q->attach[i].lanes[l];
@@ -73,14 +84,21 @@ static enum owner put_owner(shm_queue *q, uint32_t t, int take_over_live) {
       if (!shm_intent_covers(lane, SHM_PUT_SIDE, t, &count))
         continue;
       int alive = shm_attach_alive(q, i);
+      if (!shm_intent_won(lane, SHM_PUT_SIDE)) {
+        /* lost its CAS, or won and has not marked it yet (then it has
+         * not counted either): an owner only if no winner is seen */
+        live_unknown |= alive;
+        continue;
+      }
+      winner_seen = 1;
       if (alive && !take_over_live)
         return OWNER_LIVE;
       /* dead: its lane is final now; read it again */
       if ((alive || shm_intent_covers(lane, SHM_PUT_SIDE, t, &count)) &&
-          counted(lane, count))
+          counted(lane, count) && !(alive && earlier_given_up(q, lane, t)))
         found = OWNER_COUNTED;
     }
-  return found;
+  return !winner_seen && live_unknown && !take_over_live ? OWNER_LIVE : found;
 }
 
 int shm_resolve_ticket(shm_queue *q, uint32_t t, int take_over_live) {

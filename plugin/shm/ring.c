@@ -4,13 +4,16 @@
 #include "config.h"
 
 #include "shm.h"
+#include "steps.h"
 
-void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j,
-               uint32_t slots) {
+void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j, uint32_t tail) {
   uint64_t v = atomic_load(tally);
   for (;;) {
+    /* A marker in [t, tail] means [t, marker) is counted already (by a
+     * party that passed them while we stalled); one beyond the tail is
+     * from 2^32 tickets ago. */
     uint32_t marker = (uint32_t)v, from = t;
-    if ((uint32_t)(marker - t) <= slots) /* counted up to marker already */
+    if ((uint32_t)(marker - t) <= (uint32_t)(tail - t))
       from = marker;
     if ((int32_t)(j - from) <= 0)
       return;
@@ -47,7 +50,8 @@ static int past_dead(shm_queue *q, uint32_t t, uint64_t *next) {
       return 0; /* j in flight or unclaimed: its start is not known yet */
     from = atomic_load_explicit(&s->from, memory_order_relaxed);
   }
-  shm_tally(&h->dead_tally, t, j, q->geo.slot_count);
+  SHM_STEP("head:dead_run");
+  shm_tally(&h->dead_tally, t, j, shm_ticket(T));
   *next = shm_pos(j, from);
   return 1;
 }
@@ -59,10 +63,13 @@ static int next_head(shm_queue *q, uint64_t H, uint64_t *next) {
   uint64_t ctl = atomic_load(&s->ctl); /* seq_cst: pairs with the DONE mark */
   if (ctl == shm_ctl(t, SLOT_DEAD))
     return past_dead(q, t, next);
-  if (ctl == shm_ctl(t, SLOT_LOST))
-    shm_tally(&q->hdr->lost_tally, t, t + 1, q->geo.slot_count);
-  else if (ctl != shm_ctl(t, SLOT_DONE))
+  if (ctl == shm_ctl(t, SLOT_LOST)) {
+    SHM_STEP("head:lost");
+    shm_tally(&q->hdr->lost_tally, t, t + 1,
+              shm_ticket(atomic_load(&q->hdr->tail)));
+  } else if (ctl != shm_ctl(t, SLOT_DONE)) {
     return 0;
+  }
   *next = shm_pos(t + 1, atomic_load_explicit(&s->end, memory_order_relaxed));
   return 1;
 }

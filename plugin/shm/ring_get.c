@@ -64,7 +64,9 @@ static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
     return 0;
   int in_flight =
       shm_ticket(atomic_load_explicit(&h->tail, memory_order_acquire)) != r;
-  int64_t stall = 0;
+  /* Even on an empty queue, wake now and then: a producer that reserves
+   * and then dies or stalls wakes nobody, and this sleeper must find out. */
+  int64_t stall = SHM_STALL_MAX_NS;
   if (in_flight) {
     int64_t now = shm_now_ns();
     if (resolve_stuck(q, r, now))
@@ -132,6 +134,7 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
       if (atomic_compare_exchange_weak_explicit(&h->read, &r, r + k,
                                                 memory_order_acq_rel,
                                                 memory_order_relaxed)) {
+        atomic_store_explicit(&lane->get_won, r, memory_order_release);
         *c = (struct claim){r, k};
         SHM_STEP("get:claimed");
         return 0;
@@ -354,6 +357,9 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
 
 int shm_release(shm_queue *q, uint64_t token) {
   uint32_t lane = (uint32_t)(token >> 32), ticket = (uint32_t)token;
+  int rc = shm_ready(q); /* a fork child forgets its parent's peeks */
+  if (rc != 0)
+    return rc;
   if (lane >= SHM_LANES || q->local[lane].pending.kind != 2 ||
       q->local[lane].pending.ticket != ticket)
     return sage_plugin_fail(-EINVAL,

@@ -159,6 +159,8 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
     /* release: our intent is visible to anyone who sees this tail */
     if (atomic_compare_exchange_weak_explicit(
             &h->tail, &T, next, memory_order_release, memory_order_relaxed)) {
+      atomic_store_explicit(&shared->put_won, shm_ticket(T),
+                            memory_order_release);
       SHM_STEP("put:reserved");
       if (fresh)
         shm_note_high_water(q, end_unit, H);
@@ -282,26 +284,41 @@ static void publish_records(shm_queue *q, const struct shm_reservation *r) {
                           memory_order_release);
 }
 
-/* The same where survivors may have given records up (stall_timeout):
- * un-counts those, and returns the leading records delivered in *lead.
- * Returns 0 or -ECANCELED. */
-static int publish_checked(shm_queue *q, const struct shm_reservation *r,
-                           struct shm_lane *lane, uint32_t *lead) {
-  uint32_t delivered = 0;
-  *lead = r->count;
-  for (uint32_t i = 0; i < r->count; i++) {
-    if (publish(q, r->ticket + i, SLOT_READY))
-      delivered++;
-    else if (*lead == r->count)
-      *lead = i;
-  }
-  if (delivered == r->count)
-    return 0;
+/* Un-counts what survivors gave up: the lane counts `kept` of its
+ * reservation, and `bytes` fewer bytes. */
+static void uncount_puts(struct shm_lane *lane, uint32_t kept, uint64_t bytes) {
+  atomic_store_explicit(
+      &lane->put_bytes,
+      atomic_load_explicit(&lane->put_bytes, memory_order_relaxed) - bytes,
+      memory_order_relaxed);
   atomic_store_explicit(
       &lane->puts,
-      atomic_load_explicit(&lane->put_base, memory_order_relaxed) + delivered,
+      atomic_load_explicit(&lane->put_base, memory_order_relaxed) + kept,
       memory_order_release);
-  return given_up(q, r->count - delivered, r->count);
+}
+
+/* The same where survivors may have given records up (stall_timeout):
+ * after the first given up, gives up the rest too (survivors do the same,
+ * recover.c), so what is delivered is a prefix: *lead records. Returns 0
+ * or -ECANCELED. */
+static int publish_checked(shm_queue *q, const struct shm_reservation *r,
+                           const struct sage_msg *msgs, struct shm_lane *lane,
+                           uint32_t *lead) {
+  *lead = r->count;
+  uint64_t lost_bytes = 0;
+  for (uint32_t i = 0; i < r->count; i++) {
+    if (*lead == r->count && publish(q, r->ticket + i, SLOT_READY))
+      continue;
+    if (*lead == r->count)
+      *lead = i;
+    else
+      publish(q, r->ticket + i, SLOT_DEAD);
+    lost_bytes += msgs[i].len;
+  }
+  if (*lead == r->count)
+    return 0;
+  uncount_puts(lane, *lead, lost_bytes);
+  return given_up(q, r->count - *lead, r->count);
 }
 
 static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
@@ -336,7 +353,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
     if (q->geo.stall_timeout_ns == 0)
       publish_records(q, &r);
     else
-      rc = publish_checked(q, &r, shared, &lead);
+      rc = publish_checked(q, &r, msgs + *done, shared, &lead);
     SHM_STEP("put:published");
     clear_put_intent(shared);
     SHM_STEP("put:cleared");
@@ -394,6 +411,9 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
 static int finish_reservation(shm_queue *q, uint64_t token,
                               enum shm_slot_state st) {
   uint32_t lane = (uint32_t)(token >> 32), ticket = (uint32_t)token;
+  int rc = shm_ready(q); /* a fork child forgets its parent's reservations */
+  if (rc != 0)
+    return rc;
   if (lane >= SHM_LANES || q->local[lane].pending.kind != 1 ||
       q->local[lane].pending.ticket != ticket)
     return sage_plugin_fail(-EINVAL,
@@ -406,12 +426,8 @@ static int finish_reservation(shm_queue *q, uint64_t token,
     count_puts(shared, 1, len);
     SHM_STEP("commit:counted");
   }
-  int rc = 0;
   if (!publish(q, ticket, st) && st == SLOT_READY) {
-    atomic_store_explicit(
-        &shared->puts,
-        atomic_load_explicit(&shared->put_base, memory_order_relaxed),
-        memory_order_release);
+    uncount_puts(shared, 0, len);
     rc = given_up(q, 1, 1);
   }
   SHM_STEP(st == SLOT_READY ? "commit:published" : "cancel:published");

@@ -143,7 +143,13 @@ enum shm_side { SHM_PUT_SIDE, SHM_GET_SIDE };
  * *count gets the intent's ticket count. */
 int shm_intent_covers(struct shm_lane *lane, enum shm_side side, uint32_t t,
                       uint32_t *count);
-/* 1 if a live attachment's lane intent on `side` covers ticket t. */
+/* Whether a lane marked its intent won (its CAS took the tickets). */
+int shm_intent_won(struct shm_lane *lane, enum shm_side side);
+/* 1 if ticket t's taker on `side` is alive: the lane whose covering intent
+ * is marked won, else (its taker died before marking) any live lane whose
+ * intent covers t, since that one may be it. A live party that merely set
+ * an intent and lost its CAS therefore never blocks recovery once the
+ * taker's mark is there. */
 int shm_live_intent(shm_queue *q, enum shm_side side, uint32_t t);
 
 /* ---- lanes.c: per-thread lanes of this handle, sleepers ---- */
@@ -173,8 +179,9 @@ int shm_lane_sleep(shm_queue *q, int *lane, _Atomic uint32_t *word,
 int shm_lane_finish(shm_queue *q, int lane, int rc);
 
 /* ---- ring.c: head, release, wake-ups, positions ---- */
-/* Counts tickets [t, j) passed by head in a (count, marker) tally. */
-void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j, uint32_t slots);
+/* Counts tickets [t, j) passed by head in a (count, marker) tally, with
+ * the tail's ticket read after j. */
+void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j, uint32_t tail);
 static inline uint64_t shm_tally_count(uint64_t tally) {
   return tally >> 32;
 }
@@ -195,7 +202,8 @@ int shm_depth(shm_queue *q, uint64_t *items, uint64_t *bytes);
 
 /* ---- recover.c: stalls caused by dead (or stalled) owners ---- */
 /* How long a waiter stuck for `waited` ns sleeps before it checks whether
- * the owner of the record it waits on died. */
+ * the owner of the record it waits on died: 10 ms, growing to this. */
+#define SHM_STALL_MAX_NS 200000000ll
 int64_t shm_stall_ns(int64_t waited);
 /* 1 if the queue has looked stuck at `key` long enough for this handle to
  * check for a dead owner now (it then schedules the next check). */
