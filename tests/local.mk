@@ -173,5 +173,11 @@ TESTS += tests/test_shm_defects
 tests_test_shm_defects_SOURCES = tests/test_shm_defects.c
 tests_test_shm_defects_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
 tests_test_shm_defects_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
+# The same for the defects of the adversarial review (R1-R5, R7).
+check_PROGRAMS += tests/test_shm_review
+TESTS += tests/test_shm_review
+tests_test_shm_review_SOURCES = tests/test_shm_review.c
+tests_test_shm_review_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
+tests_test_shm_review_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 endif
 endif

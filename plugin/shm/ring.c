@@ -6,9 +6,11 @@
 #include "shm.h"
 #include "steps.h"
 
-void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j, uint32_t tail) {
+void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j,
+               _Atomic uint64_t *tail_word) {
   uint64_t v = atomic_load(tally);
   for (;;) {
+    uint32_t tail = shm_ticket(atomic_load(tail_word)); /* after v */
     /* A marker in [t, tail] means [t, marker) is counted already (by a
      * party that passed them while we stalled); one beyond the tail is
      * from 2^32 tickets ago. */
@@ -51,7 +53,7 @@ static int past_dead(shm_queue *q, uint32_t t, uint64_t *next) {
     from = atomic_load_explicit(&s->from, memory_order_relaxed);
   }
   SHM_STEP("head:dead_run");
-  shm_tally(&h->dead_tally, t, j, shm_ticket(T));
+  shm_tally(&h->dead_tally, t, j, &h->tail);
   *next = shm_pos(j, from);
   return 1;
 }
@@ -65,8 +67,7 @@ static int next_head(shm_queue *q, uint64_t H, uint64_t *next) {
     return past_dead(q, t, next);
   if (ctl == shm_ctl(t, SLOT_LOST)) {
     SHM_STEP("head:lost");
-    shm_tally(&q->hdr->lost_tally, t, t + 1,
-              shm_ticket(atomic_load(&q->hdr->tail)));
+    shm_tally(&q->hdr->lost_tally, t, t + 1, &q->hdr->tail);
   } else if (ctl != shm_ctl(t, SLOT_DONE)) {
     return 0;
   }

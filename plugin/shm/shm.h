@@ -179,9 +179,11 @@ int shm_lane_sleep(shm_queue *q, int *lane, _Atomic uint32_t *word,
 int shm_lane_finish(shm_queue *q, int lane, int rc);
 
 /* ---- ring.c: head, release, wake-ups, positions ---- */
-/* Counts tickets [t, j) passed by head in a (count, marker) tally, with
- * the tail's ticket read after j. */
-void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j, uint32_t tail);
+/* Counts tickets [t, j) passed by head in a (count, marker) tally; reads
+ * the tail after the tally word, so a marker counted meanwhile is never
+ * beyond it. */
+void shm_tally(_Atomic uint64_t *tally, uint32_t t, uint32_t j,
+               _Atomic uint64_t *tail_word);
 static inline uint64_t shm_tally_count(uint64_t tally) {
   return tally >> 32;
 }
