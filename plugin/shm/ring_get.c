@@ -233,6 +233,8 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
   return rc;
 }
 
+#define POLL_CHECK 1024 /* empty polls per check for a stuck ticket */
+
 /* True if a non-blocking get finds nothing to claim, so it can return
  * -EAGAIN without taking a lane (a record published just after this check
  * is not seen, exactly as if the get had come first). A ticket in flight
@@ -244,6 +246,12 @@ static int poll_empty(shm_queue *q) {
           atomic_load_explicit(&shm_slot_of(q, r)->ctl, memory_order_acquire),
           r))
     return 0;
+  /* Only every POLL_CHECK-th empty poll looks at the tail (the producers'
+   * line: reading it on every poll slows their next CAS) and the clock. */
+  uint32_t polls = atomic_load_explicit(&q->empty_polls, memory_order_relaxed);
+  atomic_store_explicit(&q->empty_polls, polls + 1, memory_order_relaxed);
+  if (polls % POLL_CHECK != 0)
+    return 1;
   if (shm_ticket(atomic_load_explicit(&h->tail, memory_order_acquire)) == r)
     return 1;
   return !resolve_stuck(q, r, shm_now_ns());

@@ -57,8 +57,9 @@ struct sage_transport_queue {
   uint64_t segment_id;
   int64_t spin_ns;
   struct shm_watch data_watch, space_watch;
-  char name[SHM_PATH_MAX];     /* queue name as the user gave it */
-  char shm_name[SHM_PATH_MAX]; /* "/sageq-<uid>-<name>" */
+  _Atomic uint32_t empty_polls; /* non-blocking gets that found nothing */
+  char name[SHM_PATH_MAX];      /* queue name as the user gave it */
+  char shm_name[SHM_PATH_MAX];  /* "/sageq-<uid>-<name>" */
   struct shm_lane_local local[SHM_LANES];
   _Atomic uint32_t lane_event; /* process-private futex for lane waits */
   _Atomic uint32_t lane_waiters;
