@@ -231,6 +231,14 @@ _memory_view.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int]
 _PYBUF_READ = 0x100
 _PYBUF_WRITE = 0x200
 
+# bytes_at(address, size): a new bytes object holding a copy of the memory.
+# A C function, so that `held.extend(map(bytes_at, (address,), (size,)))`
+# copies and stores with a single call from Python: no asynchronous
+# exception can land between the copy and the store (see queue.py).
+bytes_at = ctypes.pythonapi["PyBytes_FromStringAndSize"]
+bytes_at.restype = ctypes.py_object
+bytes_at.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
+
 _check_signals = ctypes.pythonapi.PyErr_CheckSignals
 _check_signals.restype = ctypes.c_int
 _check_signals.argtypes = []

@@ -116,8 +116,10 @@ class QueueClosedError(SageQueueError, ValueError):
 
 
 class DecodeError(SageQueueError):
-    """A message taken by get() is not a pickled object (it was put as raw
-    bytes). The message has been consumed: its bytes are in ``payload``."""
+    """A message taken by get() cannot be decoded: it was put as raw bytes,
+    or is a truncated or foreign pickle, a bad frame, an object of a class
+    this process cannot load (the original error is ``__cause__``). That
+    message, and only it, has been consumed: its bytes are in ``payload``."""
 
     def __init__(self, message: str, payload: bytes = b"", queue: Optional[str] = None) -> None:
         super().__init__(message, -errno.EBADMSG, "", queue)

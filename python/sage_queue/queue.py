@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import errno
+import operator
 import os
 import queue as _stdqueue
 import secrets
 import sys
 import threading
 import time
+import warnings
 import weakref
 from array import array
+from collections import deque
 from itertools import accumulate
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from . import _lib
 from . import serialization as _ser
-from .errors import (DecodeError, MessageTooLarge, QueueClosedError, SageQueueError,
-                     from_code)
+from .errors import (DecodeError, MessageTooLarge, QueueClosedError, QueueNotFoundError,
+                     SageQueueError, from_code)
 
 __all__ = ["SageQueue", "Empty", "Full", "DEFAULT_CAPACITY"]
 
@@ -94,29 +98,53 @@ def _cap(tmo: "ctypes.c_int64") -> "ctypes.c_int64":
 _monotonic = time.monotonic
 
 _live: "weakref.WeakSet[SageQueue]" = weakref.WeakSet()
+# Queues closed while calls were inside them: a reaper closes their C handle
+# once the last call left (see SageQueue._shut).
+_reaping: "Dict[int, SageQueue]" = {}
 
 
 def _after_fork_in_child() -> None:
-    # A lock held by a parent thread at fork time stays held in the child.
+    # A lock held by a parent thread at fork time stays held in the child,
+    # and the parent's threads inside calls do not exist here: their calls
+    # will never leave, so this process's in-call counts start from zero.
     for q in list(_live):
         q._close_lock = threading.Lock()
+        q._calls, q._bufs = 0, len(q._pool)
+    for q in list(_reaping.values()):
+        q._close_lock = threading.Lock()
+        q._calls, q._bufs = 0, len(q._pool)
+        q._reap_now()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Handle(ctypes.c_void_p):
-    """An open C queue handle.
-
-    Every thread inside a call holds a reference to it, so the handle is
-    closed (by close(), or by a finalizer when close() found threads inside
-    calls) only once no call can still be using it. This costs the hot
-    paths nothing beyond reading one attribute."""
+    """An open C queue handle (see SageQueue._shut for when it is closed)."""
 
 
-def _close_later(address: int, op: str) -> None:
-    lib = _lib.lib()
-    (lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close)(address)
+# Asynchronous exceptions and the windows they leave
+# --------------------------------------------------
+# A KeyboardInterrupt (or whatever a signal handler raises, or an exception
+# sent to a thread) is raised where CPython checks for pending work: when a
+# function starts, at a loop's back edge, and right after a call to anything
+# that is not a Python function returns (a ctypes call into the library, a
+# builtin). It is never raised between two other bytecodes, nor when a
+# Python function returns into its caller.
+#
+# So every step that takes something from the ring (a message, a record to
+# write, a peeked record) happens inside a try whose handler settles it, and
+# what the step produced is written by C into a ctypes object created before
+# the try (a token, a length, a count), initialised to a sentinel: the
+# handler always knows what the call did even when its return value was
+# lost. Reservations are cancelled, peeked records released (after copying
+# them out), and messages taken but not yet handed to the caller are kept in
+# SageQueue._held and handed out first by the next get on the same object.
+# The tests (tests/python/faults.py) raise an exception at every one of
+# those points in turn and check that nothing is lost, duplicated or stuck.
+_NO_TOKEN = (1 << 64) - 1   # never a token (shm: lane 0xffffffff does not exist)
+_NO_LEN = (1 << 64) - 1     # larger than any buffer: "nothing received"
+_NOTHING = object()
 
 
 # Immutable c_size_t objects for the lengths seen (a dict hit is cheaper
@@ -157,7 +185,8 @@ def _timeout_ns(block: bool, timeout: Optional[float]) -> "ctypes.c_int64":
 class _RecvBuffer:
     """A reusable receive buffer, used by one thread at a time."""
 
-    __slots__ = ("data", "view", "address", "capacity", "length", "length_ptr", "_pin")
+    __slots__ = ("data", "view", "address", "capacity", "length", "length_ptr", "_pin",
+                 "n", "last")
 
     def __init__(self, size: int) -> None:
         self.data = bytearray(size)
@@ -165,15 +194,20 @@ class _RecvBuffer:
         address, self._pin = _lib.buffer_address(self.data)
         self.address = ctypes.c_void_p(address)
         self.capacity = _c_size_t(size)
-        self.length = _c_size_t()
+        self.length = _c_size_t(_NO_LEN)
         self.length_ptr = ctypes.pointer(self.length)
+        # view[:n] for the last n seen: messages are decoded from a view of
+        # exactly their bytes (a truncated pickle must not read on into an
+        # older message's), and one of the same size reuses it.
+        self.n = 0
+        self.last = self.view[:0]
 
 
 class SageQueue:
     """A FIFO queue of Python objects shared by threads and processes.
 
     ``SageQueue(name=None, maxsize=None, *, max_items=0,
-    transport=None, auto_cleanup=False, **options)`` opens queue ``name``,
+    transport=None, auto_cleanup=None, **options)`` opens queue ``name``,
     creating it if it does not exist (``name=None`` makes a unique name).
 
     * ``maxsize``: the ring size in **bytes** (as in SAGE's earlier queue;
@@ -182,10 +216,13 @@ class SageQueue:
       transport's default (1 MiB for shm; posixmq's comes from the kernel's
       limits). Ignored when the queue already exists.
     * ``max_items``: an additional bound on queued messages, like
-      ``queue.Queue(maxsize=...)``; 0 means only the bytes bound.
+      ``queue.Queue(maxsize=...)``; 0 leaves the transport's own bound
+      (shm: its slot count; ``q.max_items`` reports the bound in force).
     * ``transport``: the plugin to use; default ``$SAGE_TRANSPORT`` or
       ``"shm"``.
     * ``auto_cleanup``: remove the queue when its last handle closes.
+      Default: on for an unnamed queue (nobody else knows its name but from
+      a reference), off for a named one.
     * ``options``: further transport options (``create="never"``,
       ``mode=0o660``, ``spin_ns=...``, ...; see docs/PYTHON.md).
 
@@ -198,6 +235,13 @@ class SageQueue:
     blocking calls release the GIL. ``close()`` while other threads are
     inside an operation makes new operations fail at once and closes the
     handle when the last of them returns.
+
+    Exceptions, including asynchronous ones (Ctrl-C): a message taken from
+    the queue is never lost in this process -- one an exception kept from
+    reaching the caller is held by this object and returned first by its
+    next get; reservations and in-place reads are always settled;
+    ``put_many`` reports exactly what went in (see docs/PYTHON.md, "What an
+    exception leaves behind").
 
     Processes: pickling a SageQueue pickles a :class:`SageQueueRef`, so it
     can be passed to multiprocessing (fork, spawn, forkserver) or a
@@ -216,12 +260,17 @@ class SageQueue:
 
     def __init__(self, name: Optional[str] = None, maxsize: Optional[int] = None,
                  *, max_items: int = 0, transport: Optional[str] = None,
-                 auto_cleanup: bool = False, **options: Any) -> None:
-        self._h: Optional[ctypes.c_void_p] = None
+                 auto_cleanup: Optional[bool] = None, **options: Any) -> None:
+        self._init_state()
+        if auto_cleanup is None:
+            # Nobody else knows a generated name unless given a reference:
+            # the queue goes with its last handle.
+            auto_cleanup = name is None
         if name is None:
             name = _unique_name()
         if not isinstance(name, str):
             raise TypeError(f"queue name must be a str, not {type(name).__name__}")
+        self._name = name
         if max_items < 0:
             raise ValueError("max_items must be >= 0")
         opts: Dict[str, str] = {}
@@ -235,12 +284,38 @@ class SageQueue:
             opts[key] = _option_text(key, value)
         self._open(name, transport, opts)
 
+    def _init_state(self) -> None:
+        """What every method may rely on, even on a half-constructed or
+        closed object."""
+        self._h: Optional[_Handle] = None
+        # The get paths' handle: None while closed or while messages are
+        # held (they go first), so one attribute read covers both.
+        self._gh: Optional[_Handle] = None
+        # Calls inside the C handle right now, besides gets (see _shut).
+        # `+= 1` and `-= 1` on it cannot be interrupted (nor run
+        # concurrently) under the GIL: see "Asynchronous exceptions" above.
+        self._calls = 0
+        # Messages this object took from the ring but could not hand over
+        # (an exception landed first; a batch stopped at a bad message):
+        # raw payloads (bytes/bytearray) or decoded objects as 1-tuples.
+        self._held: "deque[Any]" = deque()
+        self._close_lock = threading.Lock()
+        self._pending: Optional[_Handle] = None  # closed, waiting for calls to leave
+        self._identity: Optional[Tuple[int, int]] = None
+        self._auto_cleanup = False
+        self._destroyed = False
+        # Receive buffers: idle ones in _pool; _bufs counts them all, so
+        # _bufs - len(_pool) gets are in flight.
+        self._pool: List[_RecvBuffer] = []
+        self._bufs = 0
+
     @classmethod
     def _attach(cls, name: str, transport: Optional[str], options: Dict[str, str]) -> "SageQueue":
         """Opens an existing queue (create=never): -ENOENT raises
         QueueNotFoundError, never creates one."""
         q = cls.__new__(cls)
-        q._h = None
+        q._init_state()
+        q._name = name
         q._open(name, transport, dict(options, create="never"))
         return q
 
@@ -248,31 +323,39 @@ class SageQueue:
         lib = _lib.lib()
         if _put is None:
             _bind_hot_paths()
+        self._transport = transport or ""
         handle = _Handle()
-        rc = lib.sage_queue_open(transport.encode() if transport else None, name.encode(),
-                                 _lib.options_array(opts), ctypes.byref(handle))
-        if rc != 0:
-            where = f" on transport '{transport}'" if transport else ""
-            raise from_code(rc, _lib.last_error(), f"cannot open queue '{name}'{where}", name)
-        self._name = name
-        self._transport = _lib.text(lib.sage_queue_transport_name(handle))
-        self._handle_options = {k: v for k, v in opts.items() if k not in _CREATE_ONLY}
-        caps = lib.sage_transport_capabilities(self._transport.encode())
-        self._caps = caps if caps > 0 else 0
-        self._zero_copy = bool(self._caps & _CAP_ZERO_COPY)
-        self._close_lock = threading.Lock()
-        self._pool: List[_RecvBuffer] = []
-        self._h = handle
-        self._pid = os.getpid()
         try:
-            stats = self._stats_raw()
-        except BaseException:
-            self._h = None
-            lib.sage_queue_close(handle)
-            raise
-        self._capacity = stats.get("capacity", 0)
-        self._max_message = stats.get("max_message", 0) or self._capacity // 2
-        self._max_items = stats.get("max_items", 0)
+            rc = lib.sage_queue_open(transport.encode() if transport else None, name.encode(),
+                                     _lib.options_array(opts), ctypes.byref(handle))
+            if rc != 0:
+                where = f" on transport '{transport}'" if transport else ""
+                raise from_code(rc, _lib.last_error(), f"cannot open queue '{name}'{where}",
+                                name)
+            self._name = name
+            self._transport = _lib.text(lib.sage_queue_transport_name(handle))
+            self._handle_options = {k: v for k, v in opts.items() if k not in _CREATE_ONLY}
+            caps = lib.sage_transport_capabilities(self._transport.encode())
+            self._caps = caps if caps > 0 else 0
+            self._zero_copy = bool(self._caps & _CAP_ZERO_COPY)
+            self._pid = os.getpid()
+            names = _stat_names()
+            values = (ctypes.c_uint64 * len(names))()
+            n = lib.sage_queue_stats_values(handle, values, len(names))
+            if n < 0:
+                raise self._error(n, "stats")
+            stats = dict(zip(names[:n], values[:n]))
+            self._capacity = stats.get("capacity", 0)
+            self._max_message = stats.get("max_message", 0) or self._capacity // 2
+            self._max_items = stats.get("max_items", 0)
+            self._item_bound = _item_bound(self._transport, stats, opts)
+            self._identity = (stats.get("creator_pid", 0), stats.get("created_ns", 0))
+            self._auto_cleanup = opts.get("auto_cleanup") == "1"
+            self._h = self._gh = handle
+            handle = None
+        finally:
+            if handle is not None and handle.value:  # opened, then failed or interrupted
+                lib.sage_queue_close(handle)
         _live.add(self)
 
     # ------------------------------------------------------------ properties
@@ -297,8 +380,11 @@ class SageQueue:
 
     @property
     def max_items(self) -> int:
-        """The item bound (0: only the capacity bounds the queue)."""
-        return self._max_items
+        """The most messages the queue holds at once: the max_items given
+        when it was created or, without one, the transport's own bound (shm:
+        its slot count, one per 64 bytes of ring, at least 64, at most
+        2**24). 0 if the transport reports none."""
+        return self._item_bound
 
     @property
     def max_message(self) -> int:
@@ -321,14 +407,6 @@ class SageQueue:
         return QueueClosedError(f"queue '{self._name}' is closed in this process",
                                 -errno.EBADF, "", self._name)
 
-    def _enter(self) -> ctypes.c_void_p:
-        """The open handle (the caller's reference keeps it open), or
-        QueueClosedError."""
-        h = self._h
-        if h is None:
-            raise self._closed_error()
-        return h
-
     def _error(self, rc: int, what: str) -> SageQueueError:
         return from_code(rc, _lib.last_error(), f"{what} on queue '{self._name}'", self._name)
 
@@ -340,6 +418,18 @@ class SageQueue:
             f"{self._max_message} bytes (capacity {self._capacity} bytes)",
             _EMSGSIZE, detail, self._name)
 
+    def _call(self, fn: Any, *args: Any) -> Any:
+        """fn(handle, *args) for the calls off the hot paths, counted in
+        _calls (see _shut)."""
+        self._calls += 1
+        try:
+            h = self._h
+            if h is None:
+                raise self._closed_error()
+            return fn(h, *args)
+        finally:
+            self._calls -= 1
+
     # ------------------------------------------------------------------- put
 
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
@@ -350,7 +440,11 @@ class SageQueue:
         block=False raises queue.Full at once (timeout is ignored).
         Raises the pickler's exception for an unpicklable item and
         ValueError (MessageTooLarge) for one larger than max_message; in
-        both cases the queue is unchanged.
+        both cases the queue is unchanged. Any exception means the item was
+        not put, except an asynchronous one (KeyboardInterrupt) that lands
+        as the put completes: the item is then in the queue, once (see
+        docs/PYTHON.md, "What an exception leaves behind"; put_many()
+        reports exactly what went in).
         """
         kind = type(item)
         if kind is bytes and len(item) < 256:
@@ -360,19 +454,23 @@ class SageQueue:
         else:
             data, buffers = _ser.dumps(item)
             if buffers is not None:
-                return self._put_frame(data, buffers, block, timeout)
-        # The hot path, inlined: one attribute read stands in for "open?".
-        h = self._h
-        if h is None:
-            raise self._closed_error()
-        if block and timeout is None:
-            size = _sizes.get(len(data)) or _size_of(len(data))
-            # _cap(_FOREVER), inlined: this is the hot path
-            rc = _put(h, data, size, _SLICE if _get_ident() == _main_ident else _FOREVER)
-            if rc:
-                self._put_failed(h, data, rc, _FOREVER, 0.0)
-        else:
-            self._put_timed(h, data, block, timeout)
+                return self._put_object(item, data, buffers, block, timeout)
+        self._calls += 1
+        try:
+            # The hot path, inlined: one attribute read stands in for "open?".
+            h = self._h
+            if h is None:
+                raise self._closed_error()
+            if block and timeout is None:
+                size = _sizes.get(len(data)) or _size_of(len(data))
+                # _cap(_FOREVER), inlined: this is the hot path
+                rc = _put(h, data, size, _SLICE if _get_ident() == _main_ident else _FOREVER)
+                if rc:
+                    self._put_failed(h, data, rc, _FOREVER, 0.0)
+            else:
+                self._put_timed(h, data, block, timeout)
+        finally:
+            self._calls -= 1
 
     def put_nowait(self, item: Any) -> None:
         """put(item, block=False)."""
@@ -386,22 +484,43 @@ class SageQueue:
             if self._zero_copy and view.nbytes >= _OOB and view.c_contiguous:
                 if view.format != "B" or view.ndim != 1:
                     view = view.cast("B")
-                return self._put_frame(None, [view], block, timeout)
+                return self._put_frame(None, [view], view.nbytes, [0], block, timeout)
             data = view.tobytes()
-        h = self._h
-        if h is None:
-            raise self._closed_error()
-        if block and timeout is None:
-            size = _sizes.get(len(data)) or _size_of(len(data))
-            # _cap(_FOREVER), inlined: this is the hot path
-            rc = _put(h, data, size, _SLICE if _get_ident() == _main_ident else _FOREVER)
-            if rc:
-                self._put_failed(h, data, rc, _FOREVER, 0.0)
-        else:
-            self._put_timed(h, data, block, timeout)
+        self._calls += 1
+        try:
+            h = self._h
+            if h is None:
+                raise self._closed_error()
+            if block and timeout is None:
+                size = _sizes.get(len(data)) or _size_of(len(data))
+                rc = _put(h, data, size, _SLICE if _get_ident() == _main_ident else _FOREVER)
+                if rc:
+                    self._put_failed(h, data, rc, _FOREVER, 0.0)
+            else:
+                self._put_timed(h, data, block, timeout)
+        finally:
+            self._calls -= 1
 
-    def _put_message(self, data: bytes, block: bool, timeout: Optional[float]) -> None:
-        self._put_timed(self._enter(), data, block, timeout)
+    def _put_object(self, item: Any, head: bytes, buffers: Optional[List[memoryview]],
+                    block: bool, timeout: Optional[float]) -> None:
+        """put() of an item that holds buffers (or is too big): head and
+        buffers are _ser.dumps(item)."""
+        if buffers is not None:
+            size, offsets = _ser.frame_layout(head, buffers)
+            if size <= self._max_message:
+                return self._put_frame(head, buffers, size, offsets, block, timeout)
+            # The frame's entries and padding do not fit: the plain pickle may.
+            head = _ser.dumps_plain(item)
+        if len(head) > self._max_message:
+            raise self._too_big(len(head))
+        self._calls += 1
+        try:
+            h = self._h
+            if h is None:
+                raise self._closed_error()
+            self._put_timed(h, head, block, timeout)
+        finally:
+            self._calls -= 1
 
     def _put_timed(self, h: _Handle, data: bytes, block: bool, timeout: Optional[float]) -> None:
         tmo = _timeout_ns(block, timeout)
@@ -436,46 +555,69 @@ class SageQueue:
             raise self._too_big(size, _lib.last_error())
         raise self._error(rc, what)
 
-    def _put_frame(self, head: Optional[bytes], buffers: List[memoryview], block: bool,
-                   timeout: Optional[float]) -> None:
-        """Writes a message straight into the ring (reserve/commit): a frame
-        of head + buffers, or with head None the single buffer raw."""
-        if head is None:
-            size, offsets = buffers[0].nbytes, [0]
-        else:
-            size, offsets = _ser.frame_layout(head, buffers)
+    def _put_frame(self, head: Optional[bytes], buffers: List[memoryview], size: int,
+                   offsets: List[int], block: bool, timeout: Optional[float]) -> None:
+        """Puts a frame of head + buffers (with head None: the single
+        buffer, raw): written straight into the ring where the transport
+        allows, else assembled and put."""
         if size > self._max_message:
             raise self._too_big(size)
-        if not self._zero_copy or _ser.buffers_size(buffers) < _OOB:
-            return self._put_message(self._flatten(size, head, buffers, offsets), block, timeout)
+        self._calls += 1
+        try:
+            h = self._h
+            if h is None:
+                raise self._closed_error()
+            if self._zero_copy and _ser.buffers_size(buffers) >= _OOB:
+                token = ctypes.c_uint64(_NO_TOKEN)
+                try:
+                    if self._write_in_place(h, token, head, buffers, size, offsets, block,
+                                            timeout):
+                        return
+                except BaseException:
+                    # Reserved and not committed: give the room back (if it
+                    # was committed, this fails harmlessly with -EINVAL).
+                    if token.value != _NO_TOKEN:
+                        _cancel(h, token)
+                    raise
+            self._put_timed(h, self._flatten(size, head, buffers, offsets), block, timeout)
+        finally:
+            self._calls -= 1
+
+    def _write_in_place(self, h: _Handle, token: "ctypes.c_uint64", head: Optional[bytes],
+                        buffers: List[memoryview], size: int, offsets: List[int], block: bool,
+                        timeout: Optional[float]) -> bool:
+        """Reserves size bytes, writes the frame into the ring and commits
+        (False, with nothing done, if the transport has no reserve).
+
+        The reservation's token lands in `token`, which the caller created
+        (as _NO_TOKEN) before its try: on any exception, the caller cancels
+        what `token` holds. After a successful commit `token` still holds
+        the (now settled) token; cancelling it then fails with -EINVAL,
+        which tells the caller the message went in."""
         tmo = _timeout_ns(block, timeout)
         start = _monotonic() if tmo.value > 0 else 0.0
-        h = self._enter()
-        ptr, token = ctypes.c_void_p(), ctypes.c_uint64()
-        args = (h, _c_size_t(size), ctypes.byref(ptr), ctypes.byref(token))
-        rc = _reserve(*args, _cap(tmo))
+        ptr = ctypes.c_void_p()
+        length = _c_size_t(size)
+        rc = _reserve(h, length, ctypes.byref(ptr), ctypes.byref(token), _cap(tmo))
         if rc == _ENOTSUP:
             self._zero_copy = False
-            return self._put_message(self._flatten(size, head, buffers, offsets),
-                                     block, timeout)
+            return False
         while rc:
             tmo, start = self._after_failure(rc, "put", size, tmo, start, Full)
-            rc = _reserve(*args, _cap(tmo))
+            rc = _reserve(h, length, ctypes.byref(ptr), ctypes.byref(token), _cap(tmo))
+        dst = _lib.memory_at(ptr.value, size, True)
         try:
-            dst = _lib.memory_at(ptr.value, size, True)
-            try:
-                if head is None:
-                    dst[:] = buffers[0]
-                else:
-                    _ser.write_frame(dst, head, buffers, offsets)
-            finally:
-                dst.release()
-        except BaseException:
-            _cancel(h, token)
-            raise
+            if head is None:
+                dst[:] = buffers[0]
+            else:
+                _ser.write_frame(dst, head, buffers, offsets)
+        finally:
+            dst.release()
         rc = _commit(h, token)
         if rc:
+            token.value = _NO_TOKEN  # settled: a failed commit drops the record
             raise self._error(rc, "commit")
+        return True
 
     @staticmethod
     def _flatten(size: int, head: Optional[bytes], buffers: List[memoryview],
@@ -494,42 +636,116 @@ class SageQueue:
 
         Items are pickled (raw=True: bytes-like items are put as they are).
         Every item is serialised before anything is put, so an unpicklable
-        or oversize item raises with the queue unchanged. Blocking as put();
-        on time-out queue.Full is raised with ``.done`` set to how many
-        items (a prefix) were put. Returns the number of items put.
+        or oversize item raises with the queue unchanged. Blocking as put().
+        Returns the number of items put.
+
+        Whatever exception leaves put_many() after it started putting --
+        queue.Full on time-out, KeyboardInterrupt, QueueClosedError when
+        another thread closed the queue, any error -- carries ``.done``:
+        how many items (a prefix) went in, exactly, each once. An exception
+        without ``.done`` came before anything was put.
         """
-        _timeout_ns(block, timeout)  # validates it
-        deadline = _monotonic() + timeout if block and timeout is not None else None
-        if raw:
-            payloads: List[Any] = [x if type(x) is bytes else bytes(x) for x in items]
-            frames: List[int] = []
-        else:
-            encode = self._encode_for_batch
-            payloads = [_dumps(x, 5) if type(x) in _PLAIN_SMALL else encode(x) for x in items]
-            frames = [i for i, x in enumerate(payloads) if type(x) is not bytes]
-        count = len(payloads)
-        if count == 0:
-            return 0
-        if not frames:  # the common case: one run of in-band messages
-            self._put_run(payloads, block, timeout)
-            return count
-        largest = max(len(x) if type(x) is bytes else x[2] for x in payloads)
-        if largest > self._max_message:
-            raise self._too_big(largest)
-        i = 0
-        for j in frames + [count]:
-            left = None if deadline is None else max(deadline - _monotonic(), 0.0)
-            try:
+        # No call before the try: an exception that leaves without .done
+        # was raised as put_many() started, with nothing put.
+        total = 0                         # items known to be in the queue
+        done = token = h = None
+        self._calls += 1
+        try:
+            done = _c_size_t(0)           # written by put_batch: its share
+            token = ctypes.c_uint64(_NO_TOKEN)  # a zero-copy item's reservation
+            _timeout_ns(block, timeout)  # validates it
+            deadline = _monotonic() + timeout if block and timeout is not None else None
+            if raw:
+                # memoryview() refuses what is not bytes-like (bytes(5) would
+                # make five zero bytes).
+                payloads: List[Any] = [x if type(x) is bytes else memoryview(x).tobytes()
+                                       for x in items]
+                frames: List[int] = []
+            else:
+                encode = self._encode_for_batch
+                payloads = [_dumps(x, 5) if type(x) in _PLAIN_SMALL else encode(x)
+                            for x in items]
+                frames = [i for i, x in enumerate(payloads) if type(x) is not bytes]
+            count = len(payloads)
+            if count == 0:
+                return 0
+            if frames:
+                lengths = None
+                largest = max(len(x) if type(x) is bytes else x[2] for x in payloads)
+            else:  # the common case: one run of in-band messages
+                lengths = array("Q", map(len, payloads))
+                largest = max(lengths)
+            if largest > self._max_message:
+                raise self._too_big(largest)
+            h = self._h
+            if h is None:
+                raise self._closed_error()
+            i = 0
+            for j in frames + [count]:
+                if self._h is None:  # closed by another thread meanwhile
+                    raise self._closed_error()
+                left = None if deadline is None else max(deadline - _monotonic(), 0.0)
                 if j > i:
-                    self._put_run(payloads[i:j], block, left)
+                    run = payloads if j - i == count else payloads[i:j]
+                    if lengths is None or j - i != count:
+                        lengths = array("Q", map(len, run))
+                    first = total
+                    if self._caps & _CAP_BATCH:
+                        blob = b"".join(run)
+                        addresses = array("Q", accumulate(
+                            lengths, initial=_lib.bytes_address(blob)))
+                        tmo = _timeout_ns(block, left)
+                        start = _monotonic() if tmo.value > 0 else 0.0
+                        while True:
+                            k = total - first
+                            rc = _put_batch(h, addresses.buffer_info()[0] + 8 * k,
+                                            lengths.buffer_info()[0] + 8 * k,
+                                            _c_size_t(j - i - k), ctypes.byref(done), _cap(tmo))
+                            # One statement, no call: nothing can land between.
+                            total, done.value = total + done.value, 0
+                            if rc == 0 and total - first >= j - i:
+                                break
+                            if rc == _ENOTSUP and total == first:
+                                self._caps &= ~_CAP_BATCH
+                                break
+                            if rc:
+                                tmo, start = self._after_failure(rc, "put_many", max(lengths),
+                                                                 tmo, start, Full)
+                                if self._h is None:  # closed while this call waited
+                                    raise self._closed_error()
+                    if not self._caps & _CAP_BATCH:
+                        # One at a time: an asynchronous exception landing as
+                        # one of these completes leaves that item in doubt.
+                        for data in payloads[i + total - first:j]:
+                            left = None if deadline is None else max(deadline - _monotonic(),
+                                                                     0.0)
+                            self._put_timed(h, data, block, left)
+                            total += 1
                 if j < count:  # large buffers: zero-copy, one message at a time
-                    head, buffers = payloads[j][:2]
-                    self._put_frame(head, buffers, block, left)
-            except Full as exc:
-                exc.done = i + getattr(exc, "done", 0)
-                raise
-            i = j + 1
-        return count
+                    head, buffers, size = payloads[j]
+                    left = None if deadline is None else max(deadline - _monotonic(), 0.0)
+                    offsets = _ser.frame_layout(head, buffers)[1]
+                    if self._write_in_place(h, token, head, buffers, size, offsets, block,
+                                            left):
+                        total, token.value = total + 1, _NO_TOKEN
+                    else:
+                        self._put_timed(h, self._flatten(size, head, buffers, offsets),
+                                        block, left)
+                        total += 1
+                i = j + 1
+            return total
+        except BaseException as exc:
+            n = total + (done.value if done is not None else 0)
+            exc.done = n
+            if token is not None and token.value != _NO_TOKEN and h is not None:
+                # Reserved: cancel it, unless it was committed (then the
+                # cancel fails with -EINVAL and the item counts as put).
+                if _cancel(h, token):
+                    exc.done = n + 1
+                token.value = _NO_TOKEN
+            raise
+        finally:
+            self._calls -= 1
 
     def _encode_for_batch(self, item: Any) -> Any:
         """bytes for a message that goes in a batch, or (head, buffers,
@@ -541,53 +757,11 @@ class SageQueue:
         if buffers is None:
             return head
         size, offsets = _ser.frame_layout(head, buffers)
+        if size > self._max_message:
+            return _ser.dumps_plain(item)  # the frame does not fit: the pickle may
         if self._zero_copy and _ser.buffers_size(buffers) >= _OOB:
             return (head, buffers, size)
         return self._flatten(size, head, buffers, offsets)
-
-    def _put_run(self, payloads: List[bytes], block: bool, timeout: Optional[float]) -> None:
-        """Puts in-band messages with put_batch (Full.done: how many went).
-        Raises MessageTooLarge, with nothing put, if one can never fit."""
-        count = len(payloads)
-        lengths = array("Q", map(len, payloads))
-        if max(lengths) > self._max_message:
-            raise self._too_big(max(lengths))
-        if not self._caps & _CAP_BATCH:
-            self._put_each(payloads, block, timeout)
-            return
-        blob = b"".join(payloads)
-        addresses = array("Q", accumulate(lengths, initial=_lib.bytes_address(blob)))
-        tmo = _timeout_ns(block, timeout)
-        start = _monotonic() if tmo.value > 0 else 0.0
-        done, total = _c_size_t(), 0
-        h = self._enter()
-        while True:
-            rc = _put_batch(h, addresses.buffer_info()[0] + 8 * total,
-                            lengths.buffer_info()[0] + 8 * total,
-                            _c_size_t(count - total), ctypes.byref(done), _cap(tmo))
-            total += done.value
-            if rc == 0 and total >= count:
-                return
-            if rc == _ENOTSUP and total == 0:
-                self._caps &= ~_CAP_BATCH
-                self._put_each(payloads, block, timeout)
-                return
-            try:
-                tmo, start = self._after_failure(rc, "put_many", max(lengths), tmo, start, Full)
-            except Full as exc:
-                exc.done = total
-                raise
-
-    def _put_each(self, payloads: List[bytes], block: bool, timeout: Optional[float]) -> int:
-        deadline = _monotonic() + timeout if block and timeout is not None else None
-        for i, data in enumerate(payloads):
-            left = None if deadline is None else max(deadline - _monotonic(), 0.0)
-            try:
-                self._put_message(data, block, left)
-            except Full as exc:
-                exc.done = i
-                raise
-        return len(payloads)
 
     # ------------------------------------------------------------------- get
 
@@ -597,7 +771,11 @@ class SageQueue:
         Blocks while the queue is empty if block is true: forever when
         timeout is None, else at most timeout seconds, then raises
         queue.Empty. block=False raises queue.Empty at once. A message that
-        was put as raw bytes raises DecodeError (holding the bytes).
+        cannot be decoded (put as raw bytes, a bad pickle) raises
+        DecodeError holding its bytes; it is consumed, and only it.
+        A message taken from the queue is never lost to an exception: if one
+        lands before get() hands it over (KeyboardInterrupt), this object
+        keeps it and the next get on it returns it first.
         """
         return self._get(block, timeout, False)
 
@@ -611,81 +789,208 @@ class SageQueue:
         return self._get(block, timeout, True)
 
     def _get(self, block: bool, timeout: Optional[float], raw: bool) -> Any:
-        h = self._h
-        if h is None:
-            raise self._closed_error()
-        if block and timeout is None:
-            tmo, start = _FOREVER, 0.0
-            first = _SLICE if _get_ident() == _main_ident else _FOREVER  # _cap(tmo)
-        else:
-            tmo = _timeout_ns(block, timeout)
-            start = _monotonic() if tmo.value > 0 else 0.0
-            first = _cap(tmo)
+        # In flight while it holds a receive buffer out of the pool (see
+        # _busy): it takes one, with no call in between, before reading _gh.
+        # `buf` is None from just before it goes back (`spare, buf = buf,
+        # None` then `pool.append(spare)`: nothing can land in between), so
+        # the handler below knows whether this call still owns it -- once
+        # back, another thread may be using it.
         pool = self._pool
+        if pool:
+            buf = pool[-1]
+            del pool[-1]
+        else:
+            buf = self._new_buffer()
+        length = buf.length  # _NO_LEN while in the pool; the C call writes what it took
+        item = _NOTHING
         try:
-            buf = pool.pop()
-        except IndexError:
-            buf = _RecvBuffer(_RECV_BUFFER)
-        try:
+            h = self._gh
+            if h is None:  # closed, or messages held
+                spare, buf = buf, None
+                pool.append(spare)
+                item = self._get_held(block, timeout, raw)
+                return item
+            if block and timeout is None:
+                tmo, start = _FOREVER, 0.0
+                first = _SLICE if _get_ident() == _main_ident else _FOREVER  # _cap(tmo)
+            else:
+                tmo = _timeout_ns(block, timeout)
+                start = _monotonic() if tmo.value > 0 else 0.0
+                first = _cap(tmo)
             rc = _get(h, buf.address, buf.capacity, buf.length_ptr, first)
             while rc:
                 if rc == _EMSGSIZE:
-                    return self._get_large(h, buf.length.value, tmo, start, raw)
+                    size = length.value
+                    length.value = _NO_LEN  # nothing taken
+                    item = self._get_large(h, size, tmo, start, raw)
+                    spare, buf = buf, None
+                    pool.append(spare)
+                    return item
                 tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
                 rc = _get(h, buf.address, buf.capacity, buf.length_ptr, _cap(tmo))
-            n = buf.length.value
+            n = length.value
+            if n == buf.n:
+                data = buf.last
+            else:
+                data = buf.last = buf.view[:n]
+                buf.n = n
             if raw:
-                return buf.view[:n].tobytes()
-            if n and buf.data[0] == 0x80:
-                # A pickle ends at its STOP opcode; the bytes after it are
-                # ignored, so the buffer needs no slicing.
-                return _loads(buf.data)
-            return self._decode(buf.view[:n])
-        finally:
-            pool.append(buf)
+                item = data.tobytes()
+            elif n and buf.data[0] == 0x80:
+                try:
+                    item = _loads(data)
+                except Exception as exc:
+                    raise self._bad(data, exc)
+            else:
+                item = self._decode(data)
+            length.value = _NO_LEN
+            spare, buf = buf, None
+            pool.append(spare)
+            return item
+        except BaseException as exc:
+            # Taken, not handed over: keep it for the next get.
+            saved = _NOTHING
+            if item is not _NOTHING:
+                saved = item if raw else (item,)
+            if buf is not None:  # still this call's: give it back
+                n = length.value
+                if saved is _NOTHING and n <= _RECV_BUFFER and type(exc) is not DecodeError:
+                    saved = buf.data[:n]
+                length.value = _NO_LEN
+                pool += (buf,)  # (no call: nothing lands before the next lines)
+            if saved is not _NOTHING:
+                self._gh = None
+                self._held.append(saved)
+            raise
 
-    def _decode(self, data: memoryview) -> Any:
+    def _new_buffer(self) -> _RecvBuffer:
+        buf = _RecvBuffer(_RECV_BUFFER)
+        self._bufs += 1
+        return buf
+
+    def _get_held(self, block: bool, timeout: Optional[float], raw: bool) -> Any:
+        """get() while messages are held (or the queue is closed): the
+        oldest held message, else the ring's next."""
+        if self._h is None:
+            raise self._closed_error()
+        held = self._held
+        entry = item = _NOTHING
+        try:
+            if held:
+                entry = held[0]
+                del held[0]  # no call between these two: atomic under the GIL
+            if not held:
+                self._gh = self._h
+            if entry is _NOTHING:  # another thread took the last one
+                item = self._get(block, timeout, raw)
+            else:
+                item = self._unheld(entry, raw)
+            return item
+        except BaseException as exc:
+            if entry is not _NOTHING and type(exc) is not DecodeError:
+                self._gh = None
+                held.appendleft(entry)
+            raise
+
+    def _unheld(self, entry: Any, raw: bool) -> Any:
+        """A held message as get() (or with raw, get_bytes()) returns it."""
+        if type(entry) is tuple:  # decoded already
+            return _ser.dumps_inband(entry[0]) if raw else entry[0]
+        if raw:
+            return bytes(entry)
+        return self._decode(memoryview(entry))
+
+    def _decode(self, data: Any) -> Any:
+        """Decodes one message (its exact bytes); DecodeError if it cannot
+        be decoded, for whatever reason."""
         try:
             return _ser.loads(data)
-        except ValueError:
-            if _ser.is_frame(data):
-                raise
-            raise DecodeError(
-                f"message of {data.nbytes} bytes on queue '{self._name}' is not a pickled "
-                "object (it was put as raw bytes; use get_bytes())",
-                data.tobytes(), self._name) from None
+        except Exception as exc:
+            raise self._bad(data, exc)
 
-    def _get_large(self, h: ctypes.c_void_p, size: int, tmo: "ctypes.c_int64", start: float,
+    def _bad(self, data: Any, cause: BaseException) -> BaseException:
+        """What to raise when decoding data raised cause: a DecodeError if
+        data does not decode (cause is its __cause__), else cause itself --
+        it came from elsewhere (a signal handler's exception landing as the
+        decode returned), and the caller keeps the message for its next get."""
+        view = memoryview(data)
+        try:
+            _ser.loads(view)
+        except Exception:
+            pass
+        else:
+            return cause
+        if not view.nbytes or (view[0] != 0x80 and not _ser.is_frame(view)):
+            what = "is not a pickled object (it was put as raw bytes? use get_bytes())"
+        else:
+            what = f"cannot be decoded: {type(cause).__name__}: {cause}"
+        err = DecodeError(f"message of {view.nbytes} bytes on queue '{self._name}' {what}",
+                          view.tobytes(), self._name)
+        err.__cause__ = cause
+        return err
+
+    def _get_large(self, h: _Handle, size: int, tmo: "ctypes.c_int64", start: float,
                    raw: bool) -> Any:
         """Takes a message larger than the receive buffer: in place where
         the transport has zero-copy (one copy out of the ring), else into
-        a buffer of its size."""
+        a buffer of its size. The caller is in flight (see _busy)."""
         while True:
             if self._zero_copy:
-                ptr, length, token = ctypes.c_void_p(), _c_size_t(), ctypes.c_uint64()
-                rc = _peek(h, ctypes.byref(ptr), ctypes.byref(length), ctypes.byref(token),
-                           _cap(tmo))
-                if rc == _ENOTSUP:
-                    self._zero_copy = False
-                    continue
-                if rc == 0:
-                    try:
+                ptr, length = ctypes.c_void_p(), _c_size_t()
+                token = ctypes.c_uint64(_NO_TOKEN)
+                item = _NOTHING
+                try:
+                    rc = _peek(h, ctypes.byref(ptr), ctypes.byref(length), ctypes.byref(token),
+                               _cap(tmo))
+                    if rc == _ENOTSUP:
+                        self._zero_copy = False
+                        continue
+                    if rc == 0:
                         view = _lib.memory_at(ptr.value or 0, length.value, False)
                         try:
-                            return view.tobytes() if raw else self._decode(view)
+                            item = view.tobytes() if raw else self._decode(view)
                         finally:
                             view.release()
-                    finally:
                         _release(h, token)
+                        token.value = _NO_TOKEN
+                        return item
+                except BaseException as exc:
+                    if token.value != _NO_TOKEN:  # peeked, not released
+                        try:
+                            if item is _NOTHING and type(exc) is not DecodeError:
+                                # Copy it out before the release takes it: one
+                                # call that copies and stores.
+                                self._gh = None
+                                self._held.extend(map(_lib.bytes_at, (ptr.value or 0,),
+                                                      (length.value,)))
+                        finally:
+                            _release(h, token)  # -EINVAL if already released
+                    if item is not _NOTHING:
+                        self._gh = None
+                        self._held.append(item if raw else (item,))
+                    raise
             else:
                 buf = _RecvBuffer(size)
-                rc = _get(h, buf.address, buf.capacity, buf.length_ptr, _cap(tmo))
-                if rc == 0:
-                    data = buf.view[:buf.length.value]
-                    return data.tobytes() if raw else self._decode(data)
-                if rc == _EMSGSIZE:
-                    size = buf.length.value
-                    continue
+                length = buf.length
+                length.value = _NO_LEN
+                item = _NOTHING
+                try:
+                    rc = _get(h, buf.address, buf.capacity, buf.length_ptr, _cap(tmo))
+                    if rc == _EMSGSIZE:
+                        size = length.value
+                        continue
+                    if rc == 0:
+                        data = buf.view[:length.value]
+                        item = data.tobytes() if raw else self._decode(data)
+                        return item
+                except BaseException as exc:
+                    if item is not _NOTHING:
+                        self._gh = None
+                        self._held.append(item if raw else (item,))
+                    elif length.value <= size and type(exc) is not DecodeError:
+                        self._gh = None
+                        self._held.append(buf.data[:length.value])
+                    raise
             tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
 
     def get_many(self, max_items: int = 1024, block: bool = True,
@@ -693,62 +998,158 @@ class SageQueue:
         """Waits (as get()) for at least one message, then takes as many as
         are ready, up to max_items, with one call into the transport.
         Returns a list of 1..max_items items (bytes with raw=True).
-        Raises queue.Empty as get() does."""
+        Raises queue.Empty as get() does.
+
+        A message that cannot be decoded ends the list before it; the next
+        call raises its DecodeError (carrying its bytes), and the messages
+        after it stay for the calls after that, in order. As with get(),
+        messages taken and not handed over because an exception landed are
+        kept by this object and returned first by its next get."""
         if max_items < 1:
             raise ValueError("max_items must be >= 1")
+        if self._gh is None:
+            if self._h is None:
+                raise self._closed_error()
+            got = self._take_held(max_items, raw)
+            if got:
+                return got
         if max_items == 1 or not self._caps & _CAP_BATCH:
             return [self._get(block, timeout, raw)]
-        tmo = _timeout_ns(block, timeout)
-        start = _monotonic() if tmo.value > 0 else 0.0
-        lengths = array("Q", bytes(8 * max_items))
-        count = _c_size_t()
-        h = self._enter()
-        buf = self._batch_buffer()
+        self._calls += 1
         try:
-            while True:
-                rc = _get_batch(h, buf.address, buf.capacity, lengths.buffer_info()[0],
-                                _c_size_t(max_items), ctypes.byref(count), _cap(tmo))
-                if rc == 0:
-                    break
-                if rc == _EMSGSIZE:
-                    return [self._get_large(h, lengths[0], tmo, start, raw)]
-                if rc == _ENOTSUP:
-                    self._caps &= ~_CAP_BATCH
-                    return [self._get(block, timeout, raw)]
-                tmo, start = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
-            return self._split(buf.view, lengths, count.value, raw)
+            h = self._h
+            if h is None:
+                raise self._closed_error()
+            tmo = _timeout_ns(block, timeout)
+            start = _monotonic() if tmo.value > 0 else 0.0
+            lengths = array("Q", bytes(8 * max_items))
+            count = _c_size_t(0)  # the C call writes how many it took
+            buf = self._batch_buffer()
+            pieces: Optional[List[bytes]] = None
+            items: List[Any] = []
+            end = None   # pieces[end:] were moved to _held already
+            err = None   # the DecodeError raised for pieces[0]
+            try:
+                while True:
+                    rc = _get_batch(h, buf.address, buf.capacity, lengths.buffer_info()[0],
+                                    _c_size_t(max_items), ctypes.byref(count), _cap(tmo))
+                    if rc == 0:
+                        break
+                    if count.value:  # took some, then failed: keep them, report it
+                        pieces = _split(buf.view, lengths, count.value)
+                        raise self._error(rc, "get_many")
+                    if rc == _EMSGSIZE:
+                        self._batch = buf
+                        buf = None  # (no call in between: see _get)
+                        item = self._get_large(h, lengths[0], tmo, start, raw)
+                        return [item]
+                    if rc == _ENOTSUP:
+                        self._caps &= ~_CAP_BATCH
+                        self._batch = buf
+                        buf = None
+                        item = self._get(block, timeout, raw)
+                        return [item]
+                    tmo, start = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
+                pieces = _split(buf.view, lengths, count.value)
+                self._batch = buf
+                buf = None
+                if raw:
+                    return pieces
+                try:
+                    items = list(map(_loads, pieces))  # all pickles: the fast way
+                    return items
+                except Exception:
+                    pass
+                items = []
+                for k, piece in enumerate(pieces):
+                    try:
+                        value = (_loads(piece) if piece[:1] == b"\x80"
+                                 else _ser.loads(memoryview(piece)))
+                    except Exception as exc:
+                        bad = self._bad(piece, exc)
+                        if bad is exc:  # not the message's fault
+                            raise
+                        if items:
+                            # Deliver what came before it; it and the rest
+                            # wait for the next calls, in order.
+                            end = k
+                            self._gh = None
+                            self._held.extend(pieces[k:])
+                            return items
+                        err = bad
+                        end = 1
+                        self._gh = None
+                        self._held.extend(pieces[1:])
+                        raise err
+                    items.append(value)
+                return items
+            except BaseException as exc:
+                if buf is not None:  # still this call's
+                    if pieces is None and count.value:  # taken, not yet split
+                        pieces = _split(buf.view, lengths, count.value)
+                    self._batch = buf
+                if pieces is not None:
+                    first = len(items) + (exc is err)
+                    back = [(x,) for x in items] + pieces[first:end]
+                    if back:
+                        # Before whatever this call moved to _held already.
+                        self._gh = None
+                        self._held.extendleft(reversed(back))
+                raise
         finally:
-            self._batch = buf
+            self._calls -= 1
+
+    def _take_held(self, max_items: int, raw: bool) -> List[Any]:
+        """Up to max_items held messages, oldest first (stopping before one
+        that cannot be decoded, unless it is the first: then its
+        DecodeError); [] if none is held."""
+        held = self._held
+        out: List[Any] = []
+        entry = _NOTHING
+        try:
+            while held and len(out) < max_items:
+                entry = held[0]
+                del held[0]  # no call between these two: atomic under the GIL
+                try:
+                    value = self._unheld(entry, raw)
+                except DecodeError:
+                    if not out:
+                        entry = _NOTHING  # delivered, as the error
+                        raise
+                    entry, back = _NOTHING, entry
+                    held.appendleft(back)
+                    break
+                entry = _NOTHING
+                out.append(value)
+            if not held:
+                self._gh = self._h
+            return out
+        except BaseException:
+            back = out if raw else [(x,) for x in out]
+            if entry is not _NOTHING:
+                back.append(entry)
+            if back:
+                self._gh = None
+                held.extendleft(reversed(back))
+            raise
 
     def _batch_buffer(self) -> _RecvBuffer:
         buf = self.__dict__.pop("_batch", None)
         return buf if buf is not None else _RecvBuffer(_BATCH_BUFFER)
 
-    def _split(self, view: memoryview, lengths: array, count: int, raw: bool) -> List[Any]:
-        ends = list(accumulate(lengths[:count]))
-        starts = [0] + ends[:-1]
-        data = view[:ends[-1]].tobytes()  # one copy; slicing bytes is cheap
-        if raw:
-            return list(map(data.__getitem__, map(slice, starts, ends)))
-        pieces = list(map(data.__getitem__, map(slice, starts, ends)))
-        if bytes(map(data.__getitem__, starts)).count(0x80) == count:
-            return list(map(_loads, pieces))  # all pickles
-        return [_loads(p) if p and p[0] == 0x80 else self._decode(memoryview(p))
-                for p in pieces]
-
     # ----------------------------------------------------------- size, tasks
 
     def _depth(self) -> tuple:
         items, size = ctypes.c_uint64(), ctypes.c_uint64()
-        h = self._enter()
-        rc = _lib.lib().sage_queue_depth(h, ctypes.byref(items), ctypes.byref(size))
+        rc = self._call(_lib.lib().sage_queue_depth, ctypes.byref(items), ctypes.byref(size))
         if rc:
             raise self._error(rc, "depth")
         return items.value, size.value
 
     def qsize(self) -> int:
-        """Messages queued now (a snapshot: other processes may change it)."""
-        return self._depth()[0]
+        """Messages queued now (a snapshot: other processes may change it),
+        counting those this object holds for its next get."""
+        return self._depth()[0] + len(self._held)
 
     def __len__(self) -> int:
         return self.qsize()
@@ -757,21 +1158,27 @@ class SageQueue:
         return True
 
     def empty(self) -> bool:
-        """True if no message is queued now (a snapshot)."""
-        return self._depth()[0] == 0
+        """True if a get() on this object would find nothing now (a
+        snapshot)."""
+        return not self._held and self._depth()[0] == 0
 
     def full(self) -> bool:
-        """True if max_items messages are queued or the ring's bytes are all
-        in use (a snapshot; a smaller message may still fit)."""
+        """True if put_nowait() of the smallest message would raise Full
+        now (a snapshot): max_items messages are queued, or too few bytes
+        of the ring are free for any message. A larger message may not fit
+        a queue that is not full."""
         items, size = self._depth()
-        return bool(self._max_items and items >= self._max_items) or size >= self._capacity
+        bound = self._item_bound
+        return bool(bound and items >= bound) or self._capacity - size < _MIN_RECORD
 
     def task_done(self, count: int = 1) -> None:
         """Marks count taken messages as processed, for join(), in every
         process. Raises ValueError if called more times than messages were
-        put (as queue.Queue does)."""
-        h = self._enter()
-        rc = _lib.lib().sage_queue_task_done(h, count)
+        put (as queue.Queue does), or for a negative count."""
+        count = operator.index(count)
+        if count < 0:
+            raise ValueError(f"task_done() count must be >= 0, not {count}")
+        rc = self._call(_lib.lib().sage_queue_task_done, count)
         if rc == -errno.EINVAL:
             raise ValueError(f"task_done() called too many times on queue '{self._name}': "
                              + _lib.last_error())
@@ -784,9 +1191,9 @@ class SageQueue:
         happen in time; returns True otherwise."""
         tmo = _timeout_ns(True, timeout)
         start = _monotonic()
-        h = self._enter()
+        join = _lib.lib().sage_queue_join
         while True:
-            rc = _lib.lib().sage_queue_join(h, _cap(tmo))
+            rc = self._call(join, _cap(tmo))
             if rc == 0:
                 return True
             try:
@@ -799,8 +1206,7 @@ class SageQueue:
     def _stats_raw(self) -> Dict[str, int]:
         names = _stat_names()
         values = (ctypes.c_uint64 * len(names))()
-        h = self._enter()
-        n = _lib.lib().sage_queue_stats_values(h, values, len(names))
+        n = self._call(_lib.lib().sage_queue_stats_values, values, len(names))
         if n < 0:
             raise self._error(n, "stats")
         return dict(zip(names[:n], values[:n]))
@@ -810,7 +1216,8 @@ class SageQueue:
         read without stopping traffic), plus SAGE's legacy keys:
         buffer_size, available_read, available_write, utilization (0..1),
         readers, writers, ref_count, total_bytes_written, total_bytes_read,
-        message_count; and name and transport."""
+        message_count; and name, transport, and held (messages this object
+        took and keeps for its next get)."""
         stats: Dict[str, Any] = self._stats_raw()
         capacity = stats.get("capacity", self._capacity)
         used = stats.get("bytes_used", 0)
@@ -818,6 +1225,7 @@ class SageQueue:
         stats.update(
             name=self._name,
             transport=self._transport,
+            held=len(self._held),
             buffer_size=capacity,
             available_read=used,
             available_write=max(capacity - used, 0),
@@ -834,13 +1242,16 @@ class SageQueue:
     # -------------------------------------------------------------- lifetime
 
     def get_reference(self) -> "SageQueueRef":
-        """A small picklable reference that reopens this queue elsewhere."""
+        """A small picklable reference that reopens this queue elsewhere
+        (this queue only: not another one created later under its name)."""
         from .ref import SageQueueRef
 
         from .ray_support import host_identity, ray_node_id
 
+        pid, created = self._identity or (0, 0)
         return SageQueueRef(self._name, self._transport, dict(self._handle_options),
-                            self._capacity, self._max_items, host_identity(), ray_node_id())
+                            self._capacity, self._item_bound, host_identity(), ray_node_id(),
+                            pid, created)
 
     def __reduce__(self):
         from .ref import _open_reference
@@ -849,48 +1260,136 @@ class SageQueue:
             raise self._closed_error()
         return _open_reference, (self.get_reference(),)
 
-    def _shut(self, op: str) -> None:
-        with self._close_lock:
+    def _shut(self, op: str) -> bool:
+        """Closes (or destroys) the handle; False if it was closed already.
+
+        Threads may be inside calls on it. Each call announces itself
+        before it reads _h (or _gh) -- it counts itself in _calls, or a get
+        takes a receive buffer out of the pool -- and withdraws when it is
+        done with the handle; neither step can be split by a thread switch
+        or an asynchronous exception (no call in between, see the top of
+        this module). So once _h is None and _busy() is false, no call can
+        use the handle. If calls are inside, the name is removed now
+        (destroy) and a reaper thread closes the handle when the last of
+        them has left."""
+        lock = self.__dict__.get("_close_lock")
+        if lock is None:  # never initialised
+            return False
+        with lock:
             h = self._h
             if h is None:
-                return
-            self._h = None  # from here on, new calls raise QueueClosedError
+                return False
+            self._h = self._gh = None  # from here on, new calls raise QueueClosedError
+            busy = self._busy()
+            if busy:
+                self._pending = h
         _live.discard(self)
         lib = _lib.lib()
-        # References: `h` here and getrefcount's argument. Any more belong
-        # to threads inside calls on the handle.
-        if sys.getrefcount(h) <= 2:
-            rc = (lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close)(h)
-            if rc < 0:
-                raise self._error(rc, op)
+        if op == "close":
+            self._give_back(h)
+        else:
+            self._held.clear()  # the queue goes, and everything in it
+        if busy:
+            if op == "destroy":
+                owner = {k: v for k, v in self._handle_options.items() if k == "uid"}
+                rc = lib.sage_queue_unlink(self._transport.encode(), self._name.encode(),
+                                           _lib.options_array(owner))
+                if rc not in (0, -errno.ENOENT):
+                    raise self._error(rc, op)
+            self._destroyed = op == "destroy"
+            _reaping[id(self)] = self
+            threading.Thread(target=self._reap, name=f"sage_queue close {self._name}",
+                             daemon=True).start()
+            return True
+        rc = (lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close)(h)
+        self._destroyed = op == "destroy"
+        if rc < 0:
+            raise self._error(rc, op)
+        return True
+
+    def _busy(self) -> bool:
+        """Whether calls are inside the handle: counted in _calls, or gets
+        holding a receive buffer."""
+        return self._calls > 0 or self._bufs > len(self._pool)
+
+    def _reap(self) -> None:
+        delay = 0.001
+        while self._busy():
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        self._reap_now()
+
+    def _reap_now(self) -> None:
+        with self._close_lock:
+            h, self._pending = self._pending, None
+        _reaping.pop(id(self), None)
+        if h is not None:
+            _lib.lib().sage_queue_close(h)
+
+    def _give_back(self, h: _Handle) -> None:
+        """Puts the messages this object held back into the queue (at its
+        tail) when it closes. One that does not fit now is lost, and a
+        RuntimeWarning says how many."""
+        held = self._held
+        if not held:
             return
-        # Close when the last of those calls returns; remove the name now.
-        finalizer = weakref.finalize(h, _close_later, h.value, "close")
-        finalizer.atexit = False  # never under a thread still blocked at exit
-        if op == "destroy":
-            owner = {k: v for k, v in self._handle_options.items() if k == "uid"}
-            rc = lib.sage_queue_unlink(self._transport.encode(), self._name.encode(),
-                                       _lib.options_array(owner))
-            if rc not in (0, -errno.ENOENT):
-                raise self._error(rc, op)
+        put = _lib.lib().sage_queue_put
+        lost = 0
+        while held:
+            entry = held[0]
+            try:
+                data = _ser.dumps_inband(entry[0]) if type(entry) is tuple else bytes(entry)
+                rc = put(h, data, len(data), 0)
+            except Exception:
+                rc = -1
+            lost += rc != 0
+            del held[0]
+        if lost:
+            warnings.warn(f"queue '{self._name}': {lost} message(s) taken but not handed over "
+                          "could not be put back when it closed; they are lost",
+                          RuntimeWarning, stacklevel=3)
 
     def close(self) -> None:
         """Detaches this handle; the queue and its messages stay for other
-        handles and later opens. Idempotent. Later calls on this object
+        handles and later opens. Messages this object held for its next get
+        are put back (at the tail). Idempotent. Later calls on this object
         raise QueueClosedError."""
         self._shut("close")
 
     def destroy(self) -> None:
         """Removes the queue's name and closes this handle. Processes still
         attached keep working until they close; new opens no longer find
-        it. Idempotent on this object. Under Ray, also stops this node's
-        proxy actor of the queue, if one runs (see ray_support)."""
-        first = self._h is not None
-        self._shut("destroy")
-        if first and "ray" in sys.modules:
+        it. After close() (or a with block), removes the queue this object
+        had open if it still exists (not another one created under the same
+        name since). Idempotent. Under Ray, also stops this node's proxy
+        actor of the queue, if one runs (see ray_support)."""
+        if self.__dict__.get("_h") is not None:
+            if not self._shut("destroy"):
+                return self.destroy()  # closed meanwhile
+        elif not self._destroy_closed():
+            return
+        if "ray" in sys.modules:
             from .ray_support import _on_destroy
 
             _on_destroy(self._name, self._transport)
+
+    def _destroy_closed(self) -> bool:
+        """destroy() after close(): reopens the queue by name and destroys
+        it if it is the one this object had open."""
+        if self.__dict__.get("_identity") is None or self._destroyed:
+            return False
+        try:
+            other = SageQueue._attach(self._name, self._transport, self._handle_options)
+        except QueueNotFoundError:
+            self._destroyed = True
+            return False
+        if other._identity != self._identity and self._identity != (0, 0):
+            other.close()  # not ours: a new queue under the same name
+            self._destroyed = True
+            return False
+        other._shut("destroy")
+        self._destroyed = True
+        return True
 
     def __enter__(self) -> "SageQueue":
         return self
@@ -906,16 +1405,82 @@ class SageQueue:
             pass
 
     def __repr__(self) -> str:
-        if self._h is None:
-            return f"<SageQueue {self._name!r} transport={self._transport} closed>"
+        name = self.__dict__.get("_name", "?")
+        transport = self.__dict__.get("_transport", "?")
+        if self.__dict__.get("_h") is None:
+            return f"<SageQueue {name!r} transport={transport} closed>"
         try:
             items, size = self._depth()
             state = f"items={items} bytes_used={size}"
         except Exception as exc:  # a repr must not raise
             state = f"error={exc}"
+        if self._held:
+            state += f" held={len(self._held)}"
         bound = f" max_items={self._max_items}" if self._max_items else ""
-        return (f"<SageQueue {self._name!r} transport={self._transport} "
+        return (f"<SageQueue {name!r} transport={transport} "
                 f"capacity={self._capacity}{bound} {state}>")
+
+
+def _split(view: memoryview, lengths: array, count: int) -> List[bytes]:
+    """The first count messages packed in view, each as bytes."""
+    if not count:
+        return []
+    ends = list(accumulate(lengths[:count]))
+    data = view[:ends[-1]].tobytes()  # one copy; slicing bytes is cheap
+    return list(map(data.__getitem__, map(slice, [0] + ends[:-1], ends)))
+
+
+# The shm transport's records take whole 8-byte units: fewer free bytes than
+# this and no message fits.
+_MIN_RECORD = 8
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def _item_bound(transport: str, stats: Dict[str, int], opts: Dict[str, str]) -> int:
+    """The most messages the queue holds: its max_items, or the transport's
+    own bound. The shm transport does not report its slot count; it is
+    derived as plugin/shm/segment.c plans it (slots= given when the queue
+    was created elsewhere is not visible here)."""
+    if stats.get("max_items"):
+        return stats["max_items"]
+    if transport != "shm":
+        return 0
+    slots = int(opts.get("slots", 0) or 0)
+    if not slots:
+        slots = min(stats.get("capacity", 0) // 64, 1 << 24)
+    return _next_pow2(max(slots, 64))
+
+
+def _at_exit() -> None:
+    """Gives back held messages and honours auto_cleanup at exit, also for
+    a queue with a thread still blocked in it (which keeps its handle open:
+    the name is removed if no other process is attached)."""
+    busy = []
+    for q in list(_live):
+        try:
+            if q._busy():
+                busy.append(q)
+            elif q._held or q._auto_cleanup:
+                q.close()
+        except Exception:
+            pass
+    for q in busy:
+        try:
+            if not q._auto_cleanup:
+                continue
+            h = q._h
+            if h is not None and q._stats_raw().get("attached", 0) <= 1:
+                owner = {k: v for k, v in q._handle_options.items() if k == "uid"}
+                _lib.lib().sage_queue_unlink(q._transport.encode(), q._name.encode(),
+                                             _lib.options_array(owner))
+        except Exception:
+            pass
+
+
+atexit.register(_at_exit)
 
 
 # Hot-path bindings (no errcheck; see _lib's docstring), bound when the

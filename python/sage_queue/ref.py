@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict
 
@@ -26,6 +27,12 @@ class SageQueueRef:
     ``host`` (``"<hostname>/<boot id>"``) and ``node_id`` (the Ray node id,
     when the reference was made under Ray) say where the segment lives; a
     reference without them opens wherever it is used.
+
+    ``creator_pid`` and ``created_ns`` identify the queue the reference was
+    made for (its segment records who created it and when): ``get_queue()``
+    refuses another queue created later under the same name, as it refuses
+    a destroyed one. A reference without them (0) opens whatever queue has
+    the name.
     """
 
     name: str
@@ -35,10 +42,13 @@ class SageQueueRef:
     max_items: int = 0
     host: str = ""
     node_id: str = ""
+    creator_pid: int = 0
+    created_ns: int = 0
 
     def get_queue(self, **remote_options: Any) -> "SageQueue":
         """Opens the queue from this process (a new handle; close it when
-        done). Raises QueueNotFoundError if it no longer exists,
+        done). Raises QueueNotFoundError if it no longer exists (or its name
+        now belongs to another queue, created since the reference was made),
         TransportNotFoundError if the transport is not installed here.
 
         Where the queue lives elsewhere (another Ray node), returns a
@@ -55,10 +65,27 @@ class SageQueueRef:
             node = ray_support.locate(self)
             if node:
                 return ray_support.open_remote(self, node, **remote_options)
-        return SageQueue._attach(self.name, self.transport, self.options)
+        q = SageQueue._attach(self.name, self.transport, self.options)
+        if self.created_ns and q._identity not in (None, (0, 0)) and \
+                q._identity != (self.creator_pid, self.created_ns):
+            q.close()
+            from .errors import QueueNotFoundError
+
+            raise QueueNotFoundError(
+                f"queue '{self.name}' (transport {self.transport}) was destroyed: the queue "
+                f"now under that name was created later (by process {q._identity[0]}), "
+                f"not the one this reference names (created by process {self.creator_pid})",
+                -errno.ENOENT, "", self.name)
+        return q
 
     def __hash__(self) -> int:
         return hash((self.name, self.transport))
+
+    def __reduce__(self):
+        # The values only, not the field names: a reference stays small.
+        return (SageQueueRef, (self.name, self.transport, self.options, self.capacity,
+                               self.max_items, self.host, self.node_id, self.creator_pid,
+                               self.created_ns))
 
 
 def _open_reference(ref: SageQueueRef) -> "SageQueue":

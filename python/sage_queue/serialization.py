@@ -5,9 +5,11 @@ A message is one of:
 
 * an in-band pickle: the bytes of ``pickle.dumps(obj, protocol=5)``
   (always starting with the PROTO opcode, ``0x80``);
-* an out-of-band frame, for objects holding buffers of at least
-  :data:`OOB_THRESHOLD` bytes (NumPy arrays, and top-level ``bytes``,
-  ``bytearray`` and ``memoryview``)::
+* an out-of-band frame, for objects holding pickle-5 buffers (NumPy
+  arrays, ``PickleBuffer``; buffers under :data:`OOB_MIN` bytes stay in
+  band, where they cost less than a frame entry and its padding), and for
+  top-level ``bytes``, ``bytearray`` and ``memoryview`` of at least
+  :data:`OOB_THRESHOLD` bytes::
 
       0   magic  b"SQB1"
       4   u32    number of buffers (n)
@@ -24,6 +26,11 @@ A message is one of:
 * raw bytes, written by ``put_bytes``: anything else. ``get()`` refuses to
   unpickle them (:class:`~sage_queue.errors.DecodeError`).
 
+A message that fails to decode, whatever the reason (raw bytes, a truncated
+or foreign pickle, a bad frame, a class missing here), raises
+:class:`~sage_queue.errors.DecodeError` from :func:`loads`, carrying the
+message's bytes; the original exception is its ``__cause__``.
+
 Large ``bytes`` nested inside containers travel in band: CPython's pickler
 serialises exact ``bytes`` without consulting any hook.
 """
@@ -36,11 +43,16 @@ import struct
 from pickle import PickleBuffer
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-__all__ = ["OOB_THRESHOLD", "MAGIC", "dumps", "dumps_inband", "loads", "frame_layout",
-           "write_frame", "Encoded"]
+__all__ = ["OOB_THRESHOLD", "OOB_MIN", "MAGIC", "dumps", "dumps_inband", "dumps_plain",
+           "loads", "frame_layout", "write_frame", "Encoded"]
 
-#: Buffers at least this large travel out of band.
+#: Messages whose out-of-band buffers add up to at least this many bytes are
+#: written zero-copy (and top-level bytes-likes this large go out of band).
 OOB_THRESHOLD = 64 * 1024
+#: Pickle-5 buffers smaller than this stay in band: out of band, each costs a
+#: 16-byte frame entry and up to 63 bytes of alignment, so objects holding
+#: many small arrays would grow (up to ~3x) for no copy saved.
+OOB_MIN = 1024
 MAGIC = b"SQB1"
 ALIGN = 64
 PROTOCOL = 5
@@ -113,11 +125,19 @@ def _dumps_with_pickler(obj: Any, callback: Optional[Callable]) -> bytes:
     return out.getvalue()
 
 
+def _pickle_with(obj: Any, callback: Callable) -> bytes:
+    try:
+        return _pickle_dumps(obj, PROTOCOL, buffer_callback=callback)
+    except TypeError:  # memoryview inside: plain pickle refuses it
+        return _dumps_with_pickler(obj, callback)
+
+
 def dumps(obj: Any) -> Encoded:
     """Serialises obj. Raises whatever pickle raises for an unpicklable
-    object; nothing else can fail. Every buffer pickle offers out of band
-    (NumPy arrays, PickleBuffer) is taken out of band; the caller decides
-    whether the frame is big enough for zero-copy (see buffers_size)."""
+    object; nothing else can fail. Buffers pickle offers out of band (NumPy
+    arrays, PickleBuffer) of at least OOB_MIN bytes are taken out of band,
+    smaller ones stay in band; the caller decides whether the frame is big
+    enough for zero-copy (see buffers_size)."""
     kind = type(obj)
     if kind is bytes or kind is bytearray or kind is memoryview:
         view = obj if kind is memoryview else memoryview(obj)
@@ -132,10 +152,46 @@ def dumps(obj: Any) -> Encoded:
     found: List[PickleBuffer] = []
     try:
         head = _pickle_dumps(obj, PROTOCOL, buffer_callback=found.append)
-    except TypeError:
+    except TypeError:  # memoryview inside: plain pickle refuses it
         found.clear()
         head = _dumps_with_pickler(obj, found.append)
+    if not found:
+        return head, None
+    if min(map(_nbytes, found)) < OOB_MIN:
+        return _dumps_small_in_band(obj)
+    return head, _views(found)
+
+
+def _dumps_small_in_band(obj: Any) -> Encoded:
+    """dumps() for an object holding buffers under OOB_MIN bytes: pickled
+    again, keeping those in band (a callback returning true keeps its
+    buffer in the pickle)."""
+    found: List[PickleBuffer] = []
+
+    def small_in_band(buffer: PickleBuffer) -> bool:
+        if _nbytes(buffer) < OOB_MIN:
+            return True
+        found.append(buffer)
+        return False
+
+    head = _pickle_with(obj, small_in_band)
     return head, (_views(found) if found else None)
+
+
+def _nbytes(buffer: PickleBuffer) -> int:
+    return memoryview(buffer).nbytes
+
+
+def dumps_plain(obj: Any) -> bytes:
+    """obj as one in-band pickle, every buffer inside it (the most compact
+    form: used when a frame would not fit but the pickle does)."""
+    kind = type(obj)
+    if kind is memoryview:
+        return _dumps_with_pickler(obj, None)
+    try:
+        return _pickle_dumps(obj, PROTOCOL)
+    except TypeError:
+        return _dumps_with_pickler(obj, None)
 
 
 def buffers_size(buffers: Sequence[memoryview]) -> int:
@@ -186,6 +242,8 @@ def is_frame(data: memoryview) -> bool:
 def _read_frame(data: memoryview) -> Any:
     magic, count, head_len = _HEAD.unpack_from(data, 0)
     pos = _HEAD.size
+    if pos + count * _ENTRY.size + head_len > data.nbytes:
+        raise ValueError("truncated out-of-band frame")
     entries = []
     for _ in range(count):
         entries.append(_ENTRY.unpack_from(data, pos))
@@ -205,10 +263,11 @@ def _read_frame(data: memoryview) -> Any:
 
 
 def loads(data: memoryview) -> Any:
-    """Decodes one message (any memoryview: a receive buffer or the ring).
-    Raises ValueError if it is neither a pickle nor a frame."""
+    """Decodes one message (a memoryview of exactly its bytes: a receive
+    buffer's slice or the ring). Raises ValueError if it is neither a
+    pickle nor a frame, and whatever unpickling raises for a bad one."""
     if data.nbytes and data[0] == 0x80:
         return _pickle_loads(data)
     if is_frame(data):
         return _read_frame(data)
-    raise ValueError("not a pickled message")
+    raise ValueError("not a pickled object (raw bytes? use get_bytes())")
