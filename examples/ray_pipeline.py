@@ -125,8 +125,10 @@ class Sink:
                 seen[rid] += 1
                 for word, n in counts.items():
                     totals[word] = totals.get(word, 0) + n
+        kind = type(src).__name__
+        src.close()  # through the proxy: read-ahead still in flight goes back to the queue
         return {"records": sum(1 for c in seen if c), "dupes": sum(1 for c in seen if c > 1),
-                "words": sum(totals.values()), "kind": type(src).__name__,
+                "words": sum(totals.values()), "kind": kind,
                 "node": ray.get_runtime_context().get_node_id()}
 
 

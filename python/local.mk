@@ -38,6 +38,8 @@ EXTRA_DIST += tests/python/run_pytest.sh tests/python/conftest.py \
 	tests/python/test_transports.py \
 	tests/python/test_signals.py \
 	tests/python/test_lib.py \
+	tests/python/faults.py tests/python/test_faults.py \
+	tests/python/test_ctrl_c_storm.py \
 	pyproject.toml bench/python/bench_queues.py
 
 # The Ray suite: actors on one node and on a local two-node cluster
@@ -49,4 +51,5 @@ EXTRA_DIST += tests/ray/run_pytest.sh tests/ray/conftest.py \
 	tests/ray/test_lifecycle.py \
 	tests/ray/test_cross_node.py \
 	tests/ray/test_location.py \
+	tests/ray/test_proxy_faults.py tests/ray/test_async_helpers.py \
 	examples/ray_pipeline.py bench/ray/bench_ray.py

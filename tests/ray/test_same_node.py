@@ -91,7 +91,7 @@ def test_references_through_the_object_store(ray_local, make_queue):
     # an ObjectRef to a queue, given to a task, arrives as the queue
     obj = ray.put(q)
     assert ray.get(h.task_kind.remote(obj)) == "SageQueue"
-    assert len(pickle.dumps(ref)) < 300
+    assert len(pickle.dumps(ref)) < 400  # with the creator identity (issue 18, item 10)
 
 
 def test_queues_as_arguments_and_return_values(ray_local, make_queue):
