@@ -203,6 +203,12 @@ class _RecvBuffer:
         self.last = self.view[:0]
 
 
+def _has_auto_cleanup(transport: Optional[str]) -> bool:
+    """Whether the transport that `transport` selects takes auto_cleanup."""
+    chosen = _lib.lib().sage_transport_choose(transport.encode() if transport else None)
+    return (chosen or b"").decode() in ("shm", "posixmq")
+
+
 class SageQueue:
     """A FIFO queue of Python objects shared by threads and processes.
 
@@ -264,8 +270,10 @@ class SageQueue:
         self._init_state()
         if auto_cleanup is None:
             # Nobody else knows a generated name unless given a reference:
-            # the queue goes with its last handle.
-            auto_cleanup = name is None
+            # the queue goes with its last handle (where the transport has
+            # that option: the in-tree shm and posixmq; a third party's may
+            # not).
+            auto_cleanup = name is None and _has_auto_cleanup(transport)
         if name is None:
             name = _unique_name()
         if not isinstance(name, str):
