@@ -16,7 +16,7 @@ VENV="$ROOT/.venv"
 JOBS=$(nproc 2>/dev/null || echo 2)
 APT_PACKAGES=(autoconf automake libtool pkg-config make gcc libcriterion-dev
               python3 python3-venv clang clang-format valgrind
-              libclang-rt-14-dev)
+              libclang-rt-14-dev spin)
 PIP_PACKAGES=(pytest numpy faster-fifo pyzmq matplotlib ray)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
