@@ -16,10 +16,13 @@ MODEL_WORK = $(abs_top_builddir)/model-check.tmp
 
 # Flaws the model found in the protocol doc, with the fix each assumes
 # (ring.pml FIX_* macros; check-model-doc shows the counterexamples):
-#   FIX_SLEEP_CAP      a data sleeper always sleeps with a cap: a producer
-#                      that dies between publish (P6) and wake (P8) leaves
-#                      a sleeper that slept with nothing in flight asleep
-#                      forever next to a READY message
+#   FIX_SLEEP_CAP      a data sleeper always sleeps with a cap: a waker
+#                      that dies between its ctl change and its wake (a
+#                      producer between P6 and P8, a recovery winner between
+#                      R5 and its wake) leaves a sleeper that slept with
+#                      nothing in flight asleep forever next to a claimable
+#                      ticket ("wakeup" checks the doc's wake-up protocol
+#                      without this fix, with no waker dying)
 #   FIX_DEAD_HEAD      head (advance_head, C5) never passes a DEAD record a
 #                      live lane's put intent still covers: a producer
 #                      taken over after stall_timeout still writes its
@@ -38,7 +41,7 @@ MODEL_LTL_ALL = $(MODEL_LTL),-a -f -m200000 -N drained
 # 2 producers (1 and 2 units a record), 2 consumers (0 blocking, up to 2
 # records a get; 1 a timeout-0 poller), 2 slots, 3 ring units.
 MODEL_CONFIGS = \
-  "safety:-DMAX_CRASH=2 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
+  "safety:-DMAX_CRASH=2 -DCANCEL=1 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
   "crash_stall:-DMAX_CRASH=1 -DMAX_STALL=1 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
   "batch:-DMSGS0=2 -DMAX_CRASH=1 -DTORN_INTENT=1 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
   "stall_timeout:-DSTALL_TIMEOUT=1 -DMAX_CRASH=0 -DMSGS1=2 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \

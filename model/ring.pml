@@ -27,17 +27,47 @@
  *   parties are covered; and with nobody gone, a sleeper wakes only by a
  *   wake-up, so lost wake-ups are not hidden by timers.
  *
- * MUTATIONS (-DMUTATION_x; each must fail a check, see model/local.mk
- * check-model-mutants and the table at the end of this comment):
+ * Properties: assertions (no message delivered twice; no torn read: every
+ * unit of a copied record still holds its ticket; no producer writes over
+ * live bytes or another lap's slot; a counted message is never made DEAD;
+ * LOST only for a crashed consumer's claim; delivered => counted; head,
+ * read, tail and units consistent after every move), at the end state (no
+ * sleeper asleep next to a claimable ticket; puts == delivered + lost +
+ * queued), and LTL under weak fairness (LIVENESS): published_taken,
+ * no_lost_wakeup, drained.
+ *
+ * Doc flaws found (make check-model-doc; FIX_* macros, the fixes checked):
+ *   FIX_SLEEP_CAP     a sleeper that slept with nothing in flight (no cap)
+ *                     is never woken if its waker dies between its ctl
+ *                     change and its wake: a producer between P6 and P8, a
+ *                     recovery winner between R5 and its wake. Fix: always
+ *                     sleep with a cap.
+ *   FIX_STALL_UNCOUNT stall_timeout: R4 reads a live owner's counters, the
+ *                     owner then counts (P5), R5 still marks DEAD: a
+ *                     counted message abandoned. Fix: the owner's failed
+ *                     publish CAS finding DEAD takes the count back.
+ *   FIX_DEAD_HEAD     stall_timeout: a consumer claims the DEAD ticket, head
+ *                     passes it, its units and slot are reused; the owner
+ *                     resumes and writes P4 over live bytes and the new
+ *                     lap's slot metadata. Fix: head (advance_head, and
+ *                     C5's direct CAS) never passes a DEAD record that a
+ *                     live lane's put intent covers.
+ *
+ * Mutations (make check-model-mutants), each caught:
  *   LOSER_WRITES   recovery writes slot metadata before its R5 CAS
- *   WAKE_ONE       P8/recovery wake one sleeper instead of all
- *   COUNT_LATE     P5 (count) after P6 (publish)
- *   ALIVE_LAST     R3/R4 read a lane's counters before its owner's liveness
+ *                  -> head consistency assertion (head unit != from)
+ *   WAKE_ONE       wakers wake one sleeper, not all (batch put, consumer 1
+ *                  stops after its wake-up) -> lost wake-up at end state
+ *   COUNT_LATE     P5 (count) after P6 (publish) -> "delivered message was
+ *                  counted"
+ *   ALIVE_LAST     R3/R4 read a lane's counters before its owner's
+ *                  liveness -> "a counted message is never abandoned"
  *   DEAD_UNCLAIMED advance_head passes a DEAD record with read <= t
- *   NO_RECHECK     a sleeper does not re-check after raising the waiters
- *   NO_FIX_DEAD_HEAD  advance_head passes a stalled owner's DEAD record
- *                     (the protocol doc as written; STALL config)
- * Results are recorded at the end of this comment.
+ *                  -> position invariant (head <= read)
+ *   NO_RECHECK     a sleeper does not re-check after raising the waiter
+ *                  count -> lost wake-up at end state
+ * Open readings (no effect found at these bounds): HEAD_ADV_DEAD,
+ * RELEASE_ADV.
  */
 
 /* ---------- configuration ---------- */
@@ -74,12 +104,14 @@
 #ifndef STALL_TIMEOUT
 #define STALL_TIMEOUT 0 /* stall_timeout option: live owners taken over */
 #endif
+#ifndef CANCEL
+#define CANCEL 0       /* producer 1 may cancel a zero-copy reservation */
+#endif
 #ifndef TORN_INTENT
 #define TORN_INTENT 0  /* P2 as two stores, put_to last */
 #endif
-/* Readings of points the doc leaves open, and fixes of flaws it has
- * (1 = checked as such; see the report of model/README section in
- * local.mk). */
+/* Readings of points the doc leaves open, and fixes of its flaws (see
+ * above; model/local.mk turns the fixes on for check-model). */
 #ifndef HEAD_ADV_DEAD
 #define HEAD_ADV_DEAD 1 /* recover_head runs advance_head on DONE/LOST/DEAD */
 #endif
@@ -567,6 +599,20 @@ end_space_sleep:
         }
      :: else -> i = 0; u = 0; break
      od;
+#if CANCEL
+     /* producer 1's single records may be zero-copy reservations
+      * (reserve = P1..P4) that it cancels: shm_cancel() publishes (t, SKIP)
+      * "cancel:published", then P7, P8; nothing is counted */
+     if
+     :: p == 1 && k == 1 ->
+        CP;
+        atomic { t = T_t; assert(ctl_t[S(t)] < t);
+                 ctl_t[S(t)] = t; ctl_s[S(t)] = SKIP; g_freed[t] = true;
+                 t = 0 }
+        goto cleared
+     :: true
+     fi;
+#endif
 #ifndef MUTATION_COUNT_LATE
      CP;
      /* P5 "put:counted"  puts = put_base + k (release) */
@@ -608,6 +654,7 @@ end_space_sleep:
        do :: i < k -> g_counted[T_t + i] = true; i++ :: else -> break od;
        i = 0 }
 #endif
+cleared:
      CP;
      /* P7 "put:cleared"  put_to = put_from (release), and P8  seq_cst fence;
       * data_waiters > 0: data_event++, wake all (a crash between the two
