@@ -28,6 +28,8 @@ void sage__set_detail(const char *text);
  * succeeds drops what it staged. */
 void sage__stage_detail(const char *text);
 void sage__plugin_call_begin(void);
+/* Records a queue call's result for sage_last_result(); returns rc. */
+int sage__call_end(int rc);
 int sage__detail_commit(void);
 /* Records a failure whose text is formatted only if sage_last_error() is
  * called; returns `code`. `op` must be a string literal; `serial` names the

@@ -50,12 +50,12 @@ static int bad_queue_name(const char *name) {
 static int op_result(const sage_queue *q, const char *op, int rc) {
   if (rc < 0 && !sage__detail_commit())
     sage__fail_lazy(rc, op, q->serial, q->name, q->plugin->name);
-  return rc;
+  return sage__call_end(rc);
 }
 
 static int no_op(const sage_queue *q, const char *op) {
-  return sage__fail(-ENOTSUP, "transport '%s' does not support %s",
-                    q->plugin->name, op);
+  return sage__call_end(sage__fail(
+      -ENOTSUP, "transport '%s' does not support %s", q->plugin->name, op));
 }
 
 #define CHECK_Q(q)                                                             \

@@ -448,11 +448,12 @@ class SageQueue:
         block=False raises queue.Full at once (timeout is ignored).
         Raises the pickler's exception for an unpicklable item and
         ValueError (MessageTooLarge) for one larger than max_message; in
-        both cases the queue is unchanged. Any exception means the item was
-        not put, except an asynchronous one (KeyboardInterrupt) that lands
-        as the put completes: the item is then in the queue, once (see
-        docs/PYTHON.md, "What an exception leaves behind"; put_many()
-        reports exactly what went in).
+        both cases the queue is unchanged. Every exception that leaves put()
+        once it started carries ``.done``: 1 if the item is in the queue
+        (once), 0 if not -- an asynchronous one (KeyboardInterrupt) may land
+        just as the put completes. One without ``.done`` was raised as the
+        call started: nothing was put (docs/PYTHON.md, "What an exception
+        leaves behind").
         """
         kind = type(item)
         if kind is bytes and len(item) < 256:
@@ -464,6 +465,7 @@ class SageQueue:
             if buffers is not None:
                 return self._put_object(item, data, buffers, block, timeout)
         self._calls += 1
+        called = False  # see _settle_put
         try:
             # The hot path, inlined: one attribute read stands in for "open?".
             h = self._h
@@ -472,11 +474,16 @@ class SageQueue:
             if block and timeout is None:
                 size = _sizes.get(len(data)) or _size_of(len(data))
                 # _cap(_FOREVER), inlined: this is the hot path
-                rc = _put(h, data, size, _SLICE if _get_ident() == _main_ident else _FOREVER)
+                wait = _SLICE if _get_ident() == _main_ident else _FOREVER
+                called = True
+                rc = _put(h, data, size, wait)
                 if rc:
                     self._put_failed(h, data, rc, _FOREVER, 0.0)
             else:
                 self._put_timed(h, data, block, timeout)
+        except BaseException as exc:
+            _settle_put(exc, called)
+            raise
         finally:
             self._calls -= 1
 
@@ -495,17 +502,23 @@ class SageQueue:
                 return self._put_frame(None, [view], view.nbytes, [0], block, timeout)
             data = view.tobytes()
         self._calls += 1
+        called = False  # see _settle_put
         try:
             h = self._h
             if h is None:
                 raise self._closed_error()
             if block and timeout is None:
                 size = _sizes.get(len(data)) or _size_of(len(data))
-                rc = _put(h, data, size, _SLICE if _get_ident() == _main_ident else _FOREVER)
+                wait = _SLICE if _get_ident() == _main_ident else _FOREVER
+                called = True
+                rc = _put(h, data, size, wait)
                 if rc:
                     self._put_failed(h, data, rc, _FOREVER, 0.0)
             else:
                 self._put_timed(h, data, block, timeout)
+        except BaseException as exc:
+            _settle_put(exc, called)
+            raise
         finally:
             self._calls -= 1
 
@@ -527,22 +540,41 @@ class SageQueue:
             if h is None:
                 raise self._closed_error()
             self._put_timed(h, head, block, timeout)
+        except BaseException as exc:
+            _settle_put(exc, False)
+            raise
         finally:
             self._calls -= 1
 
     def _put_timed(self, h: _Handle, data: bytes, block: bool, timeout: Optional[float]) -> None:
-        tmo = _timeout_ns(block, timeout)
-        start = _monotonic() if tmo.value > 0 else 0.0
-        rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _cap(tmo))
-        if rc:
-            self._put_failed(h, data, rc, tmo, start)
+        called = False  # see _settle_put
+        try:
+            tmo = _timeout_ns(block, timeout)
+            start = _monotonic() if tmo.value > 0 else 0.0
+            size = _sizes.get(len(data)) or _size_of(len(data))
+            wait = _cap(tmo)
+            called = True
+            rc = _put(h, data, size, wait)
+            if rc:
+                self._put_failed(h, data, rc, tmo, start)
+        except BaseException as exc:
+            _settle_put(exc, called)
+            raise
 
     def _put_failed(self, h: _Handle, data: bytes, rc: int, tmo: "ctypes.c_int64",
                     start: float) -> None:
         """Retries after -EINTR; raises Full or the error otherwise."""
-        while rc:
-            tmo, start = self._after_failure(rc, "put", len(data), tmo, start, Full)
-            rc = _put(h, data, (_sizes.get(len(data)) or _size_of(len(data))), _cap(tmo))
+        called = False  # see _settle_put; the caller's call failed (rc)
+        try:
+            size = _sizes.get(len(data)) or _size_of(len(data))
+            while rc:
+                tmo, start = self._after_failure(rc, "put", len(data), tmo, start, Full)
+                wait = _cap(tmo)
+                called = True
+                rc = _put(h, data, size, wait)
+        except BaseException as exc:
+            _settle_put(exc, called)
+            raise
 
     def _after_failure(self, rc: int, what: str, size: int, tmo: "ctypes.c_int64",
                        start: float, would_block: type) -> "tuple[ctypes.c_int64, float]":
@@ -581,13 +613,17 @@ class SageQueue:
                     if self._write_in_place(h, token, head, buffers, size, offsets, block,
                                             timeout):
                         return
-                except BaseException:
+                except BaseException as exc:
                     # Reserved and not committed: give the room back (if it
-                    # was committed, this fails harmlessly with -EINVAL).
+                    # was committed, this fails harmlessly with -EINVAL:
+                    # the message went in).
                     if token.value != _NO_TOKEN:
-                        _cancel(h, token)
+                        exc.done = 1 if _cancel(h, token) else 0
                     raise
             self._put_timed(h, self._flatten(size, head, buffers, offsets), block, timeout)
+        except BaseException as exc:
+            _settle_put(exc, False)
+            raise
         finally:
             self._calls -= 1
 
@@ -722,8 +758,8 @@ class SageQueue:
                                 if self._h is None:  # closed while this call waited
                                     raise self._closed_error()
                     if not self._caps & _CAP_BATCH:
-                        # One at a time: an asynchronous exception landing as
-                        # one of these completes leaves that item in doubt.
+                        # One at a time: an exception from _put_timed says in
+                        # .done whether its item went in (see the handler).
                         for data in payloads[i + total - first:j]:
                             left = None if deadline is None else max(deadline - _monotonic(),
                                                                      0.0)
@@ -743,7 +779,8 @@ class SageQueue:
                 i = j + 1
             return total
         except BaseException as exc:
-            n = total + (done.value if done is not None else 0)
+            # An item put alone (_put_timed) settled its own outcome in .done.
+            n = total + (done.value if done is not None else 0) + vars(exc).pop("done", 0)
             exc.done = n
             if token is not None and token.value != _NO_TOKEN and h is not None:
                 # Reserved: cancel it, unless it was committed (then the
@@ -1429,6 +1466,19 @@ class SageQueue:
                 f"capacity={self._capacity}{bound} {state}>")
 
 
+def _settle_put(exc: BaseException, called: bool) -> None:
+    """Says on an exception leaving a single-message put whether the
+    message went in: exc.done = 1 or 0 (an inner put frame's answer stands).
+
+    `called` is set right before the C put, after every argument is
+    computed, so no asynchronous exception can land between the two; once
+    the call began, sage_last_result() is its outcome even when an
+    exception (KeyboardInterrupt as it returned) replaced the return value,
+    since no other queue call runs on this thread in between."""
+    if "done" not in vars(exc):
+        exc.done = 1 if called and _last_result() == 0 else 0
+
+
 def _split(view: memoryview, lengths: array, count: int) -> List[bytes]:
     """The first count messages packed in view, each as bytes."""
     if not count:
@@ -1493,7 +1543,7 @@ atexit.register(_at_exit)
 
 # Hot-path bindings (no errcheck; see _lib's docstring), bound when the
 # first queue opens so that importing the package never loads the library.
-_put = _get = _put_batch = _get_batch = None
+_put = _get = _put_batch = _get_batch = _last_result = None
 _reserve = _commit = _cancel = _peek = _release = None
 _loads = _ser._pickle_loads
 _names: Optional[List[str]] = None
@@ -1501,7 +1551,9 @@ _names: Optional[List[str]] = None
 
 def _bind_hot_paths() -> None:
     global _put, _get, _put_batch, _get_batch, _reserve, _commit, _cancel, _peek, _release
+    global _last_result
     lib = _lib.lib()
+    _last_result = lib.sage_last_result
     _put, _get = _lib.fast().sage_queue_put, _lib.fast().sage_queue_get
     _put_batch, _get_batch = lib.sage_queue_put_batch, lib.sage_queue_get_batch
     _reserve, _commit, _cancel = lib.sage_queue_reserve, lib.sage_queue_commit, lib.sage_queue_cancel

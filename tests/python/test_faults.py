@@ -70,13 +70,54 @@ def test_1_zero_copy_put_interrupted_anywhere_never_strands_a_reservation(pair, 
         got = drain(other)
         if ok:
             assert got == [payload]
-        else:  # interrupted: in the queue once, or not at all
+        else:  # interrupted: .done says whether it went in (none: not)
             assert isinstance(value, kind), value
-            assert got in ([], [payload]), len(got)
+            assert got == [payload] * getattr(value, "done", 0), (inj.fired, len(got))
         assert_not_stalled(other, q)
 
     points = faults.sweep(lambda: None, lambda _: q.put(payload, timeout=5), check, exc=kind)
     assert points > 10
+
+
+def _put_calls(q):
+    big_raw = bytearray(big(4))
+    return [
+        ("put", lambda: q.put({"n": 1}), {"n": 1}, False),
+        ("put_forever_main", lambda: q.put([1, 2]), [1, 2], False),
+        ("put_nowait", lambda: q.put_nowait("x"), "x", False),
+        ("put_timeout", lambda: q.put(b"y", timeout=5), b"y", False),
+        ("put_bytes", lambda: q.put_bytes(b"raw"), b"raw", True),
+        ("put_bytes_timeout", lambda: q.put_bytes(b"raw2", timeout=5), b"raw2", True),
+        ("put_bytes_zero_copy", lambda: q.put_bytes(big_raw, timeout=5), bytes(big_raw), True),
+    ]
+
+
+@needs_tracing
+@pytest.mark.parametrize("kind", faults.KINDS)
+@pytest.mark.parametrize("call", range(7))
+def test_1_put_says_exactly_whether_the_item_went_in(pair, kind, call):
+    """Every exception that leaves a put once it started carries .done (1:
+    the item is in the queue, once; 0: it is not); one without .done was
+    raised as the call started, with nothing put."""
+    q, other = pair
+    name, op, item, raw = _put_calls(q)[call]
+
+    def check(_, inj, ok, value):
+        got = drain(other, raw=raw)
+        if ok:
+            assert got == [item], name
+            return
+        assert isinstance(value, kind), value
+        done = getattr(value, "done", None)
+        if done is None:
+            assert inj.fired[2] == "RESUME" or inj.fired[0] not in (
+                "_put_timed", "_put_failed", "_write_in_place"), (name, inj.fired)
+            done = 0
+        assert got == [item] * done, (name, inj.fired, done, got)
+        assert_not_stalled(other, q)
+
+    points = faults.sweep(lambda: None, lambda _: op(), check, exc=kind)
+    assert points > 3, name
 
 
 @needs_tracing
