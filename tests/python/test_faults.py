@@ -659,3 +659,23 @@ def test_held_messages_go_back_to_the_queue_on_close(make_queue, qname):
         other.get()
     assert other.get() == 4
     other.close()
+
+
+@needs_tracing
+@pytest.mark.skipif("posixmq" not in {t.name for t in sage_queue.transports() if t.ok},
+                    reason="posixmq not built")
+def test_2_put_many_one_at_a_time_is_exact_under_async_exceptions(qname):
+    """On a transport without batches (posixmq) items go one at a time;
+    .done still counts exactly what went in."""
+    q = SageQueue(qname, transport="posixmq")
+    items = [0, "one", b"two", 3]
+    try:
+        def check(_, inj, ok, value):
+            got = drain(q)
+            done = value if ok else getattr(value, "done", 0)
+            assert got == items[:done], (inj.fired, done, got)
+
+        points = faults.sweep(lambda: None, lambda _: q.put_many(items, timeout=5), check)
+        assert points > 10
+    finally:
+        q.destroy()
