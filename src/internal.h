@@ -30,6 +30,11 @@ void sage__stage_detail(const char *text);
 void sage__plugin_call_begin(void);
 /* Records a queue call's result for sage_last_result(); returns rc. */
 int sage__call_end(int rc);
+/* SAGE_EBADPLUGIN (reason in why) when caps declares a capability whose
+ * ops (SAGE_CAPABILITIES) the table lacks. */
+int sage__capabilities_check(uint64_t caps,
+                             const struct sage_transport_ops *ops, char *why,
+                             size_t cap);
 int sage__detail_commit(void);
 /* Records a failure whose text is formatted only if sage_last_error() is
  * called; returns `code`. `op` must be a string literal; `serial` names the

@@ -109,7 +109,10 @@ int sage__descriptor_check(const struct sage_transport_descriptor *desc,
              desc->name != NULL ? desc->name : "(null)", stem);
     return SAGE_EBADPLUGIN;
   }
-  return check_ops(desc->ops, why, cap);
+  rc = check_ops(desc->ops, why, cap);
+  return rc != 0 ? rc
+                 : sage__capabilities_check(desc->capabilities, desc->ops, why,
+                                            cap);
 }
 
 /* Gives EACCES/EISDIR/ENOENT their own clear codes before dlopen. */

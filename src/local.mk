@@ -2,6 +2,7 @@
 lib_LTLIBRARIES += src/libsagequeue.la
 src_libsagequeue_la_SOURCES = \
 	src/internal.h \
+	src/capabilities.c \
 	src/errors.c \
 	src/host.c \
 	src/loader.c \

@@ -174,14 +174,6 @@ SAGE_API const char *sage_transport_choose(const char *requested) {
   return SAGE_DEFAULT_TRANSPORT;
 }
 
-SAGE_API const char *sage_capability_name(unsigned bit) {
-  static const char *const names[] = {
-      "mpmc",  "blocking",   "cross_process", "cross_host", "zero_copy",
-      "batch", "persistent", "crash_safe",    "item_bound", "list",
-  };
-  return bit < sizeof names / sizeof names[0] ? names[bit] : NULL;
-}
-
 SAGE_API const char *sage_version(void) {
   return PACKAGE_VERSION;
 }

@@ -18,13 +18,16 @@ AM_TESTS_ENVIRONMENT = \
 FIXTURE_MODULE_FLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
 	-rpath /nowhere -export-symbols-regex '^sage_transport_entry'
 FIXTURE_SRC = tests/fixtures/fixture_plugin.c tests/fixtures/mem_transport.c
-FIXTURE_NAMES = mem smallops badmajor newminor misnamed noentry nullop nulldesc
+FIXTURE_NAMES = mem smallops badmajor newminor misnamed noentry nullop nulldesc \
+	capbatch capzerocopy caplist
 
 check_LTLIBRARIES += \
 	tests/fixtures/sage-mem.la tests/fixtures/sage-smallops.la \
 	tests/fixtures/sage-badmajor.la tests/fixtures/sage-newminor.la \
 	tests/fixtures/sage-misnamed.la tests/fixtures/sage-noentry.la \
-	tests/fixtures/sage-nullop.la tests/fixtures/sage-nulldesc.la
+	tests/fixtures/sage-nullop.la tests/fixtures/sage-nulldesc.la \
+	tests/fixtures/sage-capbatch.la tests/fixtures/sage-capzerocopy.la \
+	tests/fixtures/sage-caplist.la
 
 # mem_transport.c is #included, not compiled on its own.
 tests_fixtures_sage_mem_la_SOURCES = tests/fixtures/fixture_plugin.c
@@ -59,6 +62,20 @@ tests_fixtures_sage_nulldesc_la_SOURCES = tests/fixtures/fixture_plugin.c
 tests_fixtures_sage_nulldesc_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DFIXTURE_NAME='"nulldesc"' -DFIXTURE_NULL_DESC
 tests_fixtures_sage_nulldesc_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+# Capabilities claimed without their ops (put_batch alone; no zero-copy ops;
+# no list op): refused at load.
+tests_fixtures_sage_capbatch_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_capbatch_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"capbatch"' -DFIXTURE_CLAIMS=SAGE_CAP_BATCH
+tests_fixtures_sage_capbatch_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_capzerocopy_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_capzerocopy_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"capzerocopy"' -DFIXTURE_CLAIMS=SAGE_CAP_ZERO_COPY
+tests_fixtures_sage_capzerocopy_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_caplist_la_SOURCES = tests/fixtures/fixture_plugin.c
+tests_fixtures_sage_caplist_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFIXTURE_NAME='"caplist"' -DFIXTURE_CLAIMS=SAGE_CAP_LIST
+tests_fixtures_sage_caplist_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 EXTRA_DIST += tests/fixtures/mem_transport.c
 
 # The shm transport with its step points compiled in (plugin/shm/steps.h),

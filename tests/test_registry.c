@@ -58,6 +58,17 @@ Test(gates, null_mandatory_op) {
   expect_load("nullop", SAGE_EBADPLUGIN, "mandatory op 'put' is NULL");
 }
 
+/* A capability is a promise of its ops (SAGE_CAPABILITIES): one claimed
+ * without them is refused, naming the capability and the op. */
+Test(gates, capability_without_its_ops) {
+  expect_load("capbatch", SAGE_EBADPLUGIN,
+              "capability 'batch' but its op 'get_batch' is missing");
+  expect_load("capzerocopy", SAGE_EBADPLUGIN,
+              "capability 'zero_copy' but its op 'reserve' is missing");
+  expect_load("caplist", SAGE_EBADPLUGIN,
+              "capability 'list' but its op 'list' is missing");
+}
+
 Test(gates, entry_returns_null) {
   expect_load("nulldesc", SAGE_EBADPLUGIN, "returned NULL");
 }

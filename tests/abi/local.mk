@@ -31,7 +31,8 @@ tests_abi_test_host_current_LDADD = src/libsagequeue.la
 # The 1.1 host: the library's sources, with <sage/transport.h> resolving to
 # the simulated 1.1 header through tests/abi/host_1_1/sage/transport.h.
 tests_abi_test_host_1_1_SOURCES = tests/abi/test_host_1_1.c \
-	src/errors.c src/host.c src/loader.c src/plugin_list.c src/queue.c \
+	src/capabilities.c src/errors.c src/host.c src/loader.c src/plugin_list.c \
+	src/queue.c \
 	src/registry.c src/search_path.c src/stats.c
 tests_abi_test_host_1_1_CPPFLAGS = -I$(top_srcdir)/tests/abi/host_1_1 \
 	$(AM_CPPFLAGS) -I$(top_srcdir)/src -DSAGE_PLUGIN_DIR='"/nonexistent"'

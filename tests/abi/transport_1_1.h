@@ -1,11 +1,10 @@
 /* SAGE Queue transport plugin ABI -- SIMULATED 1.1 for tests/abi.
  *
- * tests/abi/transport_1_0.h (the frozen 1.0 header) plus one appended
+ * include/sage/transport.h (the current 1.0 header) plus one appended
  * optional op (purge) and ABI minor 1: what a real minor bump looks like.
  * Only the ABI tests build against it.
  *
  * Original header text follows.
- *
  *
  * This is the only header a transport author needs. A transport is a shared
  * object named `sage-<name>.so` that exports one function,
@@ -18,19 +17,45 @@
  *    appended; the host refuses a plugin whose minor is newer than its own and
  *    calls an optional op only when the plugin's ops `size` covers it.
  *
- * Errors: every op returns 0 (or a count where stated) on success and a
- * negative errno on failure: -EAGAIN (would block), -ETIMEDOUT, -EMSGSIZE
- * (can never fit / buffer too small), -EINVAL, -ENOENT (no such queue),
- * -EEXIST, -EACCES / -EPERM (permission), -ENOTSUP, -ENOSPC (no memory for
- * the segment), -EBADMSG (segment corrupt or foreign), -EINTR (a signal
- * handler ran), -EMFILE / -ENFILE / -EUSERS (descriptor or attachment
- * limits). Codes below -1000 are reserved for the host registry (see
- * sage/queue.h).
+ * The full reference, with a worked transport, is sage-transport(7); the
+ * shortest correct transport is the plugin template (docs/PLUGINS.md).
  *
- * Timeouts are relative nanoseconds on CLOCK_MONOTONIC: < 0 waits forever,
- * 0 never blocks (-EAGAIN), > 0 waits at most that long (-ETIMEDOUT).
- * A blocking op interrupted by a signal handler returns -EINTR; the caller
- * retries with the time left.
+ * Errors: every op returns 0 (or a count where stated) on success and a
+ * negative errno on failure, one of:
+ *   -EAGAIN     would block (timeout 0)       -ETIMEDOUT  the wait expired
+ *   -EMSGSIZE   can never fit / buffer small  -EINVAL     bad argument,
+ *               option or token
+ *   -ENOENT     no such queue                 -EEXIST     create=always and
+ *                                                         it exists
+ *   -EACCES, -EPERM  permission, or a write on an observe handle
+ *   -EBUSY      unlink with unless_attached/only_if_stale refused
+ *   -ENOTSUP    the queue cannot do this      -ENOMEM     allocation failed
+ *   -ENOSPC     no room for the queue itself  -EBADMSG    corrupt or foreign
+ *   -EINTR      a signal handler ran during a wait (see Waits)
+ *   -ECANCELED  the operation was taken over (stall recovery)
+ *   -EMFILE, -ENFILE, -EUSERS  descriptor or attachment limits
+ * Codes below -1000 belong to the host registry (sage/queue.h). Before
+ * returning an error other than -EAGAIN/-ETIMEDOUT, call host->set_detail()
+ * with one line that names what is wrong: the queue, and the size, option
+ * or value at fault ("option 'capacity': 100 is outside 4096..1G"). The
+ * host writes a generic line when a plugin sets none.
+ *
+ * Waits: timeouts are relative nanoseconds on CLOCK_MONOTONIC: < 0 waits
+ * forever, 0 never blocks (-EAGAIN), > 0 waits at most that long
+ * (-ETIMEDOUT). Waits sleep (futex, mq_timedsend, ...), never busy-poll;
+ * the sleep must be interruptible: a signal handler that runs during it
+ * ends the op with -EINTR and nothing done, and the caller retries with the
+ * time left. (So no pthread condition variables: pthread_cond_wait
+ * restarts after a handler.) Plugins that declare SAGE_CAP_WAIT_FLAGS
+ * also honour the SAGE_WAIT_* flags in timeout_ns below; the host strips
+ * them for the others.
+ *
+ * Threads and fork: every op on one handle may be called from many threads
+ * at once, except close/destroy, which the caller makes the handle's last
+ * op. After fork() a child may use an inherited handle only if the plugin
+ * says so in its docs; the hosts (the Python package) reopen by name in
+ * the child instead, and a plugin must not let a child's use of an
+ * inherited handle harm the parent's.
  */
 #ifndef SAGE_TRANSPORT_H
 #define SAGE_TRANSPORT_H
@@ -59,17 +84,82 @@ extern "C" {
 #define SAGE_PLUGIN_EXPORT
 #endif
 
-/* Capability flags a descriptor declares. */
-#define SAGE_CAP_MPMC (1u << 0)          /* many producers, many consumers */
-#define SAGE_CAP_BLOCKING (1u << 1)      /* put/get honour timeouts */
-#define SAGE_CAP_CROSS_PROCESS (1u << 2) /* queue shared between processes */
-#define SAGE_CAP_CROSS_HOST (1u << 3)    /* queue reachable from other hosts */
-#define SAGE_CAP_ZERO_COPY (1u << 4)     /* reserve/commit and peek/release */
-#define SAGE_CAP_BATCH (1u << 5)         /* put_batch/get_batch */
-#define SAGE_CAP_PERSISTENT (1u << 6)    /* close then reopen keeps messages */
-#define SAGE_CAP_CRASH_SAFE (1u << 7)    /* survives a peer dying mid-op */
-#define SAGE_CAP_ITEM_BOUND (1u << 8)    /* honours the max_items option */
-#define SAGE_CAP_LIST (1u << 9)          /* list() enumerates live queues */
+/* Capabilities a descriptor declares: XX(NAME, bit, "name", ops it needs).
+ * The host refuses a plugin that declares a capability without its ops
+ * (SAGE_EBADPLUGIN, naming the op), and hosts and tools rely on a declared
+ * capability: CROSS_PROCESS is what lets a queue be opened by name from
+ * another process (Python refuses to send a reference to a queue without
+ * it), OBSERVE is what lets the tools read stats without attaching. */
+#define SAGE_CAPABILITIES(XX)                                                  \
+  XX(MPMC, 0, "mpmc", "")                   /* many producers and consumers */ \
+  XX(BLOCKING, 1, "blocking", "")           /* put/get honour timeouts */      \
+  XX(CROSS_PROCESS, 2, "cross_process", "") /* one queue, many processes */    \
+  XX(CROSS_HOST, 3, "cross_host", "")       /* reachable from other hosts */   \
+  XX(ZERO_COPY, 4, "zero_copy",                                                \
+     "reserve commit cancel peek release")     /* in-place put and get */      \
+  XX(BATCH, 5, "batch", "put_batch get_batch") /* many messages a call */      \
+  XX(PERSISTENT, 6, "persistent", "") /* close, reopen: messages kept */       \
+  XX(CRASH_SAFE, 7, "crash_safe", "") /* survives a peer dying mid-op */       \
+  XX(ITEM_BOUND, 8, "item_bound", "") /* honours max_items */                  \
+  XX(LIST, 9, "list", "list")         /* list() enumerates queues */           \
+  XX(OBSERVE, 10, "observe", "") /* open with attach=0 (SAGE_OPTION_ATTACH) */ \
+  XX(WAIT_FLAGS, 11, "wait_flags", "") /* honours SAGE_WAIT_* */
+
+#define SAGE_XX_CAP_FLAG(name, bit, text, ops) SAGE_CAP_##name = 1u << (bit),
+enum { SAGE_CAPABILITIES(SAGE_XX_CAP_FLAG) };
+#undef SAGE_XX_CAP_FLAG
+
+/* Standard open options: keys and values every transport understands
+ * (values are strings). A transport that cannot honour one it is given
+ * returns -EINVAL with a detail naming it; unknown keys are -EINVAL too,
+ * except keys starting with "x-" (ignored), so hosts can pass hints.
+ * Sizes take K/M/G (and KiB/MiB/GiB) suffixes, powers of 1024. */
+#define SAGE_OPTION_CREATE "create" /* one of: */
+#define SAGE_CREATE_AUTO "auto"     /* open, or create if missing (default) */
+#define SAGE_CREATE_NEVER "never"   /* open only: -ENOENT if missing */
+#define SAGE_CREATE_ALWAYS "always" /* create only: -EEXIST if present */
+/* Bytes of message storage for a new queue (ignored when opening an
+ * existing one). Per-record overhead is the transport's: max_message
+ * (struct sage_stats) is what one message may hold, at most capacity. */
+#define SAGE_OPTION_CAPACITY "capacity"
+/* Most messages queued at once, 0 for no bound but the capacity; needs
+ * SAGE_CAP_ITEM_BOUND. */
+#define SAGE_OPTION_MAX_ITEMS "max_items"
+/* Octal permission bits of a new queue ("0600" by default). */
+#define SAGE_OPTION_MODE "mode"
+/* Whose queue `name` is: a uid (default: the caller's). Tools pass it to
+ * reach another user's queue; -EACCES where the transport refuses. */
+#define SAGE_OPTION_UID "uid"
+/* "1": remove the name when the last handle closes or its process dies. */
+#define SAGE_OPTION_AUTO_CLEANUP "auto_cleanup"
+/* "0": observe mode (needs SAGE_CAP_OBSERVE): the handle does not count as
+ * an attachment; only stats, depth, attachments and close work on it
+ * (others: -EPERM). The tools use it to look without being seen. */
+#define SAGE_OPTION_ATTACH "attach"
+
+/* Options of list() and unlink() (also "x-" keys ignored, others -EINVAL;
+ * a transport may refuse those it cannot honour with -ENOTSUP). */
+#define SAGE_LIST_ALL "all" /* list: "1": every user's queues */
+/* unlink: "1": -EBUSY if any live process is attached (checked under the
+ * transport's own lock, so one attaching meanwhile is safe). */
+#define SAGE_UNLINK_UNLESS_ATTACHED "unless_attached"
+/* unlink: "1": -EBUSY unless every attachment's process is dead. */
+#define SAGE_UNLINK_ONLY_IF_STALE "only_if_stale"
+/* unlink: "1": remove without validating (a corrupt queue). */
+#define SAGE_UNLINK_FORCE "force"
+/* unlink: SAGE_OPTION_UID also applies. */
+
+/* Flags a host may add to timeout_ns of put, get, put_batch, get_batch,
+ * reserve, peek (SAGE_CAP_WAIT_FLAGS) when it waits in slices (Python does, so
+ * that Ctrl-C is seen): SLICE: expiring this wait is not a timeout (do not
+ * count it in `timeouts`); RESUMED: this call continues a wait an earlier
+ * call counted (do not count it in blocked_puts/gets again). A wait counts
+ * at most one blocked call and one timeout, however it is sliced. Strip
+ * them with SAGE_WAIT_NS(). */
+#define SAGE_WAIT_SLICE ((int64_t)1 << 61)
+#define SAGE_WAIT_RESUMED ((int64_t)1 << 60)
+#define SAGE_WAIT_FLAGS (SAGE_WAIT_SLICE | SAGE_WAIT_RESUMED)
+#define SAGE_WAIT_NS(t) ((t) < 0 ? (t) : ((t) & ~SAGE_WAIT_FLAGS))
 
 /* Log levels for sage_host.log. */
 enum sage_log_level {
@@ -80,7 +170,8 @@ enum sage_log_level {
 };
 
 /* What the host gives the entry function. Read fields only if `size`
- * covers them. */
+ * covers them. The pointer and its functions stay valid until the plugin
+ * is unloaded (after its last handle closes): keep it in a static. */
 struct sage_host {
   uint32_t abi_version; /* host's SAGE_TRANSPORT_ABI_VERSION */
   uint32_t size;        /* sizeof(struct sage_host) in the host */
@@ -91,8 +182,15 @@ struct sage_host {
   void (*set_detail)(const char *message);
 };
 
-/* Shared statistics. The host sets `size`; a plugin fills the fields that
- * both it and the host know and leaves the rest zero. Append-only. */
+/* Shared statistics, counted for the queue as a whole (every handle, every
+ * process). The host zeroes the struct and sets `size` (never smaller than
+ * ABI 1.0's) before it calls stats(); a plugin fills the fields it knows,
+ * leaves the others zero and never writes `size`. Append-only.
+ * Counting rules: a put or get counts in blocked_* when it had to sleep,
+ * once per call however often it woke (and not again when RESUMED, see
+ * SAGE_WAIT_*); it counts in `timeouts` when it returns -ETIMEDOUT (not
+ * for a SLICE, nor for -EAGAIN with timeout 0). total_put counts messages
+ * in the queue or taken; a batch counts each message. */
 struct sage_stats {
   uint32_t size;
   uint32_t reserved;
@@ -142,11 +240,14 @@ struct sage_transport_ops {
   /* --- mandatory (ABI 1.0) --- */
 
   /* Opens (creating if allowed) queue `name`. `options` is a NULL-terminated
-   * array of key, value strings, NULL itself meaning none. Unknown keys are
-   * -EINVAL unless they start with "x-". */
+   * array of key, value strings, NULL itself meaning none: the standard
+   * ones are SAGE_OPTION_*; unknown keys are -EINVAL unless they start
+   * with "x-". The host has checked `name` ([A-Za-z0-9][A-Za-z0-9_.-]*, at
+   * most 128). On success *out is the plugin's handle. */
   int (*open)(const char *name, const char *const *options,
               sage_transport_queue **out);
-  /* Copies one message in. -EMSGSIZE at once when it can never fit. */
+  /* Copies one message in. -EMSGSIZE at once when len > max_message;
+   * messages of 0 bytes are valid. */
   int (*put)(sage_transport_queue *q, const void *data, size_t len,
              int64_t timeout_ns);
   /* Takes one message into buf. When it does not fit, returns -EMSGSIZE
@@ -155,10 +256,13 @@ struct sage_transport_ops {
              int64_t timeout_ns);
   /* Fills *st (see struct sage_stats). Never blocks. */
   int (*stats)(sage_transport_queue *q, struct sage_stats *st);
-  /* Detaches and frees the handle; queued messages stay. */
+  /* Detaches and frees the handle; queued messages stay (unless the queue
+   * was opened with auto_cleanup and this was its last handle). The handle
+   * is gone even when it returns an error. */
   int (*close)(sage_transport_queue *q);
   /* Removes the queue's name, then closes the handle. Other attached
-   * handles keep working until they close. */
+   * handles keep working until they close. Hosts call it also from a
+   * thread while other threads of the process still use other handles. */
   int (*destroy)(sage_transport_queue *q);
 
   /* --- optional (ABI 1.0) --- */
@@ -184,9 +288,13 @@ struct sage_transport_ops {
   int (*peek)(sage_transport_queue *q, const void **ptr, size_t *len,
               uint64_t *token, int64_t timeout_ns);
   int (*release)(sage_transport_queue *q, uint64_t token);
-  /* Lists live queues (options may hold "all"="1" for every user). */
+  /* Lists live queues: cb once per queue (options: SAGE_LIST_ALL,
+   * SAGE_OPTION_UID). When cb returns nonzero, list stops and returns
+   * that value; else it returns 0 or -errno. */
   int (*list)(const char *const *options, sage_list_cb cb, void *ctx);
-  /* Removes a queue by name without attaching. */
+  /* Removes a queue by name without attaching (options: SAGE_UNLINK_*,
+   * SAGE_OPTION_UID). -ENOENT if there is none; -EBUSY when a flag
+   * refuses; -ENOTSUP for a flag it cannot check. */
   int (*unlink)(const char *name, const char *const *options);
   /* Writes up to cap attached process ids; returns the count of live ones
    * (which may exceed cap). */
@@ -195,8 +303,9 @@ struct sage_transport_ops {
   int (*depth)(sage_transport_queue *q, uint64_t *items, uint64_t *bytes);
   /* queue.Queue task accounting shared by every process: task_done marks
    * `count` taken messages finished (-EINVAL if that exceeds the messages
-   * put); join waits until every message put is finished (messages lost
-   * with a dead consumer count as finished). */
+   * put and not yet finished, counted over the whole queue); join waits
+   * until every message put is finished (messages lost with a dead
+   * consumer count as finished), -ETIMEDOUT as the other waits. */
   int (*task_done)(sage_transport_queue *q, uint64_t count);
   int (*join)(sage_transport_queue *q, int64_t timeout_ns);
 
@@ -205,6 +314,13 @@ struct sage_transport_ops {
   /* Drops every queued message; *removed gets how many. */
   int (*purge)(sage_transport_queue *q, uint64_t *removed);
 };
+
+/* Whether `ops` (as the plugin compiled it) has optional op `field`: the
+ * table is long enough to hold it and it is not NULL. */
+#define SAGE_TRANSPORT_HAS_OP(ops, field)                                      \
+  ((ops)->size >=                                                              \
+       offsetof(struct sage_transport_ops, field) + sizeof((ops)->field) &&    \
+   (ops)->field != NULL)
 
 /* The constant descriptor returned by the entry function. */
 struct sage_transport_descriptor {
