@@ -17,11 +17,16 @@
 struct sage_queue {
   const struct sage__plugin *plugin;
   sage_transport_queue *tq;
-  uint64_t serial; /* unique per handle in this process, never reused */
+  uint64_t serial;   /* unique per handle in this process, never reused */
+  int64_t wait_mask; /* ~SAGE_WAIT_FLAGS unless the plugin takes them */
   char name[QUEUE_NAME_MAX + 1];
 };
 
 static _Atomic uint64_t next_serial = 1;
+
+/* A wait as the plugin takes it: SAGE_WAIT_* flags only if it declared
+ * SAGE_CAP_WAIT_FLAGS (a negative wait, forever, carries none). */
+#define WAIT(q, t) ((t) < 0 ? (t) : (t) & (q)->wait_mask)
 
 /* Queue names: [A-Za-z0-9][A-Za-z0-9_.-]{0,127}, the same for every
  * transport so a name can move between transports. */
@@ -80,6 +85,9 @@ SAGE_API int sage_queue_open(const char *transport, const char *name,
   if (q == NULL)
     return sage__fail(-ENOMEM, "out of memory");
   q->plugin = p;
+  q->wait_mask = p->desc->capabilities & SAGE_CAP_WAIT_FLAGS
+                     ? ~(int64_t)0
+                     : ~(int64_t)SAGE_WAIT_FLAGS;
   q->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
   snprintf(q->name, sizeof q->name, "%s", name);
   sage__plugin_call_begin();
@@ -98,7 +106,8 @@ SAGE_API int sage_queue_put(sage_queue *q, const void *data, size_t len,
   CHECK_Q(q);
   if (data == NULL && len > 0)
     return sage__fail(-EINVAL, "put: data is NULL");
-  return op_result(q, "put", q->plugin->ops->put(q->tq, data, len, timeout_ns));
+  return op_result(q, "put",
+                   q->plugin->ops->put(q->tq, data, len, WAIT(q, timeout_ns)));
 }
 
 SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,
@@ -106,8 +115,8 @@ SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,
   CHECK_Q(q);
   if ((buf == NULL && cap > 0) || len == NULL)
     return sage__fail(-EINVAL, "get: buffer or length pointer is NULL");
-  return op_result(q, "get",
-                   q->plugin->ops->get(q->tq, buf, cap, len, timeout_ns));
+  return op_result(
+      q, "get", q->plugin->ops->get(q->tq, buf, cap, len, WAIT(q, timeout_ns)));
 }
 
 SAGE_API int sage_queue_put_batch(sage_queue *q, const void *const *datas,
@@ -129,7 +138,8 @@ SAGE_API int sage_queue_put_batch(sage_queue *q, const void *const *datas,
     return sage__fail(-ENOMEM, "put_batch: out of memory");
   for (size_t i = 0; i < count; i++)
     msgs[i] = (struct sage_msg){datas[i], lens[i]};
-  int rc = q->plugin->ops->put_batch(q->tq, msgs, count, done, timeout_ns);
+  int rc =
+      q->plugin->ops->put_batch(q->tq, msgs, count, done, WAIT(q, timeout_ns));
   if (msgs != stack)
     free(msgs);
   return op_result(q, "put_batch", rc);
@@ -144,9 +154,9 @@ SAGE_API int sage_queue_get_batch(sage_queue *q, void *buf, size_t cap,
   *count = 0;
   if (!SAGE__HAS_OP(q->plugin, get_batch))
     return no_op(q, "get_batch");
-  return op_result(
-      q, "get_batch",
-      q->plugin->ops->get_batch(q->tq, buf, cap, lens, max, count, timeout_ns));
+  return op_result(q, "get_batch",
+                   q->plugin->ops->get_batch(q->tq, buf, cap, lens, max, count,
+                                             WAIT(q, timeout_ns)));
 }
 
 SAGE_API int sage_queue_reserve(sage_queue *q, size_t len, void **ptr,
@@ -157,8 +167,9 @@ SAGE_API int sage_queue_reserve(sage_queue *q, size_t len, void **ptr,
   if (!SAGE__HAS_OP(q->plugin, reserve) || !SAGE__HAS_OP(q->plugin, commit) ||
       !SAGE__HAS_OP(q->plugin, cancel))
     return no_op(q, "reserve/commit");
-  return op_result(q, "reserve",
-                   q->plugin->ops->reserve(q->tq, len, ptr, token, timeout_ns));
+  return op_result(
+      q, "reserve",
+      q->plugin->ops->reserve(q->tq, len, ptr, token, WAIT(q, timeout_ns)));
 }
 
 SAGE_API int sage_queue_commit(sage_queue *q, uint64_t token) {
@@ -182,8 +193,9 @@ SAGE_API int sage_queue_peek(sage_queue *q, const void **ptr, size_t *len,
     return sage__fail(-EINVAL, "peek: NULL argument");
   if (!SAGE__HAS_OP(q->plugin, peek) || !SAGE__HAS_OP(q->plugin, release))
     return no_op(q, "peek/release");
-  return op_result(q, "peek",
-                   q->plugin->ops->peek(q->tq, ptr, len, token, timeout_ns));
+  return op_result(
+      q, "peek",
+      q->plugin->ops->peek(q->tq, ptr, len, token, WAIT(q, timeout_ns)));
 }
 
 SAGE_API int sage_queue_release(sage_queue *q, uint64_t token) {
@@ -244,7 +256,8 @@ SAGE_API int sage_queue_join(sage_queue *q, int64_t timeout_ns) {
   CHECK_Q(q);
   if (!SAGE__HAS_OP(q->plugin, join))
     return no_op(q, "join");
-  return op_result(q, "join", q->plugin->ops->join(q->tq, timeout_ns));
+  return op_result(q, "join",
+                   q->plugin->ops->join(q->tq, SAGE_WAIT_NS(timeout_ns)));
 }
 
 SAGE_API const char *sage_queue_transport_name(const sage_queue *q) {

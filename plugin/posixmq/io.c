@@ -78,23 +78,26 @@ static int wait_until(pmq_queue *q, struct xfer *x, int64_t deadline) {
 
 /* Tries once without blocking, then (timeout != 0) waits. Returns 0,
  * -EAGAIN, -ETIMEDOUT, -EINTR or another -errno; counts blocked calls and
- * timeouts in the page. */
+ * timeouts in the page, except as SAGE_WAIT_* flags say (transport.h). */
 static int transfer(pmq_queue *q, struct xfer *x, int64_t timeout_ns) {
   static const struct timespec past = {0, 0};
   int rc = attempt(q, x, &past);
   if (rc != -ETIMEDOUT)
     return rc;
+  int64_t flags = timeout_ns > 0 ? timeout_ns & SAGE_WAIT_FLAGS : 0;
+  timeout_ns = SAGE_WAIT_NS(timeout_ns);
   if (timeout_ns == 0)
     return -EAGAIN;
   int64_t deadline = -1, now = pmq_now_ns();
   if (timeout_ns > 0)
     deadline = timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
   /* relaxed: counters are read for statistics only */
-  atomic_fetch_add_explicit(x->send ? &q->page->blocked_puts
-                                    : &q->page->blocked_gets,
-                            1, memory_order_relaxed);
+  if (!(flags & SAGE_WAIT_RESUMED))
+    atomic_fetch_add_explicit(x->send ? &q->page->blocked_puts
+                                      : &q->page->blocked_gets,
+                              1, memory_order_relaxed);
   rc = wait_until(q, x, deadline);
-  if (rc == -ETIMEDOUT)
+  if (rc == -ETIMEDOUT && !(flags & SAGE_WAIT_SLICE))
     atomic_fetch_add_explicit(&q->page->timeouts, 1, memory_order_relaxed);
   return rc;
 }

@@ -240,9 +240,14 @@ static int pmq_unlink_op(const char *name, const char *const *options) {
   if (rc != 0)
     return rc;
   /* The kernel owns these queues: none is ever stale, and who has one
-   * open is not known, so unless_attached cannot refuse. */
+   * open is not known, so unless_attached cannot be checked. */
   if (a.only_if_stale)
     return sage_plugin_fail(-EBUSY, "posixmq queue '%s' is never stale", name);
+  if (a.unless_attached)
+    return sage_plugin_fail(-ENOTSUP,
+                            "posixmq cannot tell whether queue '%s' is open "
+                            "anywhere (unless_attached)",
+                            name);
   return pmq_unlink_name(name, pmq_uid(a.uid));
 }
 
@@ -274,7 +279,8 @@ static const struct sage_transport_descriptor descriptor = {
     .description = "POSIX message queues (mq_open): kernel-owned, blocking, "
                    "bounded by /proc/sys/fs/mqueue",
     .capabilities = SAGE_CAP_MPMC | SAGE_CAP_BLOCKING | SAGE_CAP_CROSS_PROCESS |
-                    SAGE_CAP_PERSISTENT | SAGE_CAP_ITEM_BOUND | SAGE_CAP_LIST,
+                    SAGE_CAP_PERSISTENT | SAGE_CAP_ITEM_BOUND | SAGE_CAP_LIST |
+                    SAGE_CAP_WAIT_FLAGS,
     .ops = &ops,
 };
 

@@ -88,8 +88,8 @@ int shm_lane_sleep(shm_queue *q, int *lane, _Atomic uint32_t *word,
   return 0;
 }
 
-int shm_lane_finish(shm_queue *q, int lane, int rc) {
-  if (rc == -ETIMEDOUT)
+int shm_lane_finish(shm_queue *q, int lane, int rc, int mode) {
+  if (rc == -ETIMEDOUT && !(mode & SHM_SLICE))
     atomic_fetch_add_explicit(&q->attach[q->index].timeouts, 1,
                               memory_order_relaxed);
   if (lane >= 0)

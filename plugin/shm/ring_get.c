@@ -118,7 +118,7 @@ static uint32_t claimable(shm_queue *q, uint32_t r, size_t cap, size_t max,
  * -EMSGSIZE (with *first_len) if the first one does not fit. Waiting may
  * change *lane (see shm_lane_sleep). */
 static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
-                 int64_t deadline, int nonblocking, struct claim *c,
+                 int64_t deadline, int mode, struct claim *c,
                  size_t *first_len) {
   struct shm_header *h = q->hdr;
   int blocked = 0;
@@ -144,9 +144,9 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
     }
     if (*first_len > cap)
       return -EMSGSIZE;
-    if (nonblocking)
+    if (mode & SHM_NONBLOCK)
       return -EAGAIN;
-    if (!blocked++)
+    if (!blocked++ && !(mode & SHM_RESUMED))
       shm_lane_add(&lane->blocked_gets, 1);
     int rc = wait_for_ticket(q, lane_index, r, deadline);
     if (rc != 0)
@@ -273,16 +273,18 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
   *count = 0;
   if (rc != 0)
     return rc;
+  int mode = shm_wait_mode(timeout_ns);
+  timeout_ns = SAGE_WAIT_NS(timeout_ns);
   if (timeout_ns == 0 && poll_empty(q))
     return -EAGAIN;
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
-    return shm_lane_finish(q, -1, lane);
+    return shm_lane_finish(q, -1, lane, mode);
   while (*count == 0 && rc == 0) { /* a run of only SKIPs yields nothing */
     struct claim c;
     size_t first_len;
-    rc = claim(q, &lane, cap, max, deadline, timeout_ns == 0, &c, &first_len);
+    rc = claim(q, &lane, cap, max, deadline, mode, &c, &first_len);
     if (rc == -EMSGSIZE)
       lens[0] = first_len;
     if (rc != 0)
@@ -302,7 +304,7 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
     clear_get_intent(shared);
     SHM_STEP("get:counted");
   }
-  return shm_lane_finish(q, lane, rc);
+  return shm_lane_finish(q, lane, rc, mode);
 }
 
 int shm_get(shm_queue *q, void *buf, size_t cap, size_t *len,
@@ -327,17 +329,18 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
   int rc = shm_ready(q);
   if (rc != 0)
     return rc;
+  int mode = shm_wait_mode(timeout_ns);
+  timeout_ns = SAGE_WAIT_NS(timeout_ns);
   if (timeout_ns == 0 && poll_empty(q))
     return -EAGAIN;
   int64_t deadline = shm_deadline(timeout_ns);
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
-    return shm_lane_finish(q, -1, lane);
+    return shm_lane_finish(q, -1, lane, mode);
   for (;;) {
     struct claim c;
     size_t first_len;
-    rc = claim(q, &lane, q->geo.capacity, 1, deadline, timeout_ns == 0, &c,
-               &first_len);
+    rc = claim(q, &lane, q->geo.capacity, 1, deadline, mode, &c, &first_len);
     if (rc != 0)
       break;
     struct shm_lane *shared = shm_lane_shared(q, lane);
@@ -360,7 +363,7 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
     SHM_STEP("peek:claimed");
     return 0;
   }
-  return shm_lane_finish(q, lane, rc);
+  return shm_lane_finish(q, lane, rc, mode);
 }
 
 int shm_release(shm_queue *q, uint64_t token) {

@@ -117,7 +117,7 @@ static uint64_t reload_head(shm_queue *q, struct shm_lane_local *local) {
 /* Reserves the longest prefix of msgs (at least one) that fits, waiting for
  * space as needed. Waiting may change *lane (see shm_lane_sleep). */
 static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
-                   size_t count, int64_t deadline, int nonblocking,
+                   size_t count, int64_t deadline, int mode,
                    struct shm_reservation *res) {
   struct shm_header *h = q->hdr;
   struct shm_lane *shared = shm_lane_shared(q, *lane);
@@ -135,9 +135,10 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
       k = fitting(q, T, H, msgs, count, &end_unit);
     }
     if (k == 0) {
+      int nonblocking = mode & SHM_NONBLOCK;
       if (nonblocking && !free_stuck_head(q, H, shm_now_ns()))
         return -EAGAIN;
-      if (!nonblocking && !blocked++)
+      if (!nonblocking && !blocked++ && !(mode & SHM_RESUMED))
         shm_lane_add(&shared->blocked_puts, 1);
       int rc = nonblocking ? 0 : wait_for_space(q, lane, H, deadline);
       if (rc != 0)
@@ -240,9 +241,10 @@ static int too_big(shm_queue *q, size_t len) {
  * a successful operation, holding its lane, has). One fence serves the
  * lane release and the readers' wake-up check (one locked instruction per
  * put instead of two). */
-static int end_put(shm_queue *q, int lane, int rc, uint32_t published) {
+static int end_put(shm_queue *q, int lane, int rc, uint32_t published,
+                   int mode) {
   if (published == 0)
-    return shm_lane_finish(q, lane, rc);
+    return shm_lane_finish(q, lane, rc, mode);
   shm_lane_release_unfenced(q, lane);
   atomic_thread_fence(memory_order_seq_cst);
   shm_wake_readers_fenced(q);
@@ -329,10 +331,11 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
   for (size_t i = 0; i < count; i++)
     if (msgs[i].len > q->geo.capacity / 2)
       return too_big(q, msgs[i].len);
-  int64_t deadline = shm_deadline(timeout_ns);
+  int mode = shm_wait_mode(timeout_ns);
+  int64_t deadline = shm_deadline(SAGE_WAIT_NS(timeout_ns));
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
-    return shm_lane_finish(q, -1, lane);
+    return shm_lane_finish(q, -1, lane, mode);
   uint32_t unannounced = 0;
   while (*done < count && rc == 0) {
     if (unannounced > 0) { /* before we may wait for space they free */
@@ -340,8 +343,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
       unannounced = 0;
     }
     struct shm_reservation r;
-    rc = reserve(q, &lane, msgs + *done, count - *done, deadline,
-                 timeout_ns == 0, &r);
+    rc = reserve(q, &lane, msgs + *done, count - *done, deadline, mode, &r);
     if (rc != 0)
       break;
     struct shm_lane *shared = shm_lane_shared(q, lane);
@@ -362,7 +364,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
     *done += lead;
     unannounced = r.count;
   }
-  return end_put(q, lane, rc, unannounced);
+  return end_put(q, lane, rc, unannounced, mode);
 }
 
 int shm_put(shm_queue *q, const void *data, size_t len, int64_t timeout_ns) {
@@ -388,15 +390,16 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
     return rc;
   if (len > q->geo.capacity / 2)
     return too_big(q, len);
-  int64_t deadline = shm_deadline(timeout_ns);
+  int mode = shm_wait_mode(timeout_ns);
+  int64_t deadline = shm_deadline(SAGE_WAIT_NS(timeout_ns));
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
-    return shm_lane_finish(q, -1, lane);
+    return shm_lane_finish(q, -1, lane, mode);
   struct sage_msg msg = {NULL, len};
   struct shm_reservation r;
-  rc = reserve(q, &lane, &msg, 1, deadline, timeout_ns == 0, &r);
+  rc = reserve(q, &lane, &msg, 1, deadline, mode, &r);
   if (rc != 0)
-    return end_put(q, lane, rc, 0);
+    return end_put(q, lane, rc, 0, mode);
   struct placement p =
       place(q->geo.cap_units, shm_unit(r.from), shm_units(len));
   fill_slot(shm_slot_of(q, r.ticket), p, len, (uint32_t)q->index);
@@ -434,7 +437,7 @@ static int finish_reservation(shm_queue *q, uint64_t token,
   clear_put_intent(shared);
   if (rc != 0)
     shm_advance_head(q);
-  return end_put(q, (int)lane, rc, 1); /* a SKIP wakes its waiter too */
+  return end_put(q, (int)lane, rc, 1, 0); /* a SKIP wakes its waiter too */
 }
 
 int shm_commit(shm_queue *q, uint64_t token) {

@@ -176,8 +176,21 @@ void shm_sleeper_leave(shm_queue *q, enum shm_wait w);
  * again (maybe another one), or is -1 and the result is an error. */
 int shm_lane_sleep(shm_queue *q, int *lane, _Atomic uint32_t *word,
                    uint32_t expected, int64_t deadline_ns, int64_t cap_ns);
-/* Ends an operation: counts a timeout and releases the lane if held. */
-int shm_lane_finish(shm_queue *q, int lane, int rc);
+/* How a call waits, from its timeout_ns (SAGE_WAIT_* in transport.h):
+ * NONBLOCK for 0; RESUMED: not counted as blocked again; SLICE: expiring
+ * is not a timeout. Callers then wait SAGE_WAIT_NS(timeout_ns). */
+enum { SHM_NONBLOCK = 1, SHM_RESUMED = 2, SHM_SLICE = 4 };
+static inline int shm_wait_mode(int64_t timeout_ns) {
+  if (SAGE_WAIT_NS(timeout_ns) == 0)
+    return SHM_NONBLOCK;
+  if (timeout_ns < 0)
+    return 0;
+  return (timeout_ns & SAGE_WAIT_RESUMED ? SHM_RESUMED : 0) |
+         (timeout_ns & SAGE_WAIT_SLICE ? SHM_SLICE : 0);
+}
+/* Ends an operation: counts a timeout (unless `mode` is a SLICE) and
+ * releases the lane if held. */
+int shm_lane_finish(shm_queue *q, int lane, int rc, int mode);
 
 /* ---- ring.c: head, release, wake-ups, positions ---- */
 /* Counts tickets [t, j) passed by head in a (count, marker) tally; reads

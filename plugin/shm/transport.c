@@ -250,7 +250,8 @@ static const struct sage_transport_descriptor descriptor = {
                    "survives processes dying mid-operation",
     .capabilities = SAGE_CAP_MPMC | SAGE_CAP_BLOCKING | SAGE_CAP_CROSS_PROCESS |
                     SAGE_CAP_ZERO_COPY | SAGE_CAP_BATCH | SAGE_CAP_PERSISTENT |
-                    SAGE_CAP_CRASH_SAFE | SAGE_CAP_ITEM_BOUND | SAGE_CAP_LIST,
+                    SAGE_CAP_CRASH_SAFE | SAGE_CAP_ITEM_BOUND | SAGE_CAP_LIST |
+                    SAGE_CAP_OBSERVE | SAGE_CAP_WAIT_FLAGS,
     .ops = &ops,
 };
 

@@ -21,8 +21,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from . import _lib
 from . import serialization as _ser
-from .errors import (DecodeError, MessageTooLarge, QueueClosedError, QueueNotFoundError,
-                     SageQueueError, from_code)
+from .errors import (DecodeError, MessageTooLarge, NotSupportedError, QueueClosedError,
+                     QueueNotFoundError, SageQueueError, from_code)
 
 __all__ = ["SageQueue", "Empty", "Full", "DEFAULT_CAPACITY"]
 
@@ -48,6 +48,7 @@ _STOP = _ser.STOP
 # Small plain values: no buffer can hide in them.
 _PLAIN_SMALL = frozenset({str, int, float, bool, type(None), complex})
 
+_CAP_CROSS_PROCESS = 1 << 2
 _CAP_ZERO_COPY = 1 << 4
 _CAP_BATCH = 1 << 5
 
@@ -75,7 +76,17 @@ _NOWAIT = _c_int64(0)
 # Ctrl-C is then honoured within a slice at worst. Other threads never get
 # signals delivered by Python and wait in one piece.
 _SLICE_NS = 50_000_000
-_SLICE = _c_int64(_SLICE_NS)
+# A wait cut in slices counts as one blocked call and at most one timeout
+# (sage/transport.h, SAGE_WAIT_*): every slice but the last says SLICE (its
+# end is no timeout), every call after the first says RESUMED (not blocked
+# again). Flags ride in timeout_ns; the library strips them for transports
+# that do not take them.
+_WAIT_SLICE = 1 << 61
+_WAIT_RESUMED = 1 << 60
+_NS_MAX = (1 << 59) - 1  # ~18 years: longer timeouts wait this long
+_SLICE = _c_int64(_SLICE_NS | _WAIT_SLICE)
+_SLICE_RESUMED = _c_int64(_SLICE_NS | _WAIT_SLICE | _WAIT_RESUMED)
+_FOREVER_RESUMED = _c_int64(_NS_MAX | _WAIT_RESUMED)
 _get_ident = threading.get_ident
 _main_ident = threading.main_thread().ident
 
@@ -92,8 +103,8 @@ def _cap(tmo: "ctypes.c_int64") -> "ctypes.c_int64":
     """The timeout for one C call: tmo, or a slice of it on the main
     thread (see _SLICE_NS)."""
     v = tmo.value
-    if (v < 0 or v > _SLICE_NS) and _get_ident() == _main_ident:
-        return _SLICE
+    if (v < 0 or v & _NS_MAX > _SLICE_NS) and _get_ident() == _main_ident:
+        return _SLICE_RESUMED if v & _WAIT_RESUMED else _SLICE
     return tmo
 _monotonic = time.monotonic
 
@@ -110,6 +121,13 @@ def _after_fork_in_child() -> None:
     for q in list(_live):
         q._close_lock = threading.Lock()
         q._calls, q._bufs = 0, len(q._pool)
+        if not q._caps & _CAP_CROSS_PROCESS:
+            # The child has a private copy of an in-process queue: using it
+            # would put into (and take from) nobody's queue. The inherited
+            # handle is left as it is (closing it would act on the copy).
+            q._h = q._gh = None
+            q._closed_why = str(q._local_only("it cannot be used in a forked child"))
+            _live.discard(q)
     for q in list(_reaping.values()):
         q._close_lock = threading.Lock()
         q._calls, q._bufs = 0, len(q._pool)
@@ -179,7 +197,7 @@ def _timeout_ns(block: bool, timeout: Optional[float]) -> "ctypes.c_int64":
         return _FOREVER
     if timeout < 0:
         raise ValueError("'timeout' must be a non-negative number")
-    return _c_int64(int(timeout * 1e9))
+    return _c_int64(min(int(timeout * 1e9), _NS_MAX))
 
 
 class _RecvBuffer:
@@ -251,8 +269,12 @@ class SageQueue:
 
     Processes: pickling a SageQueue pickles a :class:`SageQueueRef`, so it
     can be passed to multiprocessing (fork, spawn, forkserver) or a
-    ``ProcessPoolExecutor``; after a plain ``os.fork()`` the child re-attaches
-    on first use.
+    ``ProcessPoolExecutor``. After a plain ``os.fork()`` the child goes on
+    with the inherited handle (shm re-attaches the child on its first call).
+    A queue on a transport that cannot cross processes (no
+    ``cross_process`` capability) refuses both: pickling raises
+    NotSupportedError, and in a forked child its calls raise
+    QueueClosedError saying why.
 
     Errors: ``queue.Full``/``queue.Empty`` for would-block and time-outs;
     ``ValueError`` (``MessageTooLarge``) for a message that can never fit,
@@ -312,6 +334,8 @@ class SageQueue:
         self._identity: Optional[Tuple[int, int]] = None
         self._auto_cleanup = False
         self._destroyed = False
+        self._closed_why = ""  # why calls fail other than close() (a fork)
+        self._caps = 0
         # Receive buffers: idle ones in _pool; _bufs counts them all, so
         # _bufs - len(_pool) gets are in flight.
         self._pool: List[_RecvBuffer] = []
@@ -412,8 +436,14 @@ class SageQueue:
     # ---------------------------------------------------------- in-flight ops
 
     def _closed_error(self) -> QueueClosedError:
-        return QueueClosedError(f"queue '{self._name}' is closed in this process",
+        return QueueClosedError(self._closed_why or f"queue '{self._name}' is closed in this process",
                                 -errno.EBADF, "", self._name)
+
+    def _local_only(self, what: str) -> NotSupportedError:
+        return NotSupportedError(
+            f"queue '{self._name}' is on transport '{self._transport}', which cannot share a "
+            f"queue between processes (no cross_process capability): {what}",
+            -errno.ENOTSUP, "", self._name)
 
     def _error(self, rc: int, what: str) -> SageQueueError:
         return from_code(rc, _lib.last_error(), f"{what} on queue '{self._name}'", self._name)
@@ -581,14 +611,17 @@ class SageQueue:
         """Handles a failed call: after -EINTR, or a slice that ended with
         time left (_cap), runs Python's signal handlers and returns the
         (timeout, start) to retry with; else raises."""
-        if rc == _EINTR or (rc == _ETIMEDOUT and tmo.value != 0):
+        v = tmo.value
+        if rc == _EINTR or (rc == _ETIMEDOUT and v != 0):
             _lib.run_signal_handlers()
-            if tmo.value < 0:
-                return tmo, start
+            if v < 0 or tmo is _FOREVER_RESUMED:
+                return _FOREVER_RESUMED, start
             now = _monotonic()
-            left = tmo.value - int((now - start) * 1e9)
-            if left > 0 or (rc == _EINTR and tmo.value == 0):
-                return _c_int64(max(left, 0)), now
+            left = (v & _NS_MAX) - int((now - start) * 1e9)
+            if left > 0:
+                return _c_int64(left | _WAIT_RESUMED), now
+            if rc == _EINTR and v == 0:
+                return _NOWAIT, now
         if rc == _EAGAIN or rc == _ETIMEDOUT:
             raise would_block()
         if rc == _EMSGSIZE and what != "get":
@@ -1293,6 +1326,8 @@ class SageQueue:
 
         from .ray_support import host_identity, ray_node_id
 
+        if self._h is not None and not self._caps & _CAP_CROSS_PROCESS:
+            raise self._local_only("a reference to it would open nothing in another process")
         pid, created = self._identity or (0, 0)
         return SageQueueRef(self._name, self._transport, dict(self._handle_options),
                             self._capacity, self._item_bound, host_identity(), ray_node_id(),
@@ -1339,6 +1374,8 @@ class SageQueue:
                 owner = {k: v for k, v in self._handle_options.items() if k == "uid"}
                 rc = lib.sage_queue_unlink(self._transport.encode(), self._name.encode(),
                                            _lib.options_array(owner))
+                if rc == -errno.ENOTSUP:  # no unlink op: destroy through a handle of our own
+                    rc = self._destroy_by_name()
                 if rc not in (0, -errno.ENOENT):
                     raise self._error(rc, op)
             self._destroyed = op == "destroy"
@@ -1351,6 +1388,21 @@ class SageQueue:
         if rc < 0:
             raise self._error(rc, op)
         return True
+
+    def _destroy_by_name(self) -> int:
+        """Removes the queue's name through a second handle (destroy is
+        mandatory; unlink, the usual way, is optional). 0 or -errno. Opens
+        with this handle's own options, which every transport took: if the
+        queue went meanwhile, that makes a new one, destroyed at once."""
+        other = SageQueue.__new__(SageQueue)
+        other._init_state()
+        other._name = self._name
+        try:
+            other._open(self._name, self._transport, dict(self._handle_options))
+        except SageQueueError as exc:
+            return exc.code if exc.code < 0 else -errno.EIO
+        other._shut("destroy")
+        return 0
 
     def _busy(self) -> bool:
         """Whether calls are inside the handle: counted in _calls, or gets

@@ -131,6 +131,7 @@ struct queue_view {
   int32_t pids[64]; /* live attached pids (first 64) */
   int npids;        /* live attachment count (may exceed 64) */
   int pids_known;   /* 0: the transport counts attachments, names none */
+  int observing;    /* 1: read in observe mode; 0: through a normal handle */
 };
 
 enum queue_state {
@@ -142,9 +143,13 @@ enum queue_state {
 };
 
 /* Opens queue `name` of user `uid` to observe only: read-only, not counted
- * as an attachment; put/get on it fail with -EPERM. */
+ * as an attachment; put/get on it fail with -EPERM. A transport without
+ * SAGE_CAP_OBSERVE is opened as a normal handle (create=never) instead:
+ * *observing says which. */
 int queue_open_observer(const char *transport, const char *name, uint32_t uid,
-                        sage_queue **q);
+                        sage_queue **q, int *observing);
+/* The line to show when a queue could not be read in observe mode. */
+void queue_observe_note(const char *transport, char *buf, size_t cap);
 /* Opens `name` of user `uid` to observe only (attach=0), reads stats and
  * attachments, closes it. Fills v (v->rc and v->error on failure) and
  * returns v->rc. */

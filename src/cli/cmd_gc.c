@@ -49,7 +49,8 @@ static int selected(const struct gc_args *a, const char *name) {
 static int remove_stale(const char *transport, const struct queue_view *v) {
   char uid_text[16];
   snprintf(uid_text, sizeof uid_text, "%u", v->owner_uid);
-  const char *opts[] = {"only_if_stale", "1", "uid", uid_text, NULL};
+  const char *opts[] = {SAGE_UNLINK_ONLY_IF_STALE, "1", SAGE_OPTION_UID,
+                        uid_text, NULL};
   return sage_queue_unlink(transport, v->name, opts);
 }
 

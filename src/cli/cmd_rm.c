@@ -29,20 +29,20 @@ struct rm_result {
  * Without --force the transport re-checks attachments under its own lock
  * ("unless_attached"), so a process attaching after our check is safe. */
 static int unlink_queue(const char *transport, const char *name, uint32_t uid,
-                        int corrupt, int force) {
+                        int corrupt, int force, int observing) {
   char uid_text[16];
   snprintf(uid_text, sizeof uid_text, "%u", uid);
   const char *opts[7];
   size_t n = 0;
   if (corrupt) {
-    opts[n++] = "force";
+    opts[n++] = SAGE_UNLINK_FORCE;
     opts[n++] = "1";
-  } else if (!force) {
-    opts[n++] = "unless_attached";
+  } else if (!force && observing) { /* else the transport cannot tell */
+    opts[n++] = SAGE_UNLINK_UNLESS_ATTACHED;
     opts[n++] = "1";
   }
   if (uid != (uint32_t)geteuid()) {
-    opts[n++] = "uid";
+    opts[n++] = SAGE_OPTION_UID;
     opts[n++] = uid_text;
   }
   opts[n] = NULL;
@@ -71,7 +71,7 @@ static void remove_one(const char *transport, const char *name,
              v->npids == 1 ? "it" : "them");
     return;
   }
-  rc = unlink_queue(transport, name, a->uid, corrupt, a->force);
+  rc = unlink_queue(transport, name, a->uid, corrupt, a->force, v->observing);
   if (rc != 0) {
     const char *detail = sage_last_error();
     snprintf(res->error, sizeof res->error, "%s",
@@ -92,6 +92,10 @@ static void print_human(const struct queue_view *v,
   if (v->npids > 0) {
     queue_pids_text(v, pids, sizeof pids);
     printf(" (still attached, working on until they close: %s)", pids);
+  } else if (!v->observing) {
+    printf(" (transport %s cannot say who has it open: whoever does keeps "
+           "it until they close it)",
+           v->transport);
   }
   putchar('\n');
 }

@@ -28,6 +28,7 @@ struct stat_args {
   int watch;
   double interval_s;
   uint64_t count; /* frames to show when watching; 0: until stopped */
+  int observing;  /* see queue_open_observer */
 };
 
 /* One reading of the queue. */
@@ -114,8 +115,9 @@ static void print_json(const char *transport, const struct stat_args *a,
   json_string(stdout, owner);
   json_key(stdout, "state", 0);
   json_string(stdout, queue_state_name(state));
-  printf(", \"stale\": %s, \"pids\": [",
-         state == QUEUE_STALE ? "true" : "false");
+  printf(", \"stale\": %s, \"observed\": %s, \"pids\": [",
+         state == QUEUE_STALE ? "true" : "false",
+         a->observing ? "true" : "false");
   for (int i = 0; i < s->npids && i < MAX_PIDS; i++)
     printf("%s%d", i ? ", " : "", (int)s->pids[i]);
   printf("], \"stats\": {");
@@ -174,6 +176,11 @@ static void print_heading(const char *transport, const struct stat_args *a,
          queue_state_name(queue_stats_state(&s->st)),
          (unsigned long long)s->st.attached, pids[0] ? " (pids " : "", pids,
          pids[0] ? ")" : "", (unsigned long long)s->st.stale_attached);
+  if (!a->observing) {
+    char note[256];
+    queue_observe_note(transport, note, sizeof note);
+    printf("note: %s\n", note);
+  }
 }
 
 static void print_rates(const struct rates *r) {
@@ -292,7 +299,7 @@ static int run(int argc, char **argv, const struct cli_opts *global) {
   if (rc != EXIT_OK)
     return rc;
   sage_queue *q;
-  rc = queue_open_observer(opts.transport, a.name, a.uid, &q);
+  rc = queue_open_observer(opts.transport, a.name, a.uid, &q, &a.observing);
   if (rc != 0)
     return cli_error(a.name, rc);
   rc = watch_queue(q, &a, &opts);

@@ -36,6 +36,7 @@ CLI_TESTS = \
 	tests/cli/gc.sh \
 	tests/cli/bench.sh \
 	tests/cli/check_plugin.sh \
+	tests/cli/posixmq.sh \
 	tests/cli/usage.sh
 TESTS += $(CLI_TESTS)
 EXTRA_DIST += $(CLI_TESTS) tests/cli/lib.sh

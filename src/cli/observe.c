@@ -18,14 +18,25 @@ static void remember_error(struct queue_view *v, int rc) {
 }
 
 int queue_open_observer(const char *transport, const char *name, uint32_t uid,
-                        sage_queue **q) {
+                        sage_queue **q, int *observing) {
   char uid_text[16];
   snprintf(uid_text, sizeof uid_text, "%u", uid);
+  int64_t caps = sage_transport_capabilities(sage_transport_choose(transport));
+  *observing = caps > 0 && (caps & SAGE_CAP_OBSERVE);
   /* Only name another user's queue explicitly: a transport without user
    * namespaces need not know the "uid" option. */
   int own = uid == (uint32_t)geteuid();
-  const char *options[] = {"attach", "0", own ? NULL : "uid", uid_text, NULL};
+  const char *options[] = {*observing ? SAGE_OPTION_ATTACH : SAGE_OPTION_CREATE,
+                           *observing ? "0" : SAGE_CREATE_NEVER,
+                           own ? NULL : SAGE_OPTION_UID, uid_text, NULL};
   return sage_queue_open(transport, name, options, q);
+}
+
+void queue_observe_note(const char *transport, char *buf, size_t cap) {
+  snprintf(buf, cap,
+           "transport %s has no observe mode: the queue was read through an "
+           "ordinary handle, and the transport cannot say who has it open",
+           sage_transport_choose(transport));
 }
 
 int queue_observe(const char *transport, const char *name, uint32_t uid,
@@ -34,7 +45,7 @@ int queue_observe(const char *transport, const char *name, uint32_t uid,
                            .owner_uid = uid};
   snprintf(v->name, sizeof v->name, "%s", name);
   sage_queue *q;
-  int rc = queue_open_observer(transport, name, uid, &q);
+  int rc = queue_open_observer(transport, name, uid, &q, &v->observing);
   if (rc != 0) {
     remember_error(v, rc);
     return rc;
