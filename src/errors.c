@@ -24,7 +24,7 @@ static _Thread_local struct {
   char text[DETAIL_MAX];
   int has_pending;
   int has_staged;          /* a plugin set `staged` in the current call */
-  int last_result;         /* sage_last_result() */
+  int last_put;            /* sage_last_put_result() */
   char staged[DETAIL_MAX]; /* see sage__stage_detail */
   struct pending_detail pending;
 } tls;
@@ -80,16 +80,19 @@ void sage__stage_detail(const char *text) {
 
 void sage__plugin_call_begin(void) {
   tls.has_staged = 0;
-  tls.last_result = 1;
 }
 
-int sage__call_end(int rc) {
-  tls.last_result = rc;
+void sage__put_begin(void) {
+  tls.last_put = 1;
+}
+
+int sage__put_end(int rc) {
+  tls.last_put = rc;
   return rc;
 }
 
-SAGE_API int sage_last_result(void) {
-  return tls.last_result;
+SAGE_API int sage_last_put_result(void) {
+  return tls.last_put;
 }
 
 int sage__detail_commit(void) {

@@ -28,8 +28,9 @@ void sage__set_detail(const char *text);
  * succeeds drops what it staged. */
 void sage__stage_detail(const char *text);
 void sage__plugin_call_begin(void);
-/* Records a queue call's result for sage_last_result(); returns rc. */
-int sage__call_end(int rc);
+/* Bracket sage_queue_put for sage_last_put_result(); end returns rc. */
+void sage__put_begin(void);
+int sage__put_end(int rc);
 /* SAGE_EBADPLUGIN (reason in why) when caps declares a capability whose
  * ops (SAGE_CAPABILITIES) the table lacks. */
 int sage__capabilities_check(uint64_t caps,

@@ -55,12 +55,12 @@ static int bad_queue_name(const char *name) {
 static int op_result(const sage_queue *q, const char *op, int rc) {
   if (rc < 0 && !sage__detail_commit())
     sage__fail_lazy(rc, op, q->serial, q->name, q->plugin->name);
-  return sage__call_end(rc);
+  return rc;
 }
 
 static int no_op(const sage_queue *q, const char *op) {
-  return sage__call_end(sage__fail(
-      -ENOTSUP, "transport '%s' does not support %s", q->plugin->name, op));
+  return sage__fail(-ENOTSUP, "transport '%s' does not support %s",
+                    q->plugin->name, op);
 }
 
 #define CHECK_Q(q)                                                             \
@@ -104,10 +104,11 @@ SAGE_API int sage_queue_open(const char *transport, const char *name,
 SAGE_API int sage_queue_put(sage_queue *q, const void *data, size_t len,
                             int64_t timeout_ns) {
   CHECK_Q(q);
+  sage__put_begin();
   if (data == NULL && len > 0)
     return sage__fail(-EINVAL, "put: data is NULL");
-  return op_result(q, "put",
-                   q->plugin->ops->put(q->tq, data, len, WAIT(q, timeout_ns)));
+  return sage__put_end(op_result(
+      q, "put", q->plugin->ops->put(q->tq, data, len, WAIT(q, timeout_ns))));
 }
 
 SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,

@@ -68,14 +68,13 @@ SAGE_API const char *sage_strerror(int code);
  * thread's next failing call. */
 SAGE_API const char *sage_last_error(void);
 
-/* What the calling thread's most recent queue call (sage_queue_put, _get,
- * _put_batch, ...) returned, or 1 while that call has begun and not yet
- * returned (or failed its argument checks). For bindings in which an
- * asynchronous exception can replace a call's return value (Python's
- * KeyboardInterrupt right after a ctypes call): read it before making any
- * other queue call on this thread and it tells whether that call did its
- * work (0) or not. */
-SAGE_API int sage_last_result(void);
+/* What the calling thread's most recent sage_queue_put returned, or 1
+ * while it has begun and not returned (or failed its argument checks). For
+ * bindings in which an asynchronous exception can replace a call's return
+ * value (Python's KeyboardInterrupt right after a ctypes call): read it
+ * before this thread puts again and it tells whether that put went in (0)
+ * or not. No other call changes it. */
+SAGE_API int sage_last_put_result(void);
 
 /* Library version string, e.g. "0.1.0", and the host ABI version. */
 SAGE_API const char *sage_version(void);

@@ -52,7 +52,7 @@ LIST_CB = _c.CFUNCTYPE(_c.c_int, _c.c_char_p, _c.c_uint32, _c.c_void_p)
 _SIGNATURES = {
     "sage_strerror": (_c.c_char_p, [_c.c_int]),
     "sage_last_error": (_c.c_char_p, []),
-    "sage_last_result": (_c.c_int, []),
+    "sage_last_put_result": (_c.c_int, []),
     "sage_version": (_c.c_char_p, []),
     "sage_abi_version": (_c.c_uint32, []),
     "sage_transport_choose": (_c.c_char_p, [_c.c_char_p]),
@@ -120,7 +120,7 @@ def _candidates() -> list[str]:
     return found
 
 
-_UNCHECKED = frozenset({"sage_plugins_status", "sage_last_result"})
+_UNCHECKED = frozenset({"sage_plugins_status", "sage_last_put_result"})
 
 
 def _bind(lib: ctypes.CDLL, checked: bool = False) -> ctypes.CDLL:

@@ -1524,7 +1524,7 @@ def _settle_put(exc: BaseException, called: bool) -> None:
 
     `called` is set right before the C put, after every argument is
     computed, so no asynchronous exception can land between the two; once
-    the call began, sage_last_result() is its outcome even when an
+    the call began, sage_last_put_result() is its outcome even when an
     exception (KeyboardInterrupt as it returned) replaced the return value,
     since no other queue call runs on this thread in between."""
     if "done" not in vars(exc):
@@ -1605,7 +1605,7 @@ def _bind_hot_paths() -> None:
     global _put, _get, _put_batch, _get_batch, _reserve, _commit, _cancel, _peek, _release
     global _last_result
     lib = _lib.lib()
-    _last_result = lib.sage_last_result
+    _last_result = lib.sage_last_put_result
     _put, _get = _lib.fast().sage_queue_put, _lib.fast().sage_queue_get
     _put_batch, _get_batch = lib.sage_queue_put_batch, lib.sage_queue_get_batch
     _reserve, _commit, _cancel = lib.sage_queue_reserve, lib.sage_queue_commit, lib.sage_queue_cancel
