@@ -11,8 +11,9 @@
  *    appended; the host refuses a plugin whose minor is newer than its own and
  *    calls an optional op only when the plugin's ops `size` covers it.
  *
- * The full reference, with a worked transport, is sage-transport(7); the
- * shortest correct transport is the plugin template (docs/PLUGINS.md).
+ * The full reference is sage-transport(7); the shortest correct transport
+ * is the plugin template, installed in <docdir>/plugin-template (the guide
+ * is <docdir>/PLUGINS.md).
  *
  * Errors: every op returns 0 (or a count where stated) on success and a
  * negative errno on failure, one of:
@@ -26,10 +27,12 @@
  *   -ENOTSUP    the queue cannot do this      -ENOMEM     allocation failed
  *   -ENOSPC     no room for the queue itself  -EBADMSG    corrupt or foreign
  *   -EINTR      a signal handler ran during a wait (see Waits)
- *   -ECANCELED  the operation was taken over (stall recovery)
+ *   -ECANCELED  put, put_batch or commit of a record that recovery took
+ *               over while its owner stalled (shm's stall_timeout_ms)
  *   -EMFILE, -ENFILE, -EUSERS  descriptor or attachment limits
  * Codes below -1000 belong to the host registry (sage/queue.h). Before
- * returning an error other than -EAGAIN/-ETIMEDOUT, call host->set_detail()
+ * returning an error other than -EAGAIN, -ETIMEDOUT or -EINTR (ordinary
+ * outcomes the host words itself), call host->set_detail()
  * with one line that names what is wrong: the queue, and the size, option
  * or value at fault ("option 'capacity': 100 is outside 4096..1G"). The
  * host writes a generic line when a plugin sets none.
@@ -38,18 +41,25 @@
  * forever, 0 never blocks (-EAGAIN), > 0 waits at most that long
  * (-ETIMEDOUT). Waits sleep (futex, mq_timedsend, ...), never busy-poll;
  * the sleep must be interruptible: a signal handler that runs during it
- * ends the op with -EINTR and nothing done, and the caller retries with the
- * time left. (So no pthread condition variables: pthread_cond_wait
- * restarts after a handler.) Plugins that declare SAGE_CAP_WAIT_FLAGS
+ * ends the op with -EINTR and nothing done (a batch: *done or *count says
+ * what was done before it), and the caller retries with the time left.
+ * (So no pthread condition variables: pthread_cond_wait restarts after a
+ * handler.) Plugins that declare SAGE_CAP_WAIT_FLAGS
  * also honour the SAGE_WAIT_* flags in timeout_ns below; the host strips
  * them for the others.
  *
  * Threads and fork: every op on one handle may be called from many threads
  * at once, except close/destroy, which the caller makes the handle's last
  * op. After fork() a child may use an inherited handle only if the plugin
- * says so in its docs; the hosts (the Python package) reopen by name in
- * the child instead, and a plugin must not let a child's use of an
- * inherited handle harm the parent's.
+ * says so in its docs (shm does); a child must be able to open queues by
+ * name even when the parent had threads inside the plugin (guard the
+ * plugin's own locks with pthread_atfork), and nothing a child does with
+ * an inherited handle may harm the parent's.
+ *
+ * Lifetime: the host loads a plugin once and keeps it loaded for the rest
+ * of the process once it has opened a queue with it; a plugin loaded only
+ * to read its descriptor (sage-queue plugins) may be unloaded again, and
+ * its entry may get a NULL or a real host then.
  */
 #ifndef SAGE_TRANSPORT_H
 #define SAGE_TRANSPORT_H
@@ -104,17 +114,19 @@ enum { SAGE_CAPABILITIES(SAGE_XX_CAP_FLAG) };
 #undef SAGE_XX_CAP_FLAG
 
 /* Standard open options: keys and values every transport understands
- * (values are strings). A transport that cannot honour one it is given
- * returns -EINVAL with a detail naming it; unknown keys are -EINVAL too,
- * except keys starting with "x-" (ignored), so hosts can pass hints.
- * Sizes take K/M/G (and KiB/MiB/GiB) suffixes, powers of 1024. */
+ * (values are strings; the host always passes complete key, value pairs).
+ * A bad value is -EINVAL; a standard option the transport cannot honour
+ * is -ENOTSUP; either way with a detail naming it. Unknown keys are
+ * -EINVAL, except keys starting with "x-" (ignored), so hosts can pass
+ * hints. Sizes take K/M/G (and KiB/MiB/GiB) suffixes, powers of 1024. */
 #define SAGE_OPTION_CREATE "create" /* one of: */
 #define SAGE_CREATE_AUTO "auto"     /* open, or create if missing (default) */
 #define SAGE_CREATE_NEVER "never"   /* open only: -ENOENT if missing */
 #define SAGE_CREATE_ALWAYS "always" /* create only: -EEXIST if present */
-/* Bytes of message storage for a new queue (ignored when opening an
- * existing one). Per-record overhead is the transport's: max_message
- * (struct sage_stats) is what one message may hold, at most capacity. */
+/* Bytes of storage for a new queue (ignored when opening an existing one),
+ * the transport's per-record overhead included: stats report it as
+ * `capacity`, and `max_message` (<= capacity) as the largest payload one
+ * message may have. */
 #define SAGE_OPTION_CAPACITY "capacity"
 /* Most messages queued at once, 0 for no bound but the capacity; needs
  * SAGE_CAP_ITEM_BOUND. */
@@ -144,7 +156,8 @@ enum { SAGE_CAPABILITIES(SAGE_XX_CAP_FLAG) };
 /* unlink: SAGE_OPTION_UID also applies. */
 
 /* Flags a host may add to timeout_ns of put, get, put_batch, get_batch,
- * reserve, peek (SAGE_CAP_WAIT_FLAGS) when it waits in slices (Python does, so
+ * reserve, peek (SAGE_CAP_WAIT_FLAGS), only ever on a positive timeout,
+ * when it waits in slices (Python does, so
  * that Ctrl-C is seen): SLICE: expiring this wait is not a timeout (do not
  * count it in `timeouts`); RESUMED: this call continues a wait an earlier
  * call counted (do not count it in blocked_puts/gets again). A wait counts
@@ -177,14 +190,17 @@ struct sage_host {
 };
 
 /* Shared statistics, counted for the queue as a whole (every handle, every
- * process). The host zeroes the struct and sets `size` (never smaller than
- * ABI 1.0's) before it calls stats(); a plugin fills the fields it knows,
+ * process). The host zeroes the struct and sets `size` before it calls
+ * stats(); since the host refuses plugins of a newer ABI minor, `size` is
+ * never smaller than the plugin's own sizeof(struct sage_stats), so a
+ * plugin may write its fields directly. It fills the fields it knows,
  * leaves the others zero and never writes `size`. Append-only.
  * Counting rules: a put or get counts in blocked_* when it had to sleep,
  * once per call however often it woke (and not again when RESUMED, see
  * SAGE_WAIT_*); it counts in `timeouts` when it returns -ETIMEDOUT (not
- * for a SLICE, nor for -EAGAIN with timeout 0). total_put counts messages
- * in the queue or taken; a batch counts each message. */
+ * for a SLICE, nor for -EAGAIN with timeout 0). A batch counts each
+ * message. At every quiet moment total_put == total_got + items +
+ * abandoned (messages given up because their owner died). */
 struct sage_stats {
   uint32_t size;
   uint32_t reserved;
