@@ -24,5 +24,8 @@ sageinclude_HEADERS = include/sage/transport.h include/sage/queue.h
 # The transport conformance suite, shared by the tests and sage-queue.
 noinst_LTLIBRARIES += src/libsage_conformance.la
 src_libsage_conformance_la_SOURCES = \
-	src/conformance/conformance.h src/conformance/conformance.c
+	src/conformance/conformance.h src/conformance/conformance.c \
+	src/conformance/check.h src/conformance/check_util.c \
+	src/conformance/check_admin.c src/conformance/check_rules.c \
+	src/conformance/check_process.c
 src_libsage_conformance_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src

@@ -198,3 +198,14 @@ tests_test_shm_review_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
 tests_test_shm_review_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 endif
 endif
+
+# --- conformance mutants (issue 13) ---------------------------------------
+# sage-sloppy: forwards to the plugin in $SAGE_SLOPPY_BASE (shm) with one
+# rule of sage/transport.h broken as $SAGE_SLOPPY says; test_conformance
+# checks that each conformance check fails against its mutation.
+check_LTLIBRARIES += tests/fixtures/sage-sloppy.la
+tests_fixtures_sage_sloppy_la_SOURCES = tests/fixtures/sloppy_transport.c
+tests_fixtures_sage_sloppy_la_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
+tests_fixtures_sage_sloppy_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+tests_fixtures_sage_sloppy_la_LIBADD = $(PTHREAD_LIBS)
+# --- end conformance mutants ------------------------------------------------

@@ -149,7 +149,8 @@ enum { SAGE_CAPABILITIES(SAGE_XX_CAP_FLAG) };
 /* unlink: "1": -EBUSY if any live process is attached (checked under the
  * transport's own lock, so one attaching meanwhile is safe). */
 #define SAGE_UNLINK_UNLESS_ATTACHED "unless_attached"
-/* unlink: "1": -EBUSY unless every attachment's process is dead. */
+/* unlink: "1": -EBUSY unless the queue has attachments and every one's
+ * process is dead (an idle queue, with none, is not stale). */
 #define SAGE_UNLINK_ONLY_IF_STALE "only_if_stale"
 /* unlink: "1": remove without validating (a corrupt queue). */
 #define SAGE_UNLINK_FORCE "force"

@@ -285,8 +285,13 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
     struct claim c;
     size_t first_len;
     rc = claim(q, &lane, cap, max, deadline, mode, &c, &first_len);
-    if (rc == -EMSGSIZE)
+    if (rc == -EMSGSIZE) {
       lens[0] = first_len;
+      sage_plugin_fail(rc,
+                       "the next message in queue '%s' is %zu bytes, more "
+                       "than the %zu-byte buffer (it stays queued)",
+                       q->name, first_len, cap);
+    }
     if (rc != 0)
       break;
     struct shm_lane *shared = shm_lane_shared(q, lane);

@@ -1,7 +1,7 @@
 /* Transport conformance checks, over the flat API only. */
 #include "config.h"
 
-#include "conformance.h"
+#include "check.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,114 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CAPACITY 65536
-#define MS 1000000ll
-
-static enum conf_result fail(struct conf_ctx *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static enum conf_result fail(struct conf_ctx *c, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(c->why, sizeof c->why, fmt, ap);
-  va_end(ap);
-  const char *detail = sage_last_error();
-  if (n > 0 && (size_t)n < sizeof c->why && detail[0] != '\0')
-    snprintf(c->why + n, sizeof c->why - (size_t)n, " [last error detail: %s]",
-             detail);
-  return CONF_FAIL;
-}
-
-#define CHECK(ctx, cond, ...)                                                  \
-  do {                                                                         \
-    if (!(cond))                                                               \
-      return fail(ctx, __VA_ARGS__);                                           \
-  } while (0)
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void unique_name(char *buf, size_t cap, const char *tag) {
-  static _Atomic unsigned counter;
-  snprintf(buf, cap, "conf-%d-%s-%u", (int)getpid(), tag,
-           atomic_fetch_add(&counter, 1));
-}
-
-static void track(struct conf_ctx *c, sage_queue *q) {
-  for (int i = 0; i < CONF_MAX_HANDLES; i++)
-    if (c->open[i] == NULL) {
-      c->open[i] = q;
-      return;
-    }
-}
-
-static void untrack(struct conf_ctx *c, sage_queue *q) {
-  for (int i = 0; i < CONF_MAX_HANDLES; i++)
-    if (c->open[i] == q)
-      c->open[i] = NULL;
-}
-
-/* Closes or destroys a handle the check is done with. */
-static int conf_close(struct conf_ctx *c, sage_queue *q) {
-  untrack(c, q);
-  return sage_queue_close(q);
-}
-
-static int conf_destroy(struct conf_ctx *c, sage_queue *q) {
-  untrack(c, q);
-  return sage_queue_destroy(q);
-}
-
-/* Opens an existing queue (create=never), tracked like open_fresh's. */
-static int conf_reopen(struct conf_ctx *c, const char *name, sage_queue **q) {
-  const char *opts[] = {"create", "never", NULL};
-  int rc = sage_queue_open(c->transport, name, opts, q);
-  if (rc == 0)
-    track(c, *q);
-  return rc;
-}
-
-/* Opens a fresh queue; capacity and max_items as given (0: default). */
-static int open_fresh(struct conf_ctx *c, const char *tag, size_t capacity,
-                      size_t max_items, sage_queue **q, char *name,
-                      size_t name_cap) {
-  char cap_s[32], items_s[32];
-  const char *opts[8];
-  size_t n = 0;
-  opts[n++] = "create";
-  opts[n++] = "always";
-  if (capacity) {
-    snprintf(cap_s, sizeof cap_s, "%zu", capacity);
-    opts[n++] = "capacity";
-    opts[n++] = cap_s;
-  }
-  if (max_items) {
-    snprintf(items_s, sizeof items_s, "%zu", max_items);
-    opts[n++] = "max_items";
-    opts[n++] = items_s;
-  }
-  opts[n] = NULL;
-  unique_name(name, name_cap, tag);
-  int rc = sage_queue_open(c->transport, name, opts, q);
-  if (rc == 0)
-    track(c, *q);
-  return rc;
-}
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  sage_queue_stats(q, &st);
-  return st;
-}
-
-#define OPEN(c, tag, capacity, items, q, name)                                 \
-  do {                                                                         \
-    int rc_ = open_fresh(c, tag, capacity, items, q, name, sizeof name);       \
-    CHECK(c, rc_ == 0, "open %s: %s", tag, sage_strerror(rc_));                \
-  } while (0)
-
 static enum conf_result check_fifo(struct conf_ctx *c) {
   sage_queue *q;
   char name[128];
@@ -129,7 +21,7 @@ static enum conf_result check_fifo(struct conf_ctx *c) {
   enum { N = 500 };
   /* As many as the queue holds at once (its item bound, if any), in
    * blocks, so transports with small bounds are checked too. */
-  uint32_t block = (uint32_t)stats_of(q).max_items;
+  uint32_t block = (uint32_t)conf_stats(q).max_items;
   if (block == 0 || block > N)
     block = N;
   for (uint32_t first = 0; first < N; first += block) {
@@ -159,7 +51,7 @@ static enum conf_result check_all_sizes(struct conf_ctx *c) {
   sage_queue *q;
   char name[128];
   OPEN(c, "sizes", 8192, 0, &q, name);
-  struct sage_stats st = stats_of(q);
+  struct sage_stats st = conf_stats(q);
   size_t max = st.max_message;
   CHECK(c, max > 0 && max <= 1 << 24, "max_message %zu", max);
   unsigned char *in = malloc(max + 1), *out = malloc(max + 1);
@@ -168,14 +60,15 @@ static enum conf_result check_all_sizes(struct conf_ctx *c) {
     int rc = sage_queue_put(q, in, len, 1000 * MS);
     if (rc != 0) {
       free(in), free(out);
-      return fail(c, "put of %zu bytes (max %zu): %s", len, max,
-                  sage_strerror(rc));
+      return conf_fail(c, "put of %zu bytes (max %zu): %s", len, max,
+                       sage_strerror(rc));
     }
     size_t got = 0;
     rc = sage_queue_get(q, out, max, &got, 1000 * MS);
     if (rc != 0 || got != len || memcmp(in, out, len) != 0) {
       free(in), free(out);
-      return fail(c, "get of %zu bytes: rc %d, got %zu bytes", len, rc, got);
+      return conf_fail(c, "get of %zu bytes: rc %d, got %zu bytes", len, rc,
+                       got);
     }
   }
   free(in);
@@ -188,18 +81,18 @@ static enum conf_result check_emsgsize(struct conf_ctx *c) {
   sage_queue *q;
   char name[128];
   OPEN(c, "emsgsize", 8192, 0, &q, name);
-  size_t max = stats_of(q).max_message;
+  size_t max = conf_stats(q).max_message;
   char *big = calloc(1, max + 1);
-  int64_t t0 = now_ns();
+  int64_t t0 = conf_now_ns();
   int rc = sage_queue_put(q, big, max + 1, -1); /* must not block */
-  int64_t took = now_ns() - t0;
+  int64_t took = conf_now_ns() - t0;
   free(big);
   CHECK(c, rc == -EMSGSIZE, "oversize put returned %d", rc);
   CHECK(c, took < 500 * MS, "oversize put took %lld ms",
         (long long)(took / MS));
   CHECK(c, strstr(sage_last_error(), "byte") != NULL,
         "detail should report the size: '%s'", sage_last_error());
-  CHECK(c, stats_of(q).items == 0, "queue changed by a refused put");
+  CHECK(c, conf_stats(q).items == 0, "queue changed by a refused put");
   char msg[100] = "0123456789", small[4];
   CHECK(c, sage_queue_put(q, msg, sizeof msg, 0) == 0, "put");
   size_t len = 0;
@@ -238,18 +131,18 @@ static enum conf_result check_timeouts(struct conf_ctx *c) {
   OPEN(c, "timeouts", 4096, 0, &q, name);
   const int64_t timeout = 150 * MS, slack = 250 * MS;
   size_t len;
-  int64_t t0 = now_ns();
+  int64_t t0 = conf_now_ns();
   int rc = sage_queue_get(q, buf, sizeof buf, &len, timeout);
-  int64_t took = now_ns() - t0;
+  int64_t took = conf_now_ns() - t0;
   CHECK(c, rc == -ETIMEDOUT, "get on empty returned %d", rc);
   CHECK(c, took >= timeout && took < timeout + slack,
         "get timed out after %lld ms, want %lld", (long long)(took / MS),
         (long long)(timeout / MS));
   while (sage_queue_put(q, buf, sizeof buf, 0) == 0)
     ;
-  t0 = now_ns();
+  t0 = conf_now_ns();
   rc = sage_queue_put(q, buf, sizeof buf, timeout);
-  took = now_ns() - t0;
+  took = conf_now_ns() - t0;
   CHECK(c, rc == -ETIMEDOUT, "put on full returned %d", rc);
   CHECK(c, took >= timeout && took < timeout + slack,
         "put timed out after %lld ms", (long long)(took / MS));
@@ -261,7 +154,7 @@ static enum conf_result check_stats(struct conf_ctx *c) {
   sage_queue *q;
   char name[128], buf[256] = {0};
   OPEN(c, "stats", CAPACITY, 0, &q, name);
-  struct sage_stats st = stats_of(q);
+  struct sage_stats st = conf_stats(q);
   CHECK(c, st.capacity >= CAPACITY / 2, "capacity %llu",
         (unsigned long long)st.capacity);
   for (int i = 0; i < 10; i++)
@@ -269,7 +162,7 @@ static enum conf_result check_stats(struct conf_ctx *c) {
   size_t len;
   for (int i = 0; i < 4; i++)
     CHECK(c, sage_queue_get(q, buf, sizeof buf, &len, 0) == 0, "get");
-  st = stats_of(q);
+  st = conf_stats(q);
   CHECK(c, st.total_put == 10 && st.total_got == 4 && st.items == 6,
         "put %llu got %llu items %llu", (unsigned long long)st.total_put,
         (unsigned long long)st.total_got, (unsigned long long)st.items);
@@ -375,7 +268,7 @@ static void *delayed_put(void *arg) {
   struct waker *w = arg;
   struct timespec ts = {0, (long)w->delay_ns};
   nanosleep(&ts, NULL);
-  w->put_at = now_ns();
+  w->put_at = conf_now_ns();
   sage_queue_put(w->q, "wake", 4, 1000 * MS);
   return NULL;
 }
@@ -389,7 +282,7 @@ static enum conf_result check_blocking_wakeup(struct conf_ctx *c) {
   pthread_create(&t, NULL, delayed_put, &w);
   size_t len;
   int rc = sage_queue_get(q, buf, sizeof buf, &len, 5000 * MS);
-  int64_t woke = now_ns();
+  int64_t woke = conf_now_ns();
   pthread_join(t, NULL);
   CHECK(c, rc == 0 && len == 4, "blocked get: rc %d", rc);
   CHECK(c, woke - w.put_at < 200 * MS, "woke %lld ms after the put",
@@ -450,7 +343,7 @@ static enum conf_result check_item_bound(struct conf_ctx *c) {
   for (int i = 0; i < 4; i++)
     CHECK(c, sage_queue_put(q, buf, 1, 0) == 0, "put %d", i);
   CHECK(c, sage_queue_put(q, buf, 1, 0) == -EAGAIN, "5th put with max_items=4");
-  CHECK(c, stats_of(q).max_items == 4, "max_items not reported");
+  CHECK(c, conf_stats(q).max_items == 4, "max_items not reported");
   conf_destroy(c, q);
   return CONF_PASS;
 }
@@ -458,18 +351,18 @@ static enum conf_result check_item_bound(struct conf_ctx *c) {
 static enum conf_result check_options(struct conf_ctx *c) {
   sage_queue *q;
   char name[128];
-  unique_name(name, sizeof name, "opts");
+  conf_unique_name(name, sizeof name, "opts");
   const char *bad[] = {"no_such_option", "1", NULL};
   int rc = sage_queue_open(c->transport, name, bad, &q);
   if (rc == 0)
-    track(c, q);
+    conf_track(c, q);
   CHECK(c, rc == -EINVAL, "unknown option accepted: %d", rc);
   CHECK(c, strstr(sage_last_error(), "no_such_option") != NULL,
         "detail should name the option: '%s'", sage_last_error());
   const char *custom[] = {"x-test-key", "1", "create", "always", NULL};
   rc = sage_queue_open(c->transport, name, custom, &q);
   CHECK(c, rc == 0, "x- option refused: %s", sage_strerror(rc));
-  track(c, q);
+  conf_track(c, q);
   conf_destroy(c, q);
   rc = conf_reopen(c, name, &q);
   CHECK(c, rc == -ENOENT, "create=never on a missing queue: %d", rc);
@@ -506,9 +399,9 @@ static enum conf_result check_tasks(struct conf_ctx *c) {
   CHECK(c, rc == 0, "join on a new queue: %d", rc);
   for (int i = 0; i < 3; i++)
     CHECK(c, sage_queue_put(q, "t", 1, 0) == 0, "put");
-  int64_t t0 = now_ns();
+  int64_t t0 = conf_now_ns();
   rc = sage_queue_join(q, 100 * MS);
-  CHECK(c, rc == -ETIMEDOUT && now_ns() - t0 >= 100 * MS,
+  CHECK(c, rc == -ETIMEDOUT && conf_now_ns() - t0 >= 100 * MS,
         "join with 3 unfinished: %d", rc);
   size_t len;
   for (int i = 0; i < 3; i++)
@@ -552,6 +445,36 @@ const struct conf_check sage_conformance_checks[] = {
      check_two_handles},
     {"tasks", "task_done/join account for every message; over-calls fail", 0,
      check_tasks},
+    {"create_options", "create=always/never/auto: -EEXIST, -ENOENT, create", 0,
+     conf_check_create_options},
+    {"refused_options", "bad or unhonoured options: -EINVAL naming them", 0,
+     conf_check_refused_options},
+    {"error_detail", "errors name the queue and the size or option at fault", 0,
+     conf_check_error_detail},
+    {"max_message", "max_message <= capacity and fits an empty queue", 0,
+     conf_check_max_message},
+    {"stats_fields", "stats fields agree with each other and with this process",
+     0, conf_check_stats_fields},
+    {"stats_counting", "blocked_* count a wait once; timeouts only -ETIMEDOUT",
+     SAGE_CAP_BLOCKING, conf_check_stats_counting},
+    {"wait_flags", "SAGE_WAIT_SLICE/RESUMED are not counted as timeout/blocked",
+     SAGE_CAP_WAIT_FLAGS, conf_check_wait_flags},
+    {"list", "list shows a created queue; a nonzero callback stops it", 0,
+     conf_check_list},
+    {"unlink", "unlink removes by name; -ENOENT; unless_attached refuses", 0,
+     conf_check_unlink},
+    {"depth", "depth agrees with stats items and bytes_used", 0,
+     conf_check_depth},
+    {"attachments", "attachments list our pid; attached counts open handles", 0,
+     conf_check_attachments},
+    {"observe", "attach=0: stats work, not counted, put/get -EPERM",
+     SAGE_CAP_OBSERVE, conf_check_observe},
+    {"eintr", "a wait forever returns -EINTR when a signal handler runs",
+     SAGE_CAP_BLOCKING, conf_check_eintr},
+    {"fork", "a forked child reopens by name and puts; parent unharmed",
+     SAGE_CAP_CROSS_PROCESS, conf_check_fork},
+    {"cross_process", "two processes exchange messages both ways",
+     SAGE_CAP_CROSS_PROCESS, conf_check_cross_process},
 };
 const size_t sage_conformance_count =
     sizeof sage_conformance_checks / sizeof sage_conformance_checks[0];
@@ -583,6 +506,7 @@ enum conf_result sage_conformance_run(struct conf_ctx *ctx,
     missing_caps(ctx, missing);
     return CONF_SKIP;
   }
+  conf_detail_mark(ctx->transport);
   enum conf_result res = check->run(ctx);
   for (int i = 0; i < CONF_MAX_HANDLES; i++)
     if (ctx->open[i] != NULL) {
