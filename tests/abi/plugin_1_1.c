@@ -1,10 +1,11 @@
 /* ABI fixture "abi11": the same transport built against the SIMULATED 1.1
- * header (tests/abi/transport_1_1.h), declaring minor 1 and implementing
+ * header (generated from the live one by tests/abi/local.mk), declaring
+ * minor 1 and implementing
  * the op 1.1 appends (purge). A 1.0 host must refuse it by name and
  * reason; a 1.1 host must load it and call purge. */
 #include "config.h"
 
-#include "transport_1_1.h"
+#include <sage/transport.h> /* the 1.1 one: -I tests/abi/abi11 */
 
 #include "tiny_queue.c"
 

@@ -19,7 +19,7 @@
 #include "internal.h"
 
 _Static_assert(SAGE_TRANSPORT_ABI_MINOR == 1,
-               "this host must be built against tests/abi/transport_1_1.h");
+               "this host must be built against the simulated 1.1 header");
 
 /* What the 1.1 flat API would add: sage_queue_purge, by queue name. */
 static int purge(const char *transport, const char *name, uint64_t *removed) {
