@@ -3,7 +3,7 @@
 #  transport_1_0.h  frozen copy of include/sage/transport.h at ABI 1.0;
 #                   never edit it
 #  abi11/sage/transport.h  generated from the live header + one
-#                   appended optional op (purge_op.h) + minor 1: a
+#                   appended optional op (purge_op.in) + minor 1: a
 #                   simulated next minor that never drifts from the live one
 #  sage-abi10.so    fixture transport built against transport_1_0.h
 #  sage-abi11.so    the same built against the 1.1 header, with purge
@@ -45,15 +45,15 @@ ABI11_HEADER = tests/abi/abi11/sage/transport.h
 BUILT_SOURCES += $(ABI11_HEADER)
 CLEANFILES += $(ABI11_HEADER)
 $(ABI11_HEADER): $(top_srcdir)/include/sage/transport.h \
-		$(top_srcdir)/tests/abi/purge_op.h
+		$(top_srcdir)/tests/abi/purge_op.in
 	$(AM_V_GEN)$(MKDIR_P) $(@D) && \
 	sed -e 's/^#define SAGE_TRANSPORT_ABI_MINOR 0$$/#define SAGE_TRANSPORT_ABI_MINOR 1/' \
-	    -e '/^  int (\*join)(sage_transport_queue \*q, int64_t timeout_ns);$$/r $(top_srcdir)/tests/abi/purge_op.h' \
+	    -e '/^  int (\*join)(sage_transport_queue \*q, int64_t timeout_ns);$$/r $(top_srcdir)/tests/abi/purge_op.in' \
 	    $(top_srcdir)/include/sage/transport.h > $@.tmp && \
 	grep -q '^#define SAGE_TRANSPORT_ABI_MINOR 1$$' $@.tmp && \
 	grep -q '(\*purge)' $@.tmp && mv $@.tmp $@
 
 EXTRA_DIST += tests/abi/tiny_queue.c tests/abi/transport_1_0.h \
-	tests/abi/purge_op.h \
+	tests/abi/purge_op.in \
 	tests/abi/abi_check.h tests/abi/abi_layout.h tests/abi/fields_1_0.h \
 	tests/abi/layout_table.h
