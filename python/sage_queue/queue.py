@@ -121,6 +121,10 @@ def _after_fork_in_child() -> None:
     for q in list(_live):
         q._close_lock = threading.Lock()
         q._calls, q._bufs = 0, len(q._pool)
+        # Messages the parent held are the parent's to hand over: a copy
+        # here would deliver them twice.
+        q._held.clear()
+        q._gh = q._h
         if not q._caps & _CAP_CROSS_PROCESS:
             # The child has a private copy of an in-process queue: using it
             # would put into (and take from) nobody's queue. The inherited
@@ -131,6 +135,7 @@ def _after_fork_in_child() -> None:
     for q in list(_reaping.values()):
         q._close_lock = threading.Lock()
         q._calls, q._bufs = 0, len(q._pool)
+        q._held.clear()  # the parent's: it gives them back
         q._reap_now()
 
 
@@ -204,7 +209,7 @@ class _RecvBuffer:
     """A reusable receive buffer, used by one thread at a time."""
 
     __slots__ = ("data", "view", "address", "capacity", "length", "length_ptr", "_pin",
-                 "n", "last")
+                 "n", "last", "alone")
 
     def __init__(self, size: int) -> None:
         self.data = bytearray(size)
@@ -219,6 +224,8 @@ class _RecvBuffer:
         # older message's), and one of the same size reuses it.
         self.n = 0
         self.last = self.view[:0]
+        # (self,): `pool += buf.alone` puts it back with no call (see _get).
+        self.alone = (self,)
 
 
 def _has_auto_cleanup(transport: Optional[str]) -> bool:
@@ -635,6 +642,7 @@ class SageQueue:
         allows, else assembled and put."""
         if size > self._max_message:
             raise self._too_big(size)
+        token = None  # a reservation's token, on the zero-copy path
         self._calls += 1
         try:
             h = self._h
@@ -642,20 +650,17 @@ class SageQueue:
                 raise self._closed_error()
             if self._zero_copy and _ser.buffers_size(buffers) >= _OOB:
                 token = ctypes.c_uint64(_NO_TOKEN)
-                try:
-                    if self._write_in_place(h, token, head, buffers, size, offsets, block,
-                                            timeout):
-                        return
-                except BaseException as exc:
-                    # Reserved and not committed: give the room back (if it
-                    # was committed, this fails harmlessly with -EINVAL:
-                    # the message went in).
-                    if token.value != _NO_TOKEN:
-                        exc.done = 1 if _cancel(h, token) else 0
-                    raise
+                if self._write_in_place(h, token, head, buffers, size, offsets, block, timeout):
+                    return
             self._put_timed(h, self._flatten(size, head, buffers, offsets), block, timeout)
         except BaseException as exc:
-            _settle_put(exc, False)
+            # One handler settles .done for this frame (see _settle_put).
+            if token is not None and token.value != _NO_TOKEN:
+                # Reserved and not committed: give the room back (if it was
+                # committed, this fails harmlessly with -EINVAL: it went in).
+                _set_done(exc, 1 if _cancel(h, token) else 0)
+            else:
+                _settle_put(exc, False)
             raise
         finally:
             self._calls -= 1
@@ -813,13 +818,15 @@ class SageQueue:
             return total
         except BaseException as exc:
             # An item put alone (_put_timed) settled its own outcome in .done.
-            n = total + (done.value if done is not None else 0) + vars(exc).pop("done", 0)
-            exc.done = n
+            n = total + (done.value if done is not None else 0)
+            if _trusted(exc):
+                n += exc.__dict__["done"]
+            _set_done(exc, n)
             if token is not None and token.value != _NO_TOKEN and h is not None:
                 # Reserved: cancel it, unless it was committed (then the
                 # cancel fails with -EINVAL and the item counts as put).
                 if _cancel(h, token):
-                    exc.done = n + 1
+                    exc.__dict__["done"] = n + 1
                 token.value = _NO_TOKEN
             raise
         finally:
@@ -870,9 +877,12 @@ class SageQueue:
         # In flight while it holds a receive buffer out of the pool (see
         # _busy): it takes one, with no call in between, before reading _gh.
         # `buf` is None from just before it goes back (`spare, buf = buf,
-        # None` then `pool.append(spare)`: nothing can land in between), so
+        # None` then `pool += spare.alone`: nothing can land in between), so
         # the handler below knows whether this call still owns it -- once
-        # back, another thread may be using it.
+        # back, another thread may be using it. Going back is no call (not
+        # pool.append): nothing can land between it and handing the item
+        # over, so an item is held only while this call is in flight, and
+        # a close() in another thread gives it back (see _reap_now).
         pool = self._pool
         if pool:
             buf = pool[-1]
@@ -902,7 +912,7 @@ class SageQueue:
                     length.value = _NO_LEN  # nothing taken
                     item = self._get_large(h, size, tmo, start, raw)
                     spare, buf = buf, None
-                    pool.append(spare)
+                    pool += spare.alone
                     return item
                 tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
                 rc = _get(h, buf.address, buf.capacity, buf.length_ptr, _cap(tmo))
@@ -923,22 +933,24 @@ class SageQueue:
                 item = self._decode(data)
             length.value = _NO_LEN
             spare, buf = buf, None
-            pool.append(spare)
+            pool += spare.alone
             return item
         except BaseException as exc:
-            # Taken, not handed over: keep it for the next get.
+            # Taken, not handed over: keep it for the next get (before the
+            # buffer goes back: still in flight, see _shut).
             saved = _NOTHING
             if item is not _NOTHING:
                 saved = item if raw else (item,)
-            if buf is not None:  # still this call's: give it back
+            if buf is not None:  # still this call's
                 n = length.value
                 if saved is _NOTHING and n <= _RECV_BUFFER and type(exc) is not DecodeError:
                     saved = buf.data[:n]
                 length.value = _NO_LEN
-                pool += (buf,)  # (no call: nothing lands before the next lines)
             if saved is not _NOTHING:
                 self._gh = None
                 self._held.append(saved)
+            if buf is not None:
+                pool += buf.alone
             raise
 
     def _new_buffer(self) -> _RecvBuffer:
@@ -948,12 +960,14 @@ class SageQueue:
 
     def _get_held(self, block: bool, timeout: Optional[float], raw: bool) -> Any:
         """get() while messages are held (or the queue is closed): the
-        oldest held message, else the ring's next."""
-        if self._h is None:
-            raise self._closed_error()
+        oldest held message, else the ring's next. In flight (counted in
+        _calls) while it may hold one (see _shut)."""
         held = self._held
         entry = item = _NOTHING
+        self._calls += 1
         try:
+            if self._h is None:
+                raise self._closed_error()
             if held:
                 entry = held[0]
                 del held[0]  # no call between these two: atomic under the GIL
@@ -969,6 +983,8 @@ class SageQueue:
                 self._gh = None
                 held.appendleft(entry)
             raise
+        finally:
+            self._calls -= 1
 
     def _unheld(self, entry: Any, raw: bool) -> Any:
         """A held message as get() (or with raw, get_bytes()) returns it."""
@@ -990,12 +1006,15 @@ class SageQueue:
         """What to raise when decoding data raised cause: a DecodeError if
         data does not decode (cause is its __cause__), else cause itself --
         it came from elsewhere (a signal handler's exception landing as the
-        decode returned), and the caller keeps the message for its next get."""
+        decode returned), and the caller keeps the message for its next get.
+        A second decode that fails otherwise than the first is raised: one of
+        the two came from elsewhere (the caller keeps the message too)."""
         view = memoryview(data)
         try:
             _ser.loads(view)
-        except Exception:
-            pass
+        except Exception as again:
+            if type(again) is not type(cause):
+                raise
         else:
             return cause
         if not view.nbytes or (view[0] != 0x80 and not _ser.is_frame(view)):
@@ -1086,8 +1105,6 @@ class SageQueue:
         if max_items < 1:
             raise ValueError("max_items must be >= 1")
         if self._gh is None:
-            if self._h is None:
-                raise self._closed_error()
             got = self._take_held(max_items, raw)
             if got:
                 return got
@@ -1136,17 +1153,24 @@ class SageQueue:
                 try:
                     items = list(map(_loads, pieces))  # all pickles: the fast way
                     return items
-                except Exception:
-                    pass
+                except Exception as exc:
+                    # A message that is no plain pickle, or an exception
+                    # from elsewhere (a signal handler's): the loop tells.
+                    fast = exc
                 items = []
                 for k, piece in enumerate(pieces):
                     try:
-                        value = (_loads(piece) if piece[:1] == b"\x80"
-                                 else _ser.loads(memoryview(piece)))
+                        if piece[:1] == b"\x80":
+                            value = _loads(piece)
+                        else:
+                            fast = None  # explained: the fast way failed here at the latest
+                            value = _ser.loads(memoryview(piece))
                     except Exception as exc:
                         bad = self._bad(piece, exc)
                         if bad is exc:  # not the message's fault
                             raise
+                        if fast is not None and type(exc) is not type(fast):
+                            raise fast  # the fast way met something else first
                         if items:
                             # Deliver what came before it; it and the rest
                             # wait for the next calls, in order.
@@ -1160,14 +1184,18 @@ class SageQueue:
                         self._held.extend(pieces[1:])
                         raise err
                     items.append(value)
+                if fast is not None:  # every message decodes: it came from elsewhere
+                    raise fast
                 return items
             except BaseException as exc:
                 if buf is not None:  # still this call's
                     if pieces is None and count.value:  # taken, not yet split
                         pieces = _split(buf.view, lengths, count.value)
                     self._batch = buf
-                if pieces is not None:
-                    first = len(items) + (exc is err)
+                # err: pieces[0] goes as the error, the rest are held; no
+                # call then (one that could land would replace err).
+                if pieces is not None and exc is not err:
+                    first = len(items)
                     back = [(x,) for x in items] + pieces[first:end]
                     if back:
                         # Before whatever this call moved to _held already.
@@ -1180,12 +1208,20 @@ class SageQueue:
     def _take_held(self, max_items: int, raw: bool) -> List[Any]:
         """Up to max_items held messages, oldest first (stopping before one
         that cannot be decoded, unless it is the first: then its
-        DecodeError); [] if none is held."""
+        DecodeError); [] if none is held. In flight (counted in _calls) as
+        _get_held is; close() may give held messages back meanwhile."""
         held = self._held
         out: List[Any] = []
         entry = _NOTHING
+        self._calls += 1
         try:
-            while held and len(out) < max_items:
+            if self._h is None:
+                raise self._closed_error()
+            while len(out) < max_items:
+                # (A loop's back edge can let another thread in: test
+                # `held` right before taking from it.)
+                if not held:
+                    break
                 entry = held[0]
                 del held[0]  # no call between these two: atomic under the GIL
                 try:
@@ -1203,13 +1239,17 @@ class SageQueue:
                 self._gh = self._h
             return out
         except BaseException:
-            back = out if raw else [(x,) for x in out]
-            if entry is not _NOTHING:
-                back.append(entry)
-            if back:
+            # No call unless there is something to put back: one that
+            # could land here would replace a DecodeError (the message).
+            if out or entry is not _NOTHING:
+                back = out if raw else [(x,) for x in out]
+                if entry is not _NOTHING:
+                    back.append(entry)
                 self._gh = None
                 held.extendleft(reversed(back))
             raise
+        finally:
+            self._calls -= 1
 
     def _batch_buffer(self) -> _RecvBuffer:
         buf = self.__dict__.pop("_batch", None)
@@ -1346,48 +1386,52 @@ class SageQueue:
         Threads may be inside calls on it. Each call announces itself
         before it reads _h (or _gh) -- it counts itself in _calls, or a get
         takes a receive buffer out of the pool -- and withdraws when it is
-        done with the handle; neither step can be split by a thread switch
-        or an asynchronous exception (no call in between, see the top of
-        this module). So once _h is None and _busy() is false, no call can
-        use the handle. If calls are inside, the name is removed now
-        (destroy) and a reaper thread closes the handle when the last of
-        them has left."""
+        done with the handle (and with _held); neither step can be split by
+        a thread switch or an asynchronous exception (no call in between,
+        see the top of this module). So once _h is None and _busy() is
+        false, no call can use the handle or add to _held. The handle waits
+        in _pending (and the object in _reaping) until _reap_now closes it;
+        if calls are inside (or an exception interrupts this), the name is
+        removed now (destroy) and a reaper thread closes it when the last
+        of them has left (or close() again, or exit, if even that was cut
+        short)."""
         lock = self.__dict__.get("_close_lock")
         if lock is None:  # never initialised
             return False
-        with lock:
-            h = self._h
-            if h is None:
-                return False
-            self._h = self._gh = None  # from here on, new calls raise QueueClosedError
-            busy = self._busy()
-            if busy:
+        h = None
+        key = id(self)
+        try:
+            with lock:
+                h = self._h
+                if h is None:
+                    return False
+                self._h = self._gh = None  # from here on, new calls raise QueueClosedError
                 self._pending = h
-        _live.discard(self)
-        lib = _lib.lib()
-        if op == "close":
-            self._give_back(h)
-        else:
-            self._held.clear()  # the queue goes, and everything in it
-        if busy:
+                _reaping[key] = self
+            _live.discard(self)
             if op == "destroy":
-                owner = {k: v for k, v in self._handle_options.items() if k == "uid"}
-                rc = lib.sage_queue_unlink(self._transport.encode(), self._name.encode(),
-                                           _lib.options_array(owner))
-                if rc == -errno.ENOTSUP:  # no unlink op: destroy through a handle of our own
-                    rc = self._destroy_by_name()
-                if rc not in (0, -errno.ENOENT):
-                    raise self._error(rc, op)
+                self._held.clear()  # the queue goes, and everything in it
+            rc = self._reap_now(op)
+            if rc is None and op == "destroy":  # calls inside: the reaper only closes
+                self._unlink()
             self._destroyed = op == "destroy"
-            _reaping[id(self)] = self
-            threading.Thread(target=self._reap, name=f"sage_queue close {self._name}",
-                             daemon=True).start()
+            if rc is not None and rc < 0:
+                raise self._error(rc, op)
             return True
-        rc = (lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close)(h)
-        self._destroyed = op == "destroy"
-        if rc < 0:
-            raise self._error(rc, op)
-        return True
+        finally:
+            if h is not None and self._pending is h:  # calls inside, or interrupted
+                threading.Thread(target=self._reap, name=f"sage_queue close {self._name}",
+                                 daemon=True).start()
+
+    def _unlink(self) -> None:
+        """Removes the queue's name (destroy while calls are inside)."""
+        owner = {k: v for k, v in self._handle_options.items() if k == "uid"}
+        rc = _lib.lib().sage_queue_unlink(self._transport.encode(), self._name.encode(),
+                                          _lib.options_array(owner))
+        if rc == -errno.ENOTSUP:  # no unlink op: destroy through a handle of our own
+            rc = self._destroy_by_name()
+        if rc not in (0, -errno.ENOENT):
+            raise self._error(rc, "destroy")
 
     def _destroy_by_name(self) -> int:
         """Removes the queue's name through a second handle (destroy is
@@ -1411,47 +1455,84 @@ class SageQueue:
 
     def _reap(self) -> None:
         delay = 0.001
-        while self._busy():
+        while self._reap_now() is None:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        self._reap_now()
 
-    def _reap_now(self) -> None:
-        with self._close_lock:
-            h, self._pending = self._pending, None
-        _reaping.pop(id(self), None)
-        if h is not None:
-            _lib.lib().sage_queue_close(h)
+    def _reap_now(self, op: str = "close") -> Optional[int]:
+        """Gives back what this object holds through the pending handle
+        (unless the queue goes: destroy), then, if no call is inside,
+        closes it (op "destroy": destroys it). None if calls are inside
+        (the handle stays pending: calls still inside may hold more), else
+        the close's result (0 if nothing was pending). A give-back cut
+        short by an exception leaves the rest held: the next one goes on."""
+        lib = _lib.lib()
+        lost = 0
+        try:
+            with self._close_lock:  # (_pending is closed only under it)
+                h = self._pending
+                if h is None:
+                    return 0
+                if op == "close" and not self._destroyed:
+                    lost = self._give_back(h)
+                if self._busy():
+                    return None
+                shut = lib.sage_queue_destroy if op == "destroy" else lib.sage_queue_close
+                self._pending = None
+                rc = shut(h)
+            _reaping.pop(id(self), None)
+            return rc
+        finally:
+            if lost:
+                warnings.warn(f"queue '{self._name}': {lost} message(s) taken but not handed "
+                              "over could not be put back when it closed; they are lost",
+                              RuntimeWarning, stacklevel=4)
 
-    def _give_back(self, h: _Handle) -> None:
-        """Puts the messages this object held back into the queue (at its
-        tail) when it closes. One that does not fit now is lost, and a
-        RuntimeWarning says how many."""
+    def _give_back(self, h: _Handle) -> int:
+        """Puts the messages this object holds back into the queue (at its
+        tail) through h, under _close_lock; returns how many did not fit
+        (lost). Each leaves _held before its put (calls still inside may
+        take held ones at the same time) and goes back to its head if an
+        exception lands before the put went in (sage_last_put_result())."""
         held = self._held
-        if not held:
-            return
         put = _lib.lib().sage_queue_put
         lost = 0
-        while held:
+        while True:
+            if not held:
+                return lost
             entry = held[0]
+            del held[0]  # no call between these two: this call owns it now
+            called = False
             try:
-                data = _ser.dumps_inband(entry[0]) if type(entry) is tuple else bytes(entry)
-                rc = put(h, data, len(data), 0)
-            except Exception:
-                rc = -1
-            lost += rc != 0
-            del held[0]
+                data = _held_bytes(entry)
+                if data is None:
+                    lost += 1
+                else:
+                    size = len(data)
+                    called = True
+                    lost += put(h, data, size, 0) != 0
+            except BaseException:
+                if not called or _last_result() != 0:
+                    held.appendleft(entry)
+                raise
+
+    def _give_back_open(self) -> None:
+        """At exit, with calls in flight: gives back what this object holds
+        through its still-open handle."""
+        with self._close_lock:
+            h = self._h if self._h is not None else self._pending
+            lost = self._give_back(h) if h is not None and not self._destroyed else 0
         if lost:
-            warnings.warn(f"queue '{self._name}': {lost} message(s) taken but not handed over "
-                          "could not be put back when it closed; they are lost",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(f"queue '{self._name}': {lost} held message(s) could not be put "
+                          "back at exit; they are lost", RuntimeWarning)
 
     def close(self) -> None:
         """Detaches this handle; the queue and its messages stay for other
         handles and later opens. Messages this object held for its next get
         are put back (at the tail). Idempotent. Later calls on this object
         raise QueueClosedError."""
-        self._shut("close")
+        if not self._shut("close") and self.__dict__.get("_pending") is not None:
+            self._reap_now()  # a close cut short (see _shut): finish it if it can
 
     def destroy(self) -> None:
         """Removes the queue's name and closes this handle. Processes still
@@ -1518,17 +1599,70 @@ class SageQueue:
                 f"capacity={self._capacity}{bound} {state}>")
 
 
+class _Settled:
+    """exc._sage_settled: the traceback entry of the put frame that set
+    exc.done last (see _settle_put). Pickles as 0 (a traceback cannot, and
+    exceptions travel between processes), which matches no entry."""
+
+    __slots__ = ("tb",)
+
+    def __init__(self, tb: Any) -> None:
+        self.tb = tb
+
+    def __reduce__(self) -> Any:
+        return int, ()
+
+
+def _set_done(exc: BaseException, n: int) -> None:
+    """exc.done = n, said by the frame whose handler runs now."""
+    exc.__dict__["done"] = n
+    exc.__dict__["_sage_settled"] = _Settled(exc.__traceback__)
+
+
+def _trusted(exc: BaseException) -> bool:
+    """Whether exc.done is the answer of the put frame that the frame
+    whose handler runs now called, in this propagation.
+
+    In a handler, exc.__traceback__ starts with this frame's entry, and
+    tb_next is the entry of the callee the exception came out of (a bare
+    `raise` adds none). The callee's handler marked its own entry (see
+    _set_done); an exception raised again (one instance a signal handler
+    raises each time) gets new entries, so an old mark never matches, nor
+    does one raised at the callee's entry, before its handler."""
+    mark = exc.__dict__.get("_sage_settled")
+    return type(mark) is _Settled and mark.tb is exc.__traceback__.tb_next
+
+
 def _settle_put(exc: BaseException, called: bool) -> None:
     """Says on an exception leaving a single-message put whether the
-    message went in: exc.done = 1 or 0 (an inner put frame's answer stands).
+    message went in: exc.done = 1 or 0 (the answer of an inner put frame
+    this one called stands: see _trusted).
 
     `called` is set right before the C put, after every argument is
     computed, so no asynchronous exception can land between the two; once
     the call began, sage_last_put_result() is its outcome even when an
-    exception (KeyboardInterrupt as it returned) replaced the return value,
-    since no other queue call runs on this thread in between."""
-    if "done" not in vars(exc):
-        exc.done = 1 if called and _last_result() == 0 else 0
+    exception (KeyboardInterrupt as it returned) replaced the return value
+    (only sage_queue_put changes it)."""
+    if _trusted(exc):
+        exc.__dict__["_sage_settled"].tb = exc.__traceback__  # for this frame's caller
+    else:
+        _set_done(exc, 1 if called and _last_result() == 0 else 0)
+
+
+def _held_bytes(entry: Any) -> Optional[bytes]:
+    """A held message's bytes; None for a decoded one that can no longer
+    be pickled (an exception from elsewhere, such as a signal handler's,
+    propagates: the retry tells them apart)."""
+    if type(entry) is not tuple:
+        return bytes(entry)
+    try:
+        return _ser.dumps_inband(entry[0])
+    except Exception:
+        try:
+            _ser.dumps_inband(entry[0])
+        except Exception:
+            return None
+        raise
 
 
 def _split(view: memoryview, lengths: array, count: int) -> List[bytes]:
@@ -1573,8 +1707,14 @@ def _at_exit() -> None:
         try:
             if q._busy():
                 busy.append(q)
+                q._give_back_open()
             elif q._held or q._auto_cleanup:
                 q.close()
+        except Exception:
+            pass
+    for q in list(_reaping.values()):  # closed with calls inside: their reaper may not run
+        try:
+            q._reap_now()
         except Exception:
             pass
     for q in busy:

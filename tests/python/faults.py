@@ -3,7 +3,8 @@
 A KeyboardInterrupt (or whatever a signal handler raises, or an exception
 sent to a thread) does not land between any two bytecodes: CPython raises it
 only where it checks for pending work -- when a function starts (RESUME), at
-a loop's back edge (JUMP_BACKWARD), and right after a call returns, unless
+a loop's back edge (a backward jump, conditional or not), and right after a
+call returns, unless
 the callee was a Python function returning into its caller. (The Ctrl-C
 storm in test_async_faults.py exercises the same windows with real signals.)
 
@@ -31,7 +32,9 @@ FILES = frozenset(os.path.realpath(os.path.join(PACKAGE, name))
                   for name in ("queue.py", "serialization.py", "_lib.py"))
 
 _CALLS = frozenset({"CALL", "CALL_FUNCTION_EX", "CALL_KW"})
-_BACK = frozenset({"JUMP_BACKWARD"})
+# A taken backward jump checks for pending work, conditional ones too.
+_BACK = frozenset({"JUMP_BACKWARD", "POP_JUMP_BACKWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_FALSE",
+                   "POP_JUMP_BACKWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE"})
 
 SUPPORTED = sys.version_info >= (3, 11) and sys.implementation.name == "cpython"
 
@@ -129,7 +132,13 @@ class Injector:
 def sweep(setup, op, check, limit=5000, exc=Injected):
     """For k = 1, 2, ...: state = setup(); runs op(state) with ``exc``
     raised at point k; check(state, injector, ok, value). Returns how many
-    points there were (the run that reached none completes untouched)."""
+    points there were (the run that reached none completes untouched).
+    A first run injects nothing (k = 0), so caches the code fills on first
+    use are warm and every later run meets the same points."""
+    state = setup()
+    inj = Injector(0, exc)
+    ok, value = inj.run(op, state)
+    check(state, inj, ok, value)
     for k in range(1, limit + 1):
         state = setup()
         inj = Injector(k, exc)
