@@ -51,10 +51,19 @@
  * Threads and fork: every op on one handle may be called from many threads
  * at once, except close/destroy, which the caller makes the handle's last
  * op. After fork() a child may use an inherited handle only if the plugin
- * says so in its docs (shm does); a child must be able to open queues by
- * name even when the parent had threads inside the plugin (guard the
- * plugin's own locks with pthread_atfork), and nothing a child does with
- * an inherited handle may harm the parent's.
+ * says so in its docs (shm does; elsewhere -ENOTSUP is the answer); a
+ * child must be able to open queues by name even when the parent had
+ * threads inside the plugin (guard the plugin's own locks with
+ * pthread_atfork: glibc drops a library's handlers when it is unloaded, so
+ * registering them at load is safe), and nothing a child does with an
+ * inherited handle may harm the parent's. Without SAGE_CAP_CROSS_PROCESS
+ * a child shares no queue with its parent; what it finds under a name is
+ * the plugin's to document.
+ *
+ * Building: a plugin includes this header only and does not link
+ * libsagequeue (`pkg-config --cflags sage-queue`, no --libs); it is
+ * installed as <plugindir>/sage-<name>.so (`pkg-config --variable=plugindir
+ * sage-queue`) or found through SAGE_PLUGIN_PATH.
  *
  * Lifetime: the host loads a plugin once and keeps it loaded for the rest
  * of the process once it has opened a queue with it; a plugin loaded only
@@ -136,11 +145,14 @@ enum { SAGE_CAPABILITIES(SAGE_XX_CAP_FLAG) };
 /* Whose queue `name` is: a uid (default: the caller's). Tools pass it to
  * reach another user's queue; -EACCES where the transport refuses. */
 #define SAGE_OPTION_UID "uid"
-/* "1": remove the name when the last handle closes or its process dies. */
+/* "1": the queue's name goes when its last attached handle closes or its
+ * process dies. It belongs to the queue: once any opener set it, it stays
+ * set (observe handles neither set it nor count). */
 #define SAGE_OPTION_AUTO_CLEANUP "auto_cleanup"
 /* "0": observe mode (needs SAGE_CAP_OBSERVE): the handle does not count as
- * an attachment; only stats, depth, attachments and close work on it
- * (others: -EPERM). The tools use it to look without being seen. */
+ * an attachment and never creates (a missing queue is -ENOENT); only
+ * stats, depth, attachments, close and destroy work on it (others:
+ * -EPERM). The tools use it to look without being seen. */
 #define SAGE_OPTION_ATTACH "attach"
 
 /* Options of list() and unlink() (also "x-" keys ignored, others -EINVAL;
@@ -199,9 +211,12 @@ struct sage_host {
  * Counting rules: a put or get counts in blocked_* when it had to sleep,
  * once per call however often it woke (and not again when RESUMED, see
  * SAGE_WAIT_*); it counts in `timeouts` when it returns -ETIMEDOUT (not
- * for a SLICE, nor for -EAGAIN with timeout 0). A batch counts each
- * message. At every quiet moment total_put == total_got + items +
- * abandoned (messages given up because their owner died). */
+ * for a SLICE, nor for -EAGAIN with timeout 0). A call that slept and
+ * ended with -EINTR did block; its RESUMED retry is not counted again. A
+ * batch call counts one blocked call and at most one timeout; the totals
+ * (total_put, bytes_put, ...) count each message. At every quiet moment
+ * total_put == total_got + items + abandoned (messages given up because their
+ * owner died). */
 struct sage_stats {
   uint32_t size;
   uint32_t reserved;
@@ -279,7 +294,8 @@ struct sage_transport_ops {
   /* --- optional (ABI 1.0) --- */
 
   /* Puts msgs in order, waiting as needed; *done counts those put even on
-   * error. One wake-up for the batch. */
+   * error. One wake-up for the batch. A message that can never fit makes
+   * it fail with -EMSGSIZE at once, nothing put. */
   int (*put_batch)(sage_transport_queue *q, const struct sage_msg *msgs,
                    size_t count, size_t *done, int64_t timeout_ns);
   /* Waits for at least one message, then takes as many as are ready (up to
@@ -307,8 +323,9 @@ struct sage_transport_ops {
    * SAGE_OPTION_UID). -ENOENT if there is none; -EBUSY when a flag
    * refuses; -ENOTSUP for a flag it cannot check. */
   int (*unlink)(const char *name, const char *const *options);
-  /* Writes up to cap attached process ids; returns the count of live ones
-   * (which may exceed cap). */
+  /* Writes up to cap attached process ids, one per attachment (a process
+   * with two handles appears twice); returns the count of live ones (which
+   * may exceed cap). */
   int (*attachments)(sage_transport_queue *q, int32_t *pids, size_t cap);
   /* Cheap current depth: messages queued and bytes held. Never blocks. */
   int (*depth)(sage_transport_queue *q, uint64_t *items, uint64_t *bytes);

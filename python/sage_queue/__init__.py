@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from . import _lib
 from .errors import (ABIMismatchError, BadNameError, BadPluginError, DecodeError,
-                     MessageTooLarge, NotSupportedError, OutOfSpaceError,
-                     PermissionDeniedError, QueueClosedError, QueueExistsError,
+                     InvalidArgumentError, MessageTooLarge, NotSupportedError,
+                     OutOfSpaceError, PermissionDeniedError, QueueClosedError, QueueExistsError,
                      QueueNotFoundError, SageQueueError, SegmentCorruptError,
                      TransportNotFoundError)
 from .queue import DEFAULT_CAPACITY, Empty, Full, SageQueue
@@ -26,7 +26,8 @@ __all__ = [
     "SageQueue", "SageQueueRef", "Empty", "Full", "DEFAULT_CAPACITY",
     "SageQueueError", "TransportNotFoundError", "ABIMismatchError", "BadPluginError",
     "BadNameError", "QueueNotFoundError", "QueueExistsError", "PermissionDeniedError",
-    "SegmentCorruptError", "NotSupportedError", "OutOfSpaceError", "MessageTooLarge",
+    "SegmentCorruptError", "NotSupportedError", "InvalidArgumentError", "OutOfSpaceError",
+    "MessageTooLarge",
     "QueueClosedError", "DecodeError",
     "TransportInfo", "transports", "version",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "PermissionDeniedError",
     "SegmentCorruptError",
     "NotSupportedError",
+    "InvalidArgumentError",
     "OutOfSpaceError",
     "MessageTooLarge",
     "QueueClosedError",
@@ -105,6 +106,11 @@ class OutOfSpaceError(SageQueueError):
     """-ENOSPC / -ENOMEM: no room for the segment."""
 
 
+class InvalidArgumentError(SageQueueError, ValueError):
+    """-EINVAL: an option or argument the transport refused (the message
+    names it)."""
+
+
 class MessageTooLarge(SageQueueError, ValueError):
     """-EMSGSIZE: the message can never fit in the queue."""
 
@@ -140,6 +146,7 @@ _BY_CODE = {
     -errno.EPERM: PermissionDeniedError,
     -errno.EBADMSG: SegmentCorruptError,
     -errno.ENOTSUP: NotSupportedError,
+    -errno.EINVAL: InvalidArgumentError,
     -errno.ENOSPC: OutOfSpaceError,
     -errno.ENOMEM: OutOfSpaceError,
     -errno.EMSGSIZE: MessageTooLarge,

@@ -252,8 +252,9 @@ class SageQueue:
     * ``transport``: the plugin to use; default ``$SAGE_TRANSPORT`` or
       ``"shm"``.
     * ``auto_cleanup``: remove the queue when its last handle closes.
-      Default: on for an unnamed queue (nobody else knows its name but from
-      a reference), off for a named one.
+      Default: on for an unnamed queue on shm or posixmq (nobody else knows
+      its name but from a reference), off for a named one and for other
+      transports unless asked.
     * ``options``: further transport options (``create="never"``,
       ``mode=0o660``, ``spin_ns=...``, ...; see docs/PYTHON.md).
 

@@ -152,3 +152,12 @@ def test_registry_errors_map_to_classes(transport, expected):
     out = subprocess.run([sys.executable, "-c", FIXTURE_SCRIPT, transport], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == expected, out.stderr
+
+
+def test_refused_option_is_an_invalid_argument_error(qname):
+    """-EINVAL from open (a bad option value) is InvalidArgumentError, a
+    ValueError, and its message names the option."""
+    with pytest.raises(sage_queue.InvalidArgumentError) as info:
+        sage_queue.SageQueue(qname, capacity="lots")
+    assert isinstance(info.value, ValueError)
+    assert "capacity" in str(info.value)
