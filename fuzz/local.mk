@@ -29,7 +29,7 @@ fuzz_fuzz_segment_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/shm \
 fuzz_fuzz_segment_CFLAGS = $(FUZZ_CC_FLAGS)
 fuzz_fuzz_segment_LDFLAGS = $(FUZZ_LD_FLAGS)
 
-fuzz_fuzz_descriptor_SOURCES = fuzz/fuzz_descriptor.c src/loader.c \
+fuzz_fuzz_descriptor_SOURCES = fuzz/fuzz_descriptor.c src/loader.c src/capabilities.c \
 	src/errors.c src/host.c src/search_path.c
 fuzz_fuzz_descriptor_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src \
 	-DSAGE_PLUGIN_DIR='"$(plugindir)"'
