@@ -4,6 +4,7 @@ so everything here is module-level and picklable."""
 import glob
 import hashlib
 import os
+import queue
 import secrets
 
 from sage_queue import SageQueue, SageQueueRef
@@ -139,3 +140,13 @@ def numpy_producer(ref, size, seed):
     arr = rng.integers(0, 255, size=size, dtype=np.uint8)
     q.put({"seed": seed, "array": arr, "sha": hashlib.sha256(arr.tobytes()).hexdigest()})
     q.close()
+
+
+def drain(q, raw=False):
+    """Every message q (its held ones first, then the ring) gives now."""
+    out = []
+    while True:
+        try:
+            out.append(q.get_bytes(False) if raw else q.get_nowait())
+        except queue.Empty:
+            return out

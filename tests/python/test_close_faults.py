@@ -14,6 +14,7 @@ import threading
 import pytest
 
 import faults
+import helpers
 import sage_queue
 from sage_queue import DecodeError, SageQueue
 
@@ -24,13 +25,7 @@ P = [pickle.dumps(x, 5) for x in ("a", "b", "c", "d")]
 TIMEOUT = 10
 
 
-def drain(q, raw=False):
-    out = []
-    while True:
-        try:
-            out.append(q.get_bytes(False) if raw else q.get_nowait())
-        except queue.Empty:
-            return out
+drain = helpers.drain
 
 
 def join_reapers(q):

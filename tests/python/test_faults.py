@@ -32,14 +32,7 @@ def big(tag):
     return data
 
 
-def drain(q, raw=False):
-    """Every message q (its held ones first, then the ring) gives now."""
-    out = []
-    while True:
-        try:
-            out.append(q.get_bytes(False) if raw else q.get_nowait())
-        except queue.Empty:
-            return out
+drain = helpers.drain
 
 
 def assert_not_stalled(q, other):
