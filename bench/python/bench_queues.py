@@ -184,7 +184,7 @@ class Sage(Peer):
     name = "SageQueue"
 
     def setup(self):
-        q = SageQueue(maxsize=RING)
+        q = SageQueue(maxsize=RING, auto_cleanup=False)  # teardown destroys it
         ref = q.get_reference()
         q.close()
         return ref
