@@ -5,12 +5,33 @@ if HAVE_PYTHON
 sagequeuepydir = $(pythondir)/sage_queue
 sagequeuepy_PYTHON = \
 	python/sage_queue/__init__.py \
+	python/sage_queue/_base.py \
+	python/sage_queue/_consumer.py \
+	python/sage_queue/_entries.py \
+	python/sage_queue/_handle.py \
+	python/sage_queue/_hooks.py \
 	python/sage_queue/_lib.py \
+	python/sage_queue/_lifetime.py \
+	python/sage_queue/_location.py \
+	python/sage_queue/_producer.py \
+	python/sage_queue/_waits.py \
+	python/sage_queue/aio.py \
 	python/sage_queue/errors.py \
 	python/sage_queue/queue.py \
 	python/sage_queue/ray_support.py \
 	python/sage_queue/ref.py \
 	python/sage_queue/serialization.py
+# The Ray layer, a subpackage.
+sagequeueraydir = $(pythondir)/sage_queue/ray
+sagequeueray_PYTHON = \
+	python/sage_queue/ray/__init__.py \
+	python/sage_queue/ray/_exit.py \
+	python/sage_queue/ray/_reader.py \
+	python/sage_queue/ray/_runtime.py \
+	python/sage_queue/ray/_writer.py \
+	python/sage_queue/ray/errors.py \
+	python/sage_queue/ray/proxy.py \
+	python/sage_queue/ray/remote.py
 nodist_sagequeuepy_PYTHON = python/sage_queue/_config.py
 endif
 
@@ -39,7 +60,8 @@ EXTRA_DIST += tests/python/run_pytest.sh tests/python/conftest.py \
 	tests/python/test_signals.py \
 	tests/python/test_lib.py \
 	tests/python/faults.py tests/python/test_faults.py \
-	tests/python/test_ctrl_c_storm.py \
+	tests/python/test_ctrl_c_storm.py tests/python/test_close_faults.py \
+	tests/python/test_plugin_contract.py tests/python/test_layers.py \
 	pyproject.toml bench/python/bench_queues.py
 
 # The Ray suite: actors on one node and on a local two-node cluster

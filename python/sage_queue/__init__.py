@@ -21,6 +21,9 @@ from .errors import (ABIMismatchError, BadNameError, BadPluginError, DecodeError
                      TransportNotFoundError)
 from .queue import DEFAULT_CAPACITY, Empty, Full, SageQueue
 from .ref import SageQueueRef
+# The Ray layer registers its hooks with the core as it is imported; it
+# imports Ray itself only once Ray is in use.
+from . import ray as _ray_layer  # noqa: E402,F401  (isort: keep after the core)
 
 __all__ = [
     "SageQueue", "SageQueueRef", "Empty", "Full", "DEFAULT_CAPACITY",

@@ -36,6 +36,8 @@ import os
 import threading
 from typing import Optional
 
+from .errors import BY_CODE, SageQueueError
+
 _c = ctypes
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
@@ -135,8 +137,6 @@ def _bind(lib: ctypes.CDLL, checked: bool = False) -> ctypes.CDLL:
 
 def _errcheck(result: int, func, args):
     if result < 0:
-        from .errors import from_code
-
         raise from_code(result, last_error(), func.__name__)
     return result
 
@@ -218,6 +218,17 @@ def strerror(code: int) -> str:
     return text(lib().sage_strerror(code))
 
 
+def from_code(code: int, detail: str, what: str, queue: Optional[str] = None) -> SageQueueError:
+    """The exception for negative ``code``. ``what`` says what failed
+    ("put on queue 'x'"); ``detail`` is sage_last_error()'s text."""
+    cls = BY_CODE.get(code, SageQueueError)
+    reason = detail or strerror(code)
+    message = f"{what}: {reason}"
+    if detail and strerror(code) not in detail:
+        message += f" [{strerror(code)}]"
+    return cls(message, code, detail, queue)
+
+
 def options_array(options: dict[str, str]) -> "ctypes.Array[ctypes.c_char_p]":
     """NULL-terminated key/value array for sage_queue_open."""
     flat: list[Optional[bytes]] = []
@@ -271,3 +282,15 @@ def buffer_address(buf: bytearray) -> "tuple[int, object]":
 def bytes_address(data: bytes) -> int:
     """Address of a bytes object's data (valid while ``data`` lives)."""
     return ctypes.cast(data, ctypes.c_void_p).value or 0
+
+
+_stat_names: Optional[list] = None
+
+
+def stat_names() -> list:
+    """The names of the library's statistics, in its order."""
+    global _stat_names
+    if _stat_names is None:
+        plain = lib()
+        _stat_names = [text(plain.sage_stats_name(i)) for i in range(plain.sage_stats_count())]
+    return _stat_names

@@ -30,7 +30,8 @@ __all__ = [
     "MessageTooLarge",
     "QueueClosedError",
     "DecodeError",
-    "from_code",
+    "RemoteQueueError",
+    "BY_CODE",
 ]
 
 # Registry codes (include/sage/queue.h).
@@ -135,7 +136,8 @@ class DecodeError(SageQueueError):
         return (DecodeError, (str(self.strerror), self.payload, self.queue))
 
 
-_BY_CODE = {
+#: The exception class for each negative code (_lib.from_code builds them).
+BY_CODE = {
     SAGE_ENOPLUGIN: TransportNotFoundError,
     SAGE_EBADABI: ABIMismatchError,
     SAGE_EBADPLUGIN: BadPluginError,
@@ -153,14 +155,20 @@ _BY_CODE = {
 }
 
 
-def from_code(code: int, detail: str, what: str, queue: Optional[str] = None) -> SageQueueError:
-    """The exception for negative ``code``. ``what`` says what failed
-    ("put on queue 'x'"); ``detail`` is sage_last_error()'s text."""
-    from . import _lib
+class RemoteQueueError(SageQueueError):
+    """The queue lives on another host or node and cannot be reached from
+    here (no Ray, or its node is gone), or a proxy call failed in a way that
+    leaves the outcome unknown. ``errno`` is EREMOTE."""
 
-    cls = _BY_CODE.get(code, SageQueueError)
-    reason = detail or _lib.strerror(code)
-    message = f"{what}: {reason}"
-    if detail and _lib.strerror(code) not in detail:
-        message += f" [{_lib.strerror(code)}]"
-    return cls(message, code, detail, queue)
+    def __init__(self, message: str, queue: Optional[str] = None) -> None:
+        super().__init__(message, -errno.EREMOTE, "", queue)
+
+    def __reduce__(self):
+        return _rebuild_error, (type(self), str(self), self.queue, dict(self.__dict__))
+
+
+def _rebuild_error(cls, message, queue, state):
+    exc = cls.__new__(cls)
+    RemoteQueueError.__init__(exc, message, queue)
+    exc.__dict__.update(state)
+    return exc

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import errno
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict
+from typing import Any, Dict
 
-if TYPE_CHECKING:
-    from .queue import SageQueue
+from . import _hooks
 
 __all__ = ["SageQueueRef"]
 
@@ -45,38 +43,19 @@ class SageQueueRef:
     creator_pid: int = 0
     created_ns: int = 0
 
-    def get_queue(self, **remote_options: Any) -> "SageQueue":
+    def get_queue(self, **remote_options: Any) -> Any:
         """Opens the queue from this process (a new handle; close it when
         done). Raises QueueNotFoundError if it no longer exists (or its name
         now belongs to another queue, created since the reference was made),
         TransportNotFoundError if the transport is not installed here.
 
         Where the queue lives elsewhere (another Ray node), returns a
-        :class:`~sage_queue.ray_support.RemoteSageQueue` that reaches it
-        through a proxy actor on its node, taking ``remote_options``
-        (``prefetch``, ``batch``, ``linger``; ignored for a local open).
-        Without Ray, a queue on another host raises
-        :class:`~sage_queue.ray_support.RemoteQueueError` naming the host."""
-        from .queue import SageQueue
-
-        if self.host or self.node_id:
-            from . import ray_support
-
-            node = ray_support.locate(self)
-            if node:
-                return ray_support.open_remote(self, node, **remote_options)
-        q = SageQueue._attach(self.name, self.transport, self.options)
-        if self.created_ns and q._identity not in (None, (0, 0)) and \
-                q._identity != (self.creator_pid, self.created_ns):
-            q.close()
-            from .errors import QueueNotFoundError
-
-            raise QueueNotFoundError(
-                f"queue '{self.name}' (transport {self.transport}) was destroyed: the queue "
-                f"now under that name was created later (by process {q._identity[0]}), "
-                f"not the one this reference names (created by process {self.creator_pid})",
-                -errno.ENOENT, "", self.name)
-        return q
+        :class:`~sage_queue.ray.RemoteSageQueue` that reaches it through a
+        proxy actor on its node, taking ``remote_options`` (``prefetch``,
+        ``batch``, ``linger``; ignored for a local open). Without Ray, a
+        queue on another host raises
+        :class:`~sage_queue.errors.RemoteQueueError` naming the host."""
+        return _hooks.open_reference(self, **remote_options)
 
     def __hash__(self) -> int:
         return hash((self.name, self.transport))
@@ -88,6 +67,6 @@ class SageQueueRef:
                                self.created_ns))
 
 
-def _open_reference(ref: SageQueueRef) -> "SageQueue":
+def _open_reference(ref: SageQueueRef) -> Any:
     """Unpickling target of SageQueue.__reduce__."""
     return ref.get_queue()

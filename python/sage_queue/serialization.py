@@ -43,8 +43,8 @@ import struct
 from pickle import PickleBuffer
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-__all__ = ["OOB_THRESHOLD", "OOB_MIN", "MAGIC", "dumps", "dumps_inband", "dumps_plain",
-           "loads", "frame_layout", "write_frame", "Encoded"]
+__all__ = ["OOB_THRESHOLD", "OOB_MIN", "MAGIC", "encode", "dumps", "dumps_inband",
+           "dumps_plain", "flatten", "loads", "frame_layout", "write_frame", "Encoded"]
 
 #: Messages whose out-of-band buffers add up to at least this many bytes are
 #: written zero-copy (and top-level bytes-likes this large go out of band).
@@ -73,6 +73,29 @@ _pickle_loads = pickle.loads
 #: (message or frame head, out-of-band buffers or None). With None, the
 #: first item is the whole in-band message.
 Encoded = Tuple[bytes, Optional[List[memoryview]]]
+
+
+# Values pickled with no buffer hook: no buffer can hide in them (bytes
+# only under OOB_THRESHOLD: larger ones go out of band).
+_PLAIN = frozenset({str, int, float, bool, type(None), complex})
+
+
+def encode(obj: Any) -> Any:
+    """The message every path writes for obj (put, put_many, the Ray
+    proxy's callers): bytes, an in-band pickle; or (head, buffers), a frame
+    whose large buffers go out of band (see dumps). The one place that
+    decides which types take the fast path. Raises what pickle raises."""
+    kind = type(obj)
+    if kind is bytes:
+        n = len(obj)
+        if n < 256:
+            return SHORT_BYTES_HEAD[n] + obj + STOP
+        if n < OOB_THRESHOLD:
+            return _pickle_dumps(obj, PROTOCOL)
+    elif kind in _PLAIN:
+        return _pickle_dumps(obj, PROTOCOL)
+    head, buffers = dumps(obj)
+    return head if buffers is None else (head, buffers)
 
 
 def _no_oob(_buffer: PickleBuffer) -> bool:
@@ -199,14 +222,19 @@ def buffers_size(buffers: Sequence[memoryview]) -> int:
 
 
 def dumps_inband(obj: Any) -> bytes:
-    """One self-contained message for obj (the batch path): an in-band
-    pickle, or a complete frame when obj holds large buffers."""
-    head, buffers = dumps(obj)
-    if buffers is None:
-        return head
-    layout = frame_layout(head, buffers)
-    frame = bytearray(layout[0])
-    write_frame(memoryview(frame), head, buffers, layout[1])
+    """One self-contained message for obj: encode(obj), with a frame
+    written out as one bytes object."""
+    data = encode(obj)
+    if type(data) is bytes:
+        return data
+    return flatten(*data)
+
+
+def flatten(head: bytes, buffers: Sequence[memoryview]) -> bytes:
+    """A frame (head and its out-of-band buffers) as one bytes object."""
+    size, offsets = frame_layout(head, buffers)
+    frame = bytearray(size)
+    write_frame(memoryview(frame), head, buffers, offsets)
     return bytes(frame)
 
 

@@ -13,7 +13,7 @@ in the sage_queue modules and raises an exception at the k-th such point
 (raising from a 'call' event is raising at the function's entry); ``sweep``
 does that for k = 1, 2, ... until the function completes without reaching
 point k, calling a check after every run. Points are counted only in the
-package's own frames (queue.py, serialization.py, _lib.py).
+package's own frames (the queue's modules, serialization.py, _lib.py).
 
 The callee of a call is taken for a Python function when a Python frame
 started inside that call (sys.setprofile 'call' event) -- which also counts
@@ -29,7 +29,9 @@ import sage_queue
 
 PACKAGE = os.path.dirname(os.path.abspath(sage_queue.__file__))
 FILES = frozenset(os.path.realpath(os.path.join(PACKAGE, name))
-                  for name in ("queue.py", "serialization.py", "_lib.py"))
+                  for name in ("queue.py", "_producer.py", "_consumer.py", "_lifetime.py",
+                               "_waits.py", "_handle.py", "_base.py", "serialization.py",
+                               "_lib.py"))
 
 _CALLS = frozenset({"CALL", "CALL_FUNCTION_EX", "CALL_KW"})
 # A taken backward jump checks for pending work, conditional ones too.

@@ -157,11 +157,11 @@ def test_get_many_in_flight_at_close_gives_back_what_it_holds(owner):
 @pytest.mark.parametrize("case", ["get", "get_many", "get_large"])
 def test_get_interrupted_after_close_gives_back_the_message(owner, case):
     func, text, next_op, op, payload = {
-        "get": ("_get", "rc = _get(h, buf.address", None,
+        "get": ("_get", "rc = _entries.get(h, buf.address", None,
                 lambda q: q.get(timeout=TIMEOUT), P[3]),
-        "get_many": ("get_many", "rc = _get_batch(", "STORE_FAST",
+        "get_many": ("get_many", "rc = _entries.get_batch(", "STORE_FAST",
                      lambda q: q.get_many(10, timeout=TIMEOUT), P[3]),
-        "get_large": ("_get_large", "rc = _peek(", "STORE_FAST",
+        "get_large": ("_get_large", "rc = _entries.peek(", "STORE_FAST",
                       lambda q: q.get_bytes(timeout=TIMEOUT), b"L" * 100_000),
     }[case]
     q = SageQueue(owner.name)
@@ -196,15 +196,15 @@ STALE = 7  # a .done no answer can be
 @needs_tracing
 def test_reused_exception_instance_gets_fresh_done(make_queue):
     q = make_queue(maxsize=4096, max_items=2)
-    ok, e = AtCall("put", "rc = _put(h, data, size, wait)", hook=None,
+    ok, e = AtCall("put", "rc = _entries.put(h, data, size, wait)", hook=None,
                    exc=lambda _: STOP).run(q.put, "a")
     assert e is STOP and e.done == 1 and q.qsize() == 1
     q.put("fill")  # full now
-    ok, e = AtCall("_put_timed", "rc = _put(h, data, size, wait)",
+    ok, e = AtCall("_put_timed", "rc = _entries.put(h, data, size, wait)",
                    exc=lambda _: STOP).run(q.put_nowait, "b")
     assert e is STOP and e.done == 0 and q.qsize() == 2
     drain(q)
-    ok, e = AtCall("put_many", "_timeout_ns(block, timeout)",
+    ok, e = AtCall("put_many", "timeout_ns(block, timeout)",
                    exc=lambda _: STOP).run(q.put_many, ["x", "y"])
     assert e is STOP and e.done == 0 and q.qsize() == 0
 

@@ -9,7 +9,7 @@ import time
 import ray
 
 from sage_queue import Empty, SageQueue, SageQueueRef
-from sage_queue import ray_support
+from sage_queue import ray as sq_ray
 
 PREFIX = "rayt-"
 SESSION = int(os.environ.get("SAGE_RAY_TEST_SESSION", os.getpid()))
@@ -166,10 +166,10 @@ class ThreadedWaiter:
 @ray.remote(num_cpus=0)
 class AsyncWaiter:
     async def wait_get(self, q, timeout=None):
-        return await ray_support.get_async(q, timeout=timeout)
+        return await sq_ray.get_async(q, timeout=timeout)
 
     async def wait_put(self, q, item):
-        await ray_support.put_async(q, item)
+        await sq_ray.put_async(q, item)
         return True
 
     async def ping(self):

@@ -1,4 +1,4 @@
-"""The asyncio helpers of ray_support (issue 18, item 16): a cancelled
+"""The asyncio helpers (sage_queue.aio) (issue 18, item 16): a cancelled
 await never drops a message it took nor blocks the event loop, and waiters
 never starve each other. Local queues (and a stand-in for a remote one):
 the helpers behave the same in any asyncio actor, with or without Ray."""
@@ -11,7 +11,7 @@ from collections import deque
 import pytest
 
 from sage_queue import Empty, Full
-from sage_queue import ray_support
+from sage_queue import ray as sq_ray
 
 
 def heartbeat_gaps(loop_seconds, step=0.05):
@@ -39,7 +39,7 @@ def test_16_cancel_after_the_worker_took_the_message(make_queue):
     taken = []
 
     async def main():
-        task = asyncio.create_task(ray_support.get_async(q))
+        task = asyncio.create_task(sq_ray.get_async(q))
         await asyncio.sleep(0.1)  # its worker waits in get()
         q.put("A")
         # Hold the loop (on purpose) until the worker took "A" and handed it
@@ -69,12 +69,12 @@ def test_16_idle_waiters_do_not_starve_other_awaits(make_queue):
     idle, busy = make_queue(), make_queue()
 
     async def main():
-        waiters = [asyncio.create_task(ray_support.get_async(idle)) for _ in range(40)]
+        waiters = [asyncio.create_task(sq_ray.get_async(idle)) for _ in range(40)]
         await asyncio.sleep(0.3)
         threading.Timer(0.1, busy.put, args=("x",)).start()
         started = time.monotonic()
         try:
-            got = await asyncio.wait_for(ray_support.get_async(busy), 5)
+            got = await asyncio.wait_for(sq_ray.get_async(busy), 5)
         finally:
             for w in waiters:
                 w.cancel()
@@ -111,7 +111,7 @@ def test_16_cancelled_non_blocking_remote_get_gives_the_message_back():
     remote = SlowRemote(["m"])
 
     async def main():
-        task = asyncio.create_task(ray_support.get_async(remote, block=False))
+        task = asyncio.create_task(sq_ray.get_async(remote, block=False))
         await asyncio.sleep(0.1)  # the call is under way
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -129,7 +129,7 @@ def test_16_cancelled_put_async_stops_trying(make_queue):
     q.put("first")
 
     async def main():
-        task = asyncio.create_task(ray_support.put_async(q, "late"))
+        task = asyncio.create_task(sq_ray.put_async(q, "late"))
         await asyncio.sleep(0.2)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -146,17 +146,17 @@ def test_16_helpers_still_work(make_queue):
     q = make_queue(max_items=4)
 
     async def main():
-        producer = asyncio.create_task(ray_support.put_many_async(q, list(range(10))))
+        producer = asyncio.create_task(sq_ray.put_many_async(q, list(range(10))))
         got = []
         while len(got) < 10:
-            got += await ray_support.get_many_async(q, 3, timeout=5)
+            got += await sq_ray.get_many_async(q, 3, timeout=5)
         assert await producer == 10
-        await ray_support.put_async(q, "x")
-        assert await ray_support.get_async(q, timeout=1) == "x"
+        await sq_ray.put_async(q, "x")
+        assert await sq_ray.get_async(q, timeout=1) == "x"
         with pytest.raises(Empty):
-            await ray_support.get_async(q, timeout=0.2)
+            await sq_ray.get_async(q, timeout=0.2)
         with pytest.raises(Empty):
-            await ray_support.get_async(q, block=False)
+            await sq_ray.get_async(q, block=False)
         return got
 
     assert asyncio.run(main()) == list(range(10))

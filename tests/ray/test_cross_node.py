@@ -13,7 +13,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import ray_helpers as h
 from sage_queue import QueueNotFoundError, SageQueue
-from sage_queue import ray_support
+from sage_queue import ray as sq_ray
 
 N = 12_000
 
@@ -23,7 +23,7 @@ def on(node_id):
 
 
 def proxy_counters(q, node_id):
-    proxy = ray_support.find_proxy(q.get_reference(), node_id)
+    proxy = sq_ray.find_proxy(q.get_reference(), node_id)
     assert proxy is not None, "no proxy actor: the proxy path was not taken"
     return ray.get(proxy.counters.remote())
 
@@ -47,13 +47,13 @@ def test_consumer_on_node2_reads_through_the_proxy(cluster, make_queue):
     counters = proxy_counters(q, node1)
     assert counters["got"] == N + 1  # every message went through the proxy
     assert counters["openers"] >= 1
-    proxy = ray_support.find_proxy(q.get_reference(), node1)
+    proxy = sq_ray.find_proxy(q.get_reference(), node1)
     assert q.qsize() == 0
     stats = q.get_stats()
     assert stats["total_got"] == N + 1
     # one proxy per queue, shared: a second remote opener reuses it
     assert ray.get(h.task_kind.options(**on(node2)).remote(q)) == "RemoteSageQueue"
-    assert ray_support.find_proxy(q.get_reference(), node1)._actor_id == proxy._actor_id
+    assert sq_ray.find_proxy(q.get_reference(), node1)._actor_id == proxy._actor_id
     assert proxy_counters(q, node1)["openers"] >= 2
 
 
@@ -182,9 +182,9 @@ def test_queue_made_on_node2_opened_from_node1(cluster):
     # the creator destroys it: the proxy ends, and a later open fails
     ray.get(holder.destroy_all.remote())
     deadline = time.monotonic() + 10
-    while ray_support.find_proxy(ref) is not None and time.monotonic() < deadline:
+    while sq_ray.find_proxy(ref) is not None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert ray_support.find_proxy(ref) is None
+    assert sq_ray.find_proxy(ref) is None
     with pytest.raises(QueueNotFoundError):
         remote.qsize()
     with pytest.raises(QueueNotFoundError):
@@ -197,12 +197,12 @@ def test_destroyed_queue_never_reappears_empty(cluster):
     q = SageQueue(h.unique_name())
     ref = q.get_reference()
     assert ray.get(h.task_kind.options(**on(node2)).remote(ref)) == "RemoteSageQueue"
-    assert ray_support.find_proxy(ref) is not None
+    assert sq_ray.find_proxy(ref) is not None
     q.destroy()  # the creator's destroy() stops the proxy (its watch would too, later)
     deadline = time.monotonic() + 5
-    while ray_support.find_proxy(ref) is not None and time.monotonic() < deadline:
+    while sq_ray.find_proxy(ref) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert ray_support.find_proxy(ref) is None
+    assert sq_ray.find_proxy(ref) is None
 
     @ray.remote(num_cpus=0)
     def try_open(ref):
@@ -216,9 +216,9 @@ def test_destroyed_queue_never_reappears_empty(cluster):
     assert ref.name in message
     assert not os.path.exists(h.segment_path(ref.name))
     deadline = time.monotonic() + 10
-    while ray_support.find_proxy(ref) is not None and time.monotonic() < deadline:
+    while sq_ray.find_proxy(ref) is not None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert ray_support.find_proxy(ref) is None
+    assert sq_ray.find_proxy(ref) is None
 
 
 def test_remote_destroy_and_killed_remote_consumer(cluster, make_queue):

@@ -10,8 +10,8 @@ import ray
 
 import ray_helpers as h
 from sage_queue import SageQueue, SageQueueError, SageQueueRef
-from sage_queue import ray_support
-from sage_queue.ray_support import RemoteQueueError
+from sage_queue import ray as sq_ray
+from sage_queue.ray import RemoteQueueError
 
 FAKE_NODE = "ab" * 28
 
@@ -24,18 +24,18 @@ def no_ray():
 def test_host_identity_is_hostname_and_boot_id():
     import socket
 
-    host = ray_support.host_identity()
+    host = sq_ray.host_identity()
     name, boot = host.split("/", 1)
     assert name == socket.gethostname() and boot
-    assert ray_support.ray_node_id() == ""
+    assert sq_ray.ray_node_id() == ""
 
 
 def test_reference_records_the_host(make_queue):
     q = make_queue()
     ref = q.get_reference()
-    assert ref.host == ray_support.host_identity()
+    assert ref.host == sq_ray.host_identity()
     assert ref.node_id == ""  # not under Ray
-    assert ray_support.locate(ref) == ""
+    assert sq_ray.locate(ref) is None
     located = dataclasses.replace(ref, node_id=FAKE_NODE)
     assert len(pickle.dumps(located)) < 400  # with the creator identity (issue 18, item 10)
     # same host, a node id from a Ray session: opens here without Ray
@@ -66,7 +66,7 @@ def test_reference_from_another_host_raises_naming_it(make_queue):
 
 def test_same_hostname_other_boot_is_another_host(make_queue):
     q = make_queue()
-    hostname = ray_support.host_identity().split("/")[0]
+    hostname = sq_ray.host_identity().split("/")[0]
     ref = dataclasses.replace(q.get_reference(), host=f"{hostname}/not-this-boot")
     with pytest.raises(RemoteQueueError) as info:
         ref.get_queue()
@@ -86,12 +86,12 @@ def test_remote_open_needs_ray(make_queue):
     q = make_queue()
     ref = dataclasses.replace(q.get_reference(), node_id=FAKE_NODE)
     with pytest.raises(RemoteQueueError) as info:
-        ray_support.open_remote(ref)
+        sq_ray.open_remote(ref)
     assert "Ray" in str(info.value)
 
 
 def test_worker_env_passes_the_library_paths(monkeypatch):
     monkeypatch.setenv("SAGE_QUEUE_LIB", "/x/libsagequeue.so")
-    env = ray_support.worker_env()["env_vars"]
+    env = sq_ray.worker_env()["env_vars"]
     assert env["SAGE_QUEUE_LIB"] == "/x/libsagequeue.so"
     assert h.PREFIX  # helpers import without a running Ray

@@ -20,7 +20,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import ray_helpers as h
 from sage_queue import Empty, SageQueue
-from sage_queue import ray_support
+from sage_queue import ray as sq_ray
 
 
 def on(node_id):
@@ -230,7 +230,7 @@ def test_14_put_many_through_a_killed_proxy_reports_its_count(cluster, make_queu
     running = produce.options(**on(node2)).remote(q.get_reference(), items)
     assert wait_for(lambda: q.qsize() == 100)
     time.sleep(0.3)  # the producer now waits for room
-    proxy = ray_support.find_proxy(q.get_reference())
+    proxy = sq_ray.find_proxy(q.get_reference())
     ray.kill(proxy, no_restart=True)
     got = []
     while not wait_for(lambda: ray.wait([running], timeout=0)[0], timeout=0.05):
@@ -264,12 +264,12 @@ def test_17_proxy_gives_up_on_a_dead_producer_and_forgets_it(cluster, make_queue
     producer = StuckProducer.options(**on(node2)).remote()
     running = producer.run.remote(q.get_reference(), 5000)
     assert wait_for(lambda: q.qsize() == 50)
-    proxy = ray_support.find_proxy(q.get_reference())
+    proxy = sq_ray.find_proxy(q.get_reference())
     time.sleep(0.3)
     ray.kill(producer, no_restart=True)
     with pytest.raises(ray.exceptions.RayActorError):
         ray.get(running, timeout=30)
-    time.sleep(ray_support.WAIT_SLICE + 0.5)  # a wait under way ends within a slice
+    time.sleep(sq_ray.WAIT_SLICE + 0.5)  # a wait under way ends within a slice
     assert q.get_many(1000, timeout=5) == list(range(50))
     time.sleep(0.5)
     assert q.qsize() == 0, "the proxy kept putting for a dead producer"
@@ -288,7 +288,7 @@ def test_17_transient_error_on_a_live_proxy_keeps_order(cluster, make_queue):
 
     @ray.remote(num_cpus=0)
     def produce(ref, first, second):
-        from sage_queue import ray_support as rs
+        from sage_queue.ray import _writer as rs  # its calls to the proxy
 
         remote = ref.get_queue()
         real, calls = rs._call, [0]
@@ -391,7 +391,7 @@ STORM_BEHIND = 12_000     # ids [18000, 30000): write-behind put() (batch=64)
 def storm_put_many(ref, ids, batch, pause):
     """put_many in batches; on ProxyDiedError, the in-doubt items go back to
     the caller (here: the report) and the rest is put again."""
-    from sage_queue.ray_support import ProxyDiedError
+    from sage_queue.ray import ProxyDiedError
 
     q = ref.get_queue()
     doubt, errors = [], 0
@@ -417,7 +417,7 @@ def storm_behind(ref, ids, pause):
     others were sent again by the object."""
     import pickle
 
-    from sage_queue.ray_support import ProxyDiedError
+    from sage_queue.ray import ProxyDiedError
 
     q = ref.get_queue(batch=64, linger=0.005)
     doubt, errors = [], 0
@@ -475,13 +475,13 @@ def test_proxy_kill_storm_exact_accounting(cluster, make_queue):
     producers = [
         storm_put_many.options(**on(node2)).remote(ref, all_ids[:STORM_PUT_MANY], 500, 0.0),
         storm_behind.options(**on(node2)).remote(ref, all_ids[STORM_PUT_MANY:], 0.0)]
-    assert wait_for(lambda: ray_support.find_proxy(ref) is not None, timeout=60)
+    assert wait_for(lambda: sq_ray.find_proxy(ref) is not None, timeout=60)
     kills, killed = 0, set()
 
     def busy_live_proxy():
         """The proxy now serving, once it has served some calls (a proxy
         just killed may still hold the name)."""
-        proxy = ray_support.find_proxy(ref)
+        proxy = sq_ray.find_proxy(ref)
         if proxy is None or proxy._actor_id in killed:
             return None
         try:

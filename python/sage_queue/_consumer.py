@@ -1,0 +1,417 @@
+"""The get paths of SageQueue: one message into a reusable buffer, large
+ones in place, batches, and the messages held for the next get when an
+exception kept them from the caller."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import queue as _stdqueue
+from array import array
+from itertools import accumulate
+from typing import Any, List, Optional
+
+from . import _entries
+from . import _lib
+from . import _waits as _w
+from . import serialization as _ser
+from ._handle import BATCH_BUFFER, CAP_BATCH, NO_LEN, NO_TOKEN, NOTHING, RECV_BUFFER, \
+    Handle, RecvBuffer
+from ._waits import FOREVER, SLICE, cap, get_ident, monotonic, timeout_ns
+from .errors import DecodeError
+
+_c_size_t = ctypes.c_size_t
+_loads = _ser._pickle_loads
+_EMSGSIZE = -errno.EMSGSIZE
+_ENOTSUP = -errno.ENOTSUP
+Empty = _stdqueue.Empty
+
+
+class Consumer:
+    """SageQueue's get side (a mixin: SageQueue holds the state; see
+    _handle.py on where exceptions can land)."""
+
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        """Removes and returns the item at the head.
+
+        Blocks while the queue is empty if block is true: forever when
+        timeout is None, else at most timeout seconds, then raises
+        queue.Empty. block=False raises queue.Empty at once. A message that
+        cannot be decoded (put as raw bytes, a bad pickle) raises
+        DecodeError holding its bytes; it is consumed, and only it.
+        A message taken from the queue is never lost to an exception: if one
+        lands before get() hands it over (KeyboardInterrupt), this object
+        keeps it and the next get on it returns it first.
+        """
+        return self._get(block, timeout, False)
+
+    def get_nowait(self) -> Any:
+        """get(block=False)."""
+        return self._get(False, None, False)
+
+    def get_bytes(self, block: bool = True, timeout: Optional[float] = None) -> bytes:
+        """Removes and returns the next message's bytes, unpickled (the raw
+        path; a pickled message comes back as its pickle). Blocking as get()."""
+        return self._get(block, timeout, True)
+
+    def _get(self, block: bool, timeout: Optional[float], raw: bool) -> Any:
+        # In flight while it holds a receive buffer out of the pool (see
+        # _busy): it takes one, with no call in between, before reading _gh.
+        # `buf` is None from just before it goes back (`spare, buf = buf,
+        # None` then `pool += spare.alone`: nothing can land in between), so
+        # the handler below knows whether this call still owns it -- once
+        # back, another thread may be using it. Going back is no call (not
+        # pool.append): nothing can land between it and handing the item
+        # over, so an item is held only while this call is in flight, and
+        # a close() in another thread gives it back (see _reap_now).
+        pool = self._pool
+        if pool:
+            buf = pool[-1]
+            del pool[-1]
+        else:
+            buf = self._new_buffer()
+        length = buf.length  # NO_LEN while in the pool; the C call writes what it took
+        item = NOTHING
+        try:
+            h = self._gh
+            if h is None:  # closed, or messages held
+                spare, buf = buf, None
+                pool.append(spare)
+                item = self._get_held(block, timeout, raw)
+                return item
+            if block and timeout is None:
+                tmo, start = FOREVER, 0.0
+                first = SLICE if get_ident() == _w.main_ident else FOREVER  # cap(tmo)
+            else:
+                tmo = timeout_ns(block, timeout)
+                start = monotonic() if tmo.value > 0 else 0.0
+                first = cap(tmo)
+            rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, first)
+            while rc:
+                if rc == _EMSGSIZE:
+                    size = length.value
+                    length.value = NO_LEN  # nothing taken
+                    item = self._get_large(h, size, tmo, start, raw)
+                    spare, buf = buf, None
+                    pool += spare.alone
+                    return item
+                tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
+                rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, cap(tmo))
+            n = length.value
+            if n == buf.n:
+                data = buf.last
+            else:
+                data = buf.last = buf.view[:n]
+                buf.n = n
+            if raw:
+                item = data.tobytes()
+            elif n and buf.data[0] == 0x80:
+                try:
+                    item = _loads(data)
+                except Exception as exc:
+                    raise self._bad(data, exc)
+            else:
+                item = self._decode(data)
+            length.value = NO_LEN
+            spare, buf = buf, None
+            pool += spare.alone
+            return item
+        except BaseException as exc:
+            # Taken, not handed over: keep it for the next get (before the
+            # buffer goes back: still in flight, see _shut).
+            saved = NOTHING
+            if item is not NOTHING:
+                saved = item if raw else (item,)
+            if buf is not None:  # still this call's
+                n = length.value
+                if saved is NOTHING and n <= RECV_BUFFER and type(exc) is not DecodeError:
+                    saved = buf.data[:n]
+                length.value = NO_LEN
+            if saved is not NOTHING:
+                self._gh = None
+                self._held.append(saved)
+            if buf is not None:
+                pool += buf.alone
+            raise
+
+    def _new_buffer(self) -> RecvBuffer:
+        buf = RecvBuffer(RECV_BUFFER)
+        self._bufs += 1
+        return buf
+
+    def _get_held(self, block: bool, timeout: Optional[float], raw: bool) -> Any:
+        """get() while messages are held (or the queue is closed): the
+        oldest held message, else the ring's next. In flight (counted in
+        _calls) while it may hold one (see _shut)."""
+        held = self._held
+        entry = item = NOTHING
+        self._calls += 1
+        try:
+            if self._h is None:
+                raise self._closed_error()
+            if held:
+                entry = held[0]
+                del held[0]  # no call between these two: atomic under the GIL
+            if not held:
+                self._gh = self._h
+            if entry is NOTHING:  # another thread took the last one
+                item = self._get(block, timeout, raw)
+            else:
+                item = self._unheld(entry, raw)
+            return item
+        except BaseException as exc:
+            if entry is not NOTHING and type(exc) is not DecodeError:
+                self._gh = None
+                held.appendleft(entry)
+            raise
+        finally:
+            self._calls -= 1
+
+    def _unheld(self, entry: Any, raw: bool) -> Any:
+        """A held message as get() (or with raw, get_bytes()) returns it."""
+        if type(entry) is tuple:  # decoded already
+            return _ser.dumps_inband(entry[0]) if raw else entry[0]
+        if raw:
+            return bytes(entry)
+        return self._decode(memoryview(entry))
+
+    def _get_large(self, h: Handle, size: int, tmo: "ctypes.c_int64", start: float,
+                   raw: bool) -> Any:
+        """Takes a message larger than the receive buffer: in place where
+        the transport has zero-copy (one copy out of the ring), else into
+        a buffer of its size. The caller is in flight (see _busy)."""
+        while True:
+            if self._zero_copy:
+                ptr, length = ctypes.c_void_p(), _c_size_t()
+                token = ctypes.c_uint64(NO_TOKEN)
+                item = NOTHING
+                try:
+                    rc = _entries.peek(h, ctypes.byref(ptr), ctypes.byref(length), ctypes.byref(token),
+                               cap(tmo))
+                    if rc == _ENOTSUP:
+                        self._zero_copy = False
+                        continue
+                    if rc == 0:
+                        view = _lib.memory_at(ptr.value or 0, length.value, False)
+                        try:
+                            item = view.tobytes() if raw else self._decode(view)
+                        finally:
+                            view.release()
+                        _entries.release(h, token)
+                        token.value = NO_TOKEN
+                        return item
+                except BaseException as exc:
+                    if token.value != NO_TOKEN:  # peeked, not released
+                        try:
+                            if item is NOTHING and type(exc) is not DecodeError:
+                                # Copy it out before the release takes it: one
+                                # call that copies and stores.
+                                self._gh = None
+                                self._held.extend(map(_lib.bytes_at, (ptr.value or 0,),
+                                                      (length.value,)))
+                        finally:
+                            _entries.release(h, token)  # -EINVAL if already released
+                    if item is not NOTHING:
+                        self._gh = None
+                        self._held.append(item if raw else (item,))
+                    raise
+            else:
+                buf = RecvBuffer(size)
+                length = buf.length
+                length.value = NO_LEN
+                item = NOTHING
+                try:
+                    rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, cap(tmo))
+                    if rc == _EMSGSIZE:
+                        size = length.value
+                        continue
+                    if rc == 0:
+                        data = buf.view[:length.value]
+                        item = data.tobytes() if raw else self._decode(data)
+                        return item
+                except BaseException as exc:
+                    if item is not NOTHING:
+                        self._gh = None
+                        self._held.append(item if raw else (item,))
+                    elif length.value <= size and type(exc) is not DecodeError:
+                        self._gh = None
+                        self._held.append(buf.data[:length.value])
+                    raise
+            tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
+
+    def get_many(self, max_items: int = 1024, block: bool = True,
+                 timeout: Optional[float] = None, *, raw: bool = False) -> List[Any]:
+        """Waits (as get()) for at least one message, then takes as many as
+        are ready, up to max_items, with one call into the transport.
+        Returns a list of 1..max_items items (bytes with raw=True).
+        Raises queue.Empty as get() does.
+
+        A message that cannot be decoded ends the list before it; the next
+        call raises its DecodeError (carrying its bytes), and the messages
+        after it stay for the calls after that, in order. As with get(),
+        messages taken and not handed over because an exception landed are
+        kept by this object and returned first by its next get."""
+        if max_items < 1:
+            raise ValueError("max_items must be >= 1")
+        if self._gh is None:
+            got = self._take_held(max_items, raw)
+            if got:
+                return got
+        if max_items == 1 or not self._caps & CAP_BATCH:
+            return [self._get(block, timeout, raw)]
+        self._calls += 1
+        try:
+            h = self._h
+            if h is None:
+                raise self._closed_error()
+            tmo = timeout_ns(block, timeout)
+            start = monotonic() if tmo.value > 0 else 0.0
+            lengths = array("Q", bytes(8 * max_items))
+            count = _c_size_t(0)  # the C call writes how many it took
+            buf = self._batch_buffer()
+            pieces: Optional[List[bytes]] = None
+            items: List[Any] = []
+            end = None   # pieces[end:] were moved to _held already
+            err = None   # the DecodeError raised for pieces[0]
+            try:
+                while True:
+                    rc = _entries.get_batch(h, buf.address, buf.capacity, lengths.buffer_info()[0],
+                                    _c_size_t(max_items), ctypes.byref(count), cap(tmo))
+                    if rc == 0:
+                        break
+                    if count.value:  # took some, then failed: keep them, report it
+                        pieces = _split(buf.view, lengths, count.value)
+                        raise self._error(rc, "get_many")
+                    if rc == _EMSGSIZE:
+                        self._batch = buf
+                        buf = None  # (no call in between: see _get)
+                        item = self._get_large(h, lengths[0], tmo, start, raw)
+                        return [item]
+                    if rc == _ENOTSUP:
+                        self._caps &= ~CAP_BATCH
+                        self._batch = buf
+                        buf = None
+                        item = self._get(block, timeout, raw)
+                        return [item]
+                    tmo, start = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
+                pieces = _split(buf.view, lengths, count.value)
+                self._batch = buf
+                buf = None
+                if raw:
+                    return pieces
+                try:
+                    items = list(map(_loads, pieces))  # all pickles: the fast way
+                    return items
+                except Exception as exc:
+                    # A message that is no plain pickle, or an exception
+                    # from elsewhere (a signal handler's): the loop tells.
+                    fast = exc
+                items = []
+                for k, piece in enumerate(pieces):
+                    try:
+                        if piece[:1] == b"\x80":
+                            value = _loads(piece)
+                        else:
+                            fast = None  # explained: the fast way failed here at the latest
+                            value = _ser.loads(memoryview(piece))
+                    except Exception as exc:
+                        bad = self._bad(piece, exc)
+                        if bad is exc:  # not the message's fault
+                            raise
+                        if fast is not None and type(exc) is not type(fast):
+                            raise fast  # the fast way met something else first
+                        if items:
+                            # Deliver what came before it; it and the rest
+                            # wait for the next calls, in order.
+                            end = k
+                            self._gh = None
+                            self._held.extend(pieces[k:])
+                            return items
+                        err = bad
+                        end = 1
+                        self._gh = None
+                        self._held.extend(pieces[1:])
+                        raise err
+                    items.append(value)
+                if fast is not None:  # every message decodes: it came from elsewhere
+                    raise fast
+                return items
+            except BaseException as exc:
+                if buf is not None:  # still this call's
+                    if pieces is None and count.value:  # taken, not yet split
+                        pieces = _split(buf.view, lengths, count.value)
+                    self._batch = buf
+                # err: pieces[0] goes as the error, the rest are held; no
+                # call then (one that could land would replace err).
+                if pieces is not None and exc is not err:
+                    first = len(items)
+                    back = [(x,) for x in items] + pieces[first:end]
+                    if back:
+                        # Before whatever this call moved to _held already.
+                        self._gh = None
+                        self._held.extendleft(reversed(back))
+                raise
+        finally:
+            self._calls -= 1
+
+    def _take_held(self, max_items: int, raw: bool) -> List[Any]:
+        """Up to max_items held messages, oldest first (stopping before one
+        that cannot be decoded, unless it is the first: then its
+        DecodeError); [] if none is held. In flight (counted in _calls) as
+        _get_held is; close() may give held messages back meanwhile."""
+        held = self._held
+        out: List[Any] = []
+        entry = NOTHING
+        self._calls += 1
+        try:
+            if self._h is None:
+                raise self._closed_error()
+            while len(out) < max_items:
+                # (A loop's back edge can let another thread in: test
+                # `held` right before taking from it.)
+                if not held:
+                    break
+                entry = held[0]
+                del held[0]  # no call between these two: atomic under the GIL
+                try:
+                    value = self._unheld(entry, raw)
+                except DecodeError:
+                    if not out:
+                        entry = NOTHING  # delivered, as the error
+                        raise
+                    entry, back = NOTHING, entry
+                    held.appendleft(back)
+                    break
+                entry = NOTHING
+                out.append(value)
+            if not held:
+                self._gh = self._h
+            return out
+        except BaseException:
+            # No call unless there is something to put back: one that
+            # could land here would replace a DecodeError (the message).
+            if out or entry is not NOTHING:
+                back = out if raw else [(x,) for x in out]
+                if entry is not NOTHING:
+                    back.append(entry)
+                self._gh = None
+                held.extendleft(reversed(back))
+            raise
+        finally:
+            self._calls -= 1
+
+    def _batch_buffer(self) -> RecvBuffer:
+        buf = self.__dict__.pop("_batch", None)
+        return buf if buf is not None else RecvBuffer(BATCH_BUFFER)
+
+
+
+def _split(view: memoryview, lengths: array, count: int) -> List[bytes]:
+    """The first count messages packed in view, each as bytes."""
+    if not count:
+        return []
+    ends = list(accumulate(lengths[:count]))
+    data = view[:ends[-1]].tobytes()  # one copy; slicing bytes is cheap
+    return list(map(data.__getitem__, map(slice, [0] + ends[:-1], ends)))
+
+

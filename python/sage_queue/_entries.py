@@ -1,0 +1,38 @@
+"""The library functions the data paths call for every message.
+
+Module attributes, bound once by bind() when the first queue opens (so
+that importing the package never loads the library): put and get from
+_lib.fast(), the rest from _lib.lib(), no errcheck on either. The data
+paths read them as ``_entries.put``: a module attribute read is no call
+(see _handle.py on where exceptions can land) and the cheapest read
+CPython specialises for a call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _lib
+
+put: Any = None
+get: Any = None
+put_batch: Any = None
+get_batch: Any = None
+reserve: Any = None
+commit: Any = None
+cancel: Any = None
+peek: Any = None
+release: Any = None
+last_put_result: Any = None
+
+
+def bind() -> None:
+    global put, get, put_batch, get_batch, reserve, commit, cancel, peek, release
+    global last_put_result
+    if last_put_result is not None:
+        return
+    plain, quick = _lib.lib(), _lib.fast()
+    put, get = quick.sage_queue_put, quick.sage_queue_get
+    put_batch, get_batch = plain.sage_queue_put_batch, plain.sage_queue_get_batch
+    reserve, commit, cancel = plain.sage_queue_reserve, plain.sage_queue_commit, plain.sage_queue_cancel
+    peek, release = plain.sage_queue_peek, plain.sage_queue_release
+    last_put_result = plain.sage_last_put_result  # last: bound means all are

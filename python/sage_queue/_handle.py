@@ -1,0 +1,73 @@
+"""The C handle and what every data path shares: sentinels, sizes, receive
+buffers, and where an asynchronous exception can land."""
+
+from __future__ import annotations
+
+import ctypes
+
+from . import _lib
+from . import serialization as _ser
+
+_c_size_t = ctypes.c_size_t
+
+CAP_CROSS_PROCESS = 1 << 2
+CAP_ZERO_COPY = 1 << 4
+CAP_BATCH = 1 << 5
+
+# Receive buffers: messages up to this size are copied into a per-thread
+# reusable buffer and decoded there; larger ones are read in place
+# (peek/release) where the transport offers zero-copy.
+RECV_BUFFER = _ser.OOB_THRESHOLD
+BATCH_BUFFER = 1 << 18
+
+
+class Handle(ctypes.c_void_p):
+    """An open C queue handle (see _lifetime.Lifetime._shut for when it is closed)."""
+
+
+# Asynchronous exceptions and the windows they leave
+# --------------------------------------------------
+# A KeyboardInterrupt (or whatever a signal handler raises, or an exception
+# sent to a thread) is raised where CPython checks for pending work: when a
+# function starts, at a loop's back edge, and right after a call to anything
+# that is not a Python function returns (a ctypes call into the library, a
+# builtin). It is never raised between two other bytecodes, nor when a
+# Python function returns into its caller.
+#
+# So every step that takes something from the ring (a message, a record to
+# write, a peeked record) happens inside a try whose handler settles it, and
+# what the step produced is written by C into a ctypes object created before
+# the try (a token, a length, a count), initialised to a sentinel: the
+# handler always knows what the call did even when its return value was
+# lost. Reservations are cancelled, peeked records released (after copying
+# them out), and messages taken but not yet handed to the caller are kept in
+# SageQueue._held and handed out first by the next get on the same object.
+# The tests (tests/python/faults.py) raise an exception at every one of
+# those points in turn and check that nothing is lost, duplicated or stuck.
+NO_TOKEN = (1 << 64) - 1   # never a token (shm: lane 0xffffffff does not exist)
+NO_LEN = (1 << 64) - 1     # larger than any buffer: "nothing received"
+NOTHING = object()
+
+
+class RecvBuffer:
+    """A reusable receive buffer, used by one thread at a time."""
+
+    __slots__ = ("data", "view", "address", "capacity", "length", "length_ptr", "_pin",
+                 "n", "last", "alone")
+
+    def __init__(self, size: int) -> None:
+        self.data = bytearray(size)
+        self.view = memoryview(self.data)
+        address, self._pin = _lib.buffer_address(self.data)
+        self.address = ctypes.c_void_p(address)
+        self.capacity = _c_size_t(size)
+        self.length = _c_size_t(NO_LEN)
+        self.length_ptr = ctypes.pointer(self.length)
+        # view[:n] for the last n seen: messages are decoded from a view of
+        # exactly their bytes (a truncated pickle must not read on into an
+        # older message's), and one of the same size reuses it.
+        self.n = 0
+        self.last = self.view[:0]
+        # (self,): `pool += buf.alone` puts it back with no call (see _get).
+        self.alone = (self,)
+
