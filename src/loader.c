@@ -1,5 +1,5 @@
-/* Opening one plugin file and checking its descriptor against the gates of
- * DESIGN.md section 2. */
+/* Opening one plugin file and checking its descriptor against the load gates
+ * of docs/DESIGN.md section 2 (docs/PLUGINS.md, "Load gates"). */
 #include "config.h"
 
 #include <dlfcn.h>

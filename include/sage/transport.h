@@ -145,9 +145,10 @@ enum { SAGE_CAPABILITIES(SAGE_XX_CAP_FLAG) };
 /* Whose queue `name` is: a uid (default: the caller's). Tools pass it to
  * reach another user's queue; -EACCES where the transport refuses. */
 #define SAGE_OPTION_UID "uid"
-/* "1": the queue's name goes when its last attached handle closes or its
- * process dies. It belongs to the queue: once any opener set it, it stays
- * set (observe handles neither set it nor count). */
+/* "1": the queue's name goes when its last attached handle closes (one
+ * whose process died leaves a stale attachment: the next last close, or a
+ * stale-queue collection, removes it). It belongs to the queue: once any
+ * opener set it, it stays set (observe handles neither set it nor count). */
 #define SAGE_OPTION_AUTO_CLEANUP "auto_cleanup"
 /* "0": observe mode (needs SAGE_CAP_OBSERVE): the handle does not count as
  * an attachment and never creates (a missing queue is -ENOENT); only
