@@ -30,6 +30,12 @@ bench-callgrind: bench/sage-queue-bench $(plugin_LTLIBRARIES)
 
 TESTS += bench/check_quick.sh
 EXTRA_DIST += bench/check_quick.sh
+
+# The Python and Ray benchmarks (docs/BENCHMARKS.md; ./build.sh bench sets
+# up their packages). Run by hand, not built.
+EXTRA_DIST += bench/python/bench_queues.py bench/ray/bench_ray.py \
+	bench/device_scaling.sh
+
 CLEANFILES += bench-results.json bench-results.md
 
 # MPMC scaling across many cores (run on a machine with >= 16 CPUs; see

@@ -3,3 +3,5 @@ noinst_PROGRAMS += examples/demo
 examples_demo_SOURCES = examples/demo.c
 examples_demo_LDADD = src/libsagequeue.la
 
+# The Ray dataflow example (README.md): run by hand, needs Ray.
+EXTRA_DIST += examples/ray_pipeline.py

@@ -31,23 +31,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _default_env() -> None:
-    build = os.path.join(ROOT, "build")
-    lib = os.path.join(build, "src", ".libs", "libsagequeue.so")
-    if "SAGE_QUEUE_LIB" not in os.environ and os.path.exists(lib):
-        os.environ["SAGE_QUEUE_LIB"] = lib
-    plugins = os.path.join(build, "plugin", ".libs")
-    if "SAGE_PLUGIN_PATH" not in os.environ and os.path.isdir(plugins):
-        os.environ["SAGE_PLUGIN_PATH"] = plugins
-    package = os.path.join(ROOT, "python")
-    if os.path.isdir(os.path.join(package, "sage_queue")):
-        sys.path.insert(0, package)
-        old = os.environ.get("PYTHONPATH")
-        os.environ["PYTHONPATH"] = package + (os.pathsep + old if old else "")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# build/'s environment (tools/sage_env.py reads the sage-env.sh configure
+# wrote there), with the source tree's package first on the path.
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import sage_env  # noqa: E402
 
-
-_default_env()
+sage_env.use(paths=[os.path.join(ROOT, "python")])
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import ray  # noqa: E402
 

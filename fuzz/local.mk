@@ -7,8 +7,10 @@
 #   make fuzz FUZZ_SECONDS=3600   the longer run (docs/RELIABILITY.md)
 #   make fuzz-seeds       regenerates fuzz/corpus/segment/raw-* from live queues
 #
-# The harnesses compile the code they test from source (the shm transport,
-# the option parser, the registry's loader), instrumented for coverage.
+# The harnesses compile the code they test from source, instrumented for
+# coverage: the shm transport (SHM_SOURCES, plugin/shm/local.mk), the option
+# parser (PLUGIN_COMMON_SOURCES, plugin/local.mk) and the registry's loader
+# (LIBSAGEQUEUE_LOADER_SOURCES, src/local.mk).
 FUZZ_HARNESSES = fuzz/fuzz_segment fuzz/fuzz_descriptor fuzz/fuzz_options
 EXTRA_DIST += fuzz/corpus fuzz/run.sh
 EXTRA_PROGRAMS += fuzz/make_seeds
@@ -21,16 +23,15 @@ FUZZ_CC_FLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 FUZZ_LD_FLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 noinst_PROGRAMS += $(FUZZ_HARNESSES)
 
-fuzz_fuzz_segment_SOURCES = fuzz/fuzz_segment.c \
-	$(SHM_C_SOURCES) plugin/common/options.c plugin/common/admin.c \
-	plugin/common/handles.c plugin/common/host.c
+fuzz_fuzz_segment_SOURCES = fuzz/fuzz_segment.c $(SHM_SOURCES) \
+	$(PLUGIN_COMMON_SOURCES)
 fuzz_fuzz_segment_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/shm \
 	-I$(top_srcdir)/plugin/common
 fuzz_fuzz_segment_CFLAGS = $(FUZZ_CC_FLAGS)
 fuzz_fuzz_segment_LDFLAGS = $(FUZZ_LD_FLAGS)
 
-fuzz_fuzz_descriptor_SOURCES = fuzz/fuzz_descriptor.c src/loader.c src/capabilities.c \
-	src/errors.c src/host.c src/search_path.c
+fuzz_fuzz_descriptor_SOURCES = fuzz/fuzz_descriptor.c \
+	$(LIBSAGEQUEUE_LOADER_SOURCES)
 fuzz_fuzz_descriptor_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src \
 	-DSAGE_PLUGIN_DIR='"$(plugindir)"'
 fuzz_fuzz_descriptor_CFLAGS = $(FUZZ_CC_FLAGS)

@@ -12,8 +12,8 @@ AC_DEFUN([SAGE_CHECK_CFLAG], [
   AS_VAR_POPDEF([cache])
 ])
 
-# AX_PTHREAD_SIMPLE: -pthread for compiling and linking.
-AC_DEFUN([AX_PTHREAD_SIMPLE], [
+# SAGE_PTHREAD: -pthread for compiling and linking, as PTHREAD_CFLAGS.
+AC_DEFUN([SAGE_PTHREAD], [
   SAGE_CHECK_CFLAG([-pthread], [PTHREAD_CFLAGS=-pthread],
                    [AC_MSG_ERROR([the compiler must accept -pthread])])
   AC_SUBST([PTHREAD_CFLAGS])

@@ -1,39 +1,20 @@
 # Transport plugins. Each is a libtool module sage-<name>.la built in
 # plugin/ (so the uninstalled build has every plugin in plugin/.libs) and
-# exports only the entry symbol.
+# exports only the entry symbol. Each transport's rules live in its own
+# directory's local.mk; this file holds what they share.
 PLUGIN_MODULE_FLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
 	-export-symbols-regex '^sage_transport_entry$$'
+PLUGIN_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common
 
-# Option parsing shared by the in-tree transports, linked into each one.
-noinst_LTLIBRARIES += plugin/libsage_plugin_common.la
-plugin_libsage_plugin_common_la_SOURCES = \
+# Option parsing, admin, handles and host helpers shared by the in-tree
+# transports, linked into each one (and compiled into the fuzz harnesses).
+PLUGIN_COMMON_SOURCES = \
 	plugin/common/options.h plugin/common/options.c \
 	plugin/common/admin.h plugin/common/admin.c \
 	plugin/common/handles.h plugin/common/handles.c \
 	plugin/common/host.h plugin/common/host.c
+noinst_LTLIBRARIES += plugin/libsage_plugin_common.la
+plugin_libsage_plugin_common_la_SOURCES = $(PLUGIN_COMMON_SOURCES)
 
-# The shm transport: sage-shm.so.
-plugin_LTLIBRARIES += plugin/sage-shm.la
-# In layers: each file calls only the files above it.
-SHM_C_SOURCES = \
-	plugin/shm/wait.c \
-	plugin/shm/validate.c \
-	plugin/shm/liveness.c \
-	plugin/shm/lanes.c \
-	plugin/shm/ring.c \
-	plugin/shm/recover.c \
-	plugin/shm/attach.c \
-	plugin/shm/segment.c \
-	plugin/shm/names.c \
-	plugin/shm/stats.c \
-	plugin/shm/ring_put.c \
-	plugin/shm/ring_get.c \
-	plugin/shm/tasks.c \
-	plugin/shm/transport.c
-SHM_SOURCES = plugin/shm/layout.h plugin/shm/shm.h plugin/shm/steps.h \
-	$(SHM_C_SOURCES)
-plugin_sage_shm_la_SOURCES = $(SHM_SOURCES)
-plugin_sage_shm_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/common
-plugin_sage_shm_la_LDFLAGS = $(PLUGIN_MODULE_FLAGS)
-plugin_sage_shm_la_LIBADD = plugin/libsage_plugin_common.la
+include plugin/shm/local.mk
 include plugin/posixmq/local.mk

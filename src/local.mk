@@ -1,16 +1,23 @@
 # libsagequeue: the registry and the flat host API.
 lib_LTLIBRARIES += src/libsagequeue.la
-src_libsagequeue_la_SOURCES = \
-	src/internal.h \
+# The loader and what it needs, alone: the descriptor fuzz harness
+# (fuzz/local.mk) compiles just these.
+LIBSAGEQUEUE_LOADER_SOURCES = \
 	src/capabilities.c \
 	src/errors.c \
 	src/host.c \
 	src/loader.c \
+	src/search_path.c
+# The whole library; tests/abi/local.mk compiles it again against a newer
+# plugin ABI header.
+LIBSAGEQUEUE_SOURCES = \
+	src/internal.h \
+	$(LIBSAGEQUEUE_LOADER_SOURCES) \
 	src/plugin_list.c \
 	src/queue.c \
 	src/registry.c \
-	src/search_path.c \
 	src/stats.c
+src_libsagequeue_la_SOURCES = $(LIBSAGEQUEUE_SOURCES)
 src_libsagequeue_la_CPPFLAGS = $(AM_CPPFLAGS) -DSAGE_PLUGIN_DIR='"$(plugindir)"'
 # -version-info versions the C API (see SAGE_LT_VERSION in configure.ac);
 # the plugin ABI version is separate (include/sage/transport.h).
@@ -19,7 +26,6 @@ src_libsagequeue_la_LDFLAGS = $(AM_LDFLAGS) -no-undefined \
 
 sageincludedir = $(includedir)/sage
 sageinclude_HEADERS = include/sage/transport.h include/sage/queue.h
-
 
 # The transport conformance suite, shared by the tests and sage-queue.
 noinst_LTLIBRARIES += src/libsage_conformance.la

@@ -17,8 +17,26 @@ if ! printf '%s\n' "$actual" | diff -u "$expected" - ; then
   status=1
 fi
 
-for so in "$SAGE_TEST_PLUGINS"/sage-*.so "$SAGE_TEST_FIXTURES"/sage-mem.so; do
-  [ -e "$so" ] || continue
+# The plugins to check: shm (always built), every other plugin the build
+# made (plugin/sage-*.la; posixmq where configure found mq_open), and the
+# mem fixture. A missing one fails: a check of nothing must not pass.
+plugins=${SAGE_TEST_PLUGINS:-$SAGE_TEST_BUILDDIR/plugin/.libs}
+fixtures=${SAGE_TEST_FIXTURES:-$SAGE_TEST_BUILDDIR/tests/fixtures/.libs}
+set -- "$plugins/sage-shm.so"
+for la in "$SAGE_TEST_BUILDDIR"/plugin/sage-*.la; do
+  [ -e "$la" ] || continue
+  so=$(sed -n "s/^dlname='\(.*\)'$/\1/p" "$la")
+  [ "$so" = sage-shm.so ] || set -- "$@" "$plugins/${so:-$(basename "$la" .la).so}"
+done
+set -- "$@" "$fixtures/sage-mem.so"
+checked=0
+for so in "$@"; do
+  if [ ! -e "$so" ]; then
+    echo "FAIL: $so was not built"
+    status=1
+    continue
+  fi
+  checked=$((checked + 1))
   syms=$(dynamic_symbols "$so")
   if [ "$syms" != "sage_transport_entry" ]; then
     echo "FAIL: $so exports more than sage_transport_entry:"
@@ -26,5 +44,5 @@ for so in "$SAGE_TEST_PLUGINS"/sage-*.so "$SAGE_TEST_FIXTURES"/sage-mem.so; do
     status=1
   fi
 done
-[ $status -eq 0 ] && echo "exports ok"
+[ $status -eq 0 ] && echo "exports ok ($checked plugins)"
 exit $status

@@ -1,11 +1,11 @@
 #!/bin/sh
 # The shm plugin's files form layers: each calls only files listed before
-# it in SHM_C_SOURCES (plugin/local.mk). Checked on the built objects, so a
-# call through any header counts. Skipped (77) without nm or python.
+# it in SHM_C_SOURCES (plugin/shm/local.mk). Checked on the built objects,
+# so a call through any header counts. Skipped (77) without nm or python.
 set -eu
 NM=${NM:-nm}
 command -v "$NM" >/dev/null 2>&1 && [ -n "${PYTHON:-}" ] || exit 77
-order=$(sed -n '/^SHM_C_SOURCES = /,/^[^	]/p' "$SAGE_TEST_SRCDIR/plugin/local.mk" |
+order=$(sed -n '/^SHM_C_SOURCES = /,/^[^	]/p' "$SAGE_TEST_SRCDIR/plugin/shm/local.mk" |
   grep -o 'plugin/shm/[a-z_]*\.c' | sed 's|plugin/shm/||; s|\.c$||')
 objdir="$SAGE_TEST_BUILDDIR/plugin/shm/.libs"
 for f in $order; do

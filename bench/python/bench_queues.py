@@ -12,7 +12,7 @@ with the peers interleaved inside each repetition, after a warm-up round;
 we report min / median / max messages per second and the ratio of medians
 against multiprocessing.Queue. A Python-level shared-memory ping-pong probe
 runs before and after, to show where the two vCPUs sat (see
-BENCHMARKING.md): compare only runs with similar probes.
+docs/DESIGN.md, "Performance"): compare only runs with similar probes.
 
 Writes <out>/python_bench.md (table), .json (raw figures and machine
 description) and .png (ratio chart).
@@ -49,17 +49,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 
-def _default_env() -> None:
-    build = os.path.join(ROOT, "build")
-    lib = os.path.join(build, "src", ".libs", "libsagequeue.so")
-    if "SAGE_QUEUE_LIB" not in os.environ and os.path.exists(lib):
-        os.environ["SAGE_QUEUE_LIB"] = lib
-    plugins = os.path.join(build, "plugin", ".libs")
-    if "SAGE_PLUGIN_PATH" not in os.environ and os.path.isdir(plugins):
-        os.environ["SAGE_PLUGIN_PATH"] = plugins
+# build/'s environment (tools/sage_env.py reads the sage-env.sh configure
+# wrote there).
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import sage_env  # noqa: E402
 
-
-_default_env()
+sage_env.use()
 
 import numpy as np  # noqa: E402
 

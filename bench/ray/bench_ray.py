@@ -23,7 +23,7 @@ Each point: min / median / max messages per second over --reps runs (default
 consumer times from a common start instant (both actors sleep until it) to
 its last message. Ratios are medians over ray.util.queue.Queue's median in
 the same part, shape and mode ("× ray single" against its single put/get).
-A Python ping-pong probe runs before and after (see BENCHMARKING.md).
+A Python ping-pong probe runs before and after (see docs/DESIGN.md, "Performance").
 
 Writes <out>/ray_bench.md, .json (every run, the machine) and .png.
 """
@@ -43,22 +43,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def _default_env() -> None:
-    build = os.path.join(ROOT, "build")
-    lib = os.path.join(build, "src", ".libs", "libsagequeue.so")
-    if "SAGE_QUEUE_LIB" not in os.environ and os.path.exists(lib):
-        os.environ["SAGE_QUEUE_LIB"] = lib
-    plugins = os.path.join(build, "plugin", ".libs")
-    if "SAGE_PLUGIN_PATH" not in os.environ and os.path.isdir(plugins):
-        os.environ["SAGE_PLUGIN_PATH"] = plugins
-    paths = [os.path.join(ROOT, "python"), HERE]
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
-    sys.path[:0] = paths
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# build/'s environment (tools/sage_env.py reads the sage-env.sh configure
+# wrote there), with the source tree's package and this directory on the
+# path of every Ray worker too.
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import sage_env  # noqa: E402
 
-
-_default_env()
+sage_env.use(paths=[os.path.join(ROOT, "python"), HERE])
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import ray  # noqa: E402
 from ray.util.queue import Empty as RayEmpty  # noqa: E402

@@ -1,4 +1,4 @@
-# The sage-queue command (and its tests and man page).
+# The sage-queue command and its man page (its tests: tests/cli/local.mk).
 bin_PROGRAMS += src/cli/sage-queue
 src_cli_sage_queue_SOURCES = \
 	src/cli/cli.h \
@@ -22,21 +22,3 @@ src_cli_sage_queue_LDADD = src/libsage_conformance.la src/libsagequeue.la
 
 man1_MANS = src/cli/sage-queue.1
 EXTRA_DIST += src/cli/sage-queue.1
-
-# Tests: shell scripts driving the built command on queues made by
-# tests/cli/queue_tool.
-check_PROGRAMS += tests/cli/queue_tool
-tests_cli_queue_tool_SOURCES = tests/cli/queue_tool.c
-tests_cli_queue_tool_LDADD = src/libsagequeue.la
-
-CLI_TESTS = \
-	tests/cli/ls.sh \
-	tests/cli/stat.sh \
-	tests/cli/rm.sh \
-	tests/cli/gc.sh \
-	tests/cli/bench.sh \
-	tests/cli/check_plugin.sh \
-	tests/cli/posixmq.sh \
-	tests/cli/usage.sh
-TESTS += $(CLI_TESTS)
-EXTRA_DIST += $(CLI_TESTS) tests/cli/lib.sh

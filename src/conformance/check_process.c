@@ -243,7 +243,11 @@ CONF_CHECK(conf_check_cross_process) {
   CHECK(c, pid >= 0, "fork failed");
   if (pid == 0)
     _exit(child_echo(c->transport, a, b));
-  conf_sleep_ms(100); /* the child is asleep in get by now */
+  /* The child waits first: until its get counts as blocked (or 10 s; a
+   * child that never gets there is judged by the exchange below). */
+  for (int64_t end = conf_now_ns() + 10000 * MS;
+       conf_stats(to_child).blocked_gets == 0 && conf_now_ns() < end;)
+    conf_sleep_ms(1);
   int i, rc = 0;
   for (i = 0; i < ROUNDS && rc == 0; i++) {
     snprintf(want, sizeof want, "ping %d", i);

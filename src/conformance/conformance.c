@@ -302,8 +302,23 @@ static void *sleeping_get(void *arg) {
   struct sleeper *s = arg;
   char buf[16];
   size_t len;
-  s->rc = sage_queue_get(s->q, buf, sizeof buf, &len, 3000 * MS);
+  s->rc = sage_queue_get(s->q, buf, sizeof buf, &len, 20000 * MS);
   return NULL;
+}
+
+/* Waits (at most 10 s) until n gets more than `before` counted have
+ * blocked (blocked_gets, which every transport counts) and sleep: stats
+ * show n waiting readers, or none where the transport does not count
+ * sleepers (docs/PLUGINS.md). Returns whether they did. */
+static int until_sleeping(sage_queue *q, uint64_t before, uint64_t n) {
+  for (int64_t end = conf_now_ns() + 10000 * MS; conf_now_ns() < end;
+       conf_sleep_ms(1)) {
+    struct sage_stats st = conf_stats(q);
+    if (st.blocked_gets - before >= n &&
+        (st.waiting_readers == n || st.waiting_readers == 0))
+      return 1;
+  }
+  return 0;
 }
 
 /* Many threads blocked in get must not keep another thread of the same
@@ -315,11 +330,13 @@ static enum conf_result check_many_sleepers(struct conf_ctx *c) {
   OPEN(c, "sleepers", CAPACITY, 0, &q, name);
   struct sleeper s[SLEEPERS];
   pthread_t t[SLEEPERS];
+  uint64_t before = conf_stats(q).blocked_gets;
   for (int i = 0; i < SLEEPERS; i++) {
     s[i] = (struct sleeper){q, 1};
     pthread_create(&t[i], NULL, sleeping_get, &s[i]);
   }
-  nanosleep(&(struct timespec){0, 100 * MS}, NULL);
+  int slept = until_sleeping(q, before, SLEEPERS);
+  struct sage_stats asleep = conf_stats(q); /* reported if they did not */
   int put_rc = 0, puts = 0;
   while (puts < SLEEPERS && put_rc == 0)
     if ((put_rc = sage_queue_put(q, "wake", 4, 1000 * MS)) == 0)
@@ -329,6 +346,9 @@ static enum conf_result check_many_sleepers(struct conf_ctx *c) {
     pthread_join(t[i], NULL);
     failed += s[i].rc != 0;
   }
+  CHECK(c, slept, "%d threads in get: %llu blocked, %llu waiting after 10 s",
+        SLEEPERS, (unsigned long long)(asleep.blocked_gets - before),
+        (unsigned long long)asleep.waiting_readers);
   CHECK(c, put_rc == 0, "put %d with %d threads blocked in get: rc %d",
         puts + 1, SLEEPERS, put_rc);
   CHECK(c, failed == 0, "%d of %d blocked gets failed", failed, SLEEPERS);

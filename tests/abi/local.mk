@@ -31,12 +31,11 @@ tests_abi_test_layout_SOURCES = tests/abi/test_layout.c \
 tests_abi_test_host_current_SOURCES = tests/abi/test_host_current.c
 tests_abi_test_host_current_LDADD = src/libsagequeue.la
 
-# The 1.1 host: the library's sources, with <sage/transport.h> resolving to
-# the simulated 1.1 header, generated below.
+# The 1.1 host: the library's sources (LIBSAGEQUEUE_SOURCES, src/local.mk),
+# with <sage/transport.h> resolving to the simulated 1.1 header, generated
+# below.
 tests_abi_test_host_1_1_SOURCES = tests/abi/test_host_1_1.c \
-	src/capabilities.c src/errors.c src/host.c src/loader.c src/plugin_list.c \
-	src/queue.c \
-	src/registry.c src/search_path.c src/stats.c
+	$(LIBSAGEQUEUE_SOURCES)
 tests_abi_test_host_1_1_CPPFLAGS = -I$(top_builddir)/tests/abi/abi11 \
 	$(AM_CPPFLAGS) -I$(top_srcdir)/src -DSAGE_PLUGIN_DIR='"/nonexistent"'
 tests_abi_test_host_1_1_LDADD = $(LIBS)

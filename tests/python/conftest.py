@@ -14,20 +14,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(os.path.dirname(HERE))
 
 
-def _default_env() -> None:
-    build = os.environ.get("SAGE_TEST_BUILDDIR") or os.path.join(SRCDIR, "build")
-    lib = os.path.join(build, "src", ".libs", "libsagequeue.so")
-    if "SAGE_QUEUE_LIB" not in os.environ and os.path.exists(lib):
-        os.environ["SAGE_QUEUE_LIB"] = lib
-    plugins = os.path.join(build, "plugin", ".libs")
-    if "SAGE_PLUGIN_PATH" not in os.environ and os.path.isdir(plugins):
-        os.environ["SAGE_PLUGIN_PATH"] = plugins
-    fixtures = os.path.join(build, "tests", "fixtures", ".libs")
-    if "SAGE_TEST_FIXTURES" not in os.environ and os.path.isdir(fixtures):
-        os.environ["SAGE_TEST_FIXTURES"] = fixtures
+# The build tree's environment ($SAGE_TEST_BUILDDIR or build/), for a
+# pytest run outside `make check` (tools/sage_env.py).
+sys.path.insert(0, os.path.join(SRCDIR, "tools"))
+import sage_env  # noqa: E402
 
-
-_default_env()
+sage_env.use()
 sys.path.insert(0, os.path.join(SRCDIR, "python"))
 sys.path.insert(0, HERE)
 

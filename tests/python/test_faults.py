@@ -530,9 +530,12 @@ def test_9_close_detaches_despite_a_stored_traceback(make_queue, qname):
 
 def test_9_close_in_a_forked_child_detaches(make_queue, qname):
     q = make_queue(qname)
-    blocked = threading.Thread(target=lambda: q.get(timeout=3))
+    blocked = threading.Thread(target=lambda: q.get(timeout=30))
     blocked.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10  # until the get sleeps in the queue
+    while q.get_stats()["waiting_readers"] < 1:
+        assert blocked.is_alive() and time.monotonic() < deadline, "the get never blocked"
+        time.sleep(0.001)
     pid = os.fork()
     if pid == 0:  # the blocked thread does not exist here
         code = 1
@@ -554,7 +557,10 @@ import sys, threading, time
 from sage_queue import SageQueue
 q = SageQueue(sys.argv[1], auto_cleanup=True)
 threading.Thread(target=q.get, daemon=True).start()
-time.sleep(0.2)
+deadline = time.monotonic() + 10  # exit only once the get sleeps in the queue
+while q.get_stats()["waiting_readers"] < 1:
+    assert time.monotonic() < deadline, "the get never blocked"
+    time.sleep(0.001)
 """
 
 
@@ -580,7 +586,10 @@ def test_9_close_with_a_blocked_thread_closes_when_it_returns(make_queue, qname)
 
     t = threading.Thread(target=blocked)
     t.start()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10  # until the get sleeps in the queue
+    while watcher.get_stats()["waiting_readers"] < 1:
+        assert t.is_alive() and time.monotonic() < deadline, "the get never blocked"
+        time.sleep(0.001)
     q.close()
     assert watcher.get_stats()["attached"] == 2  # the get still runs
     t.join()

@@ -95,7 +95,10 @@ def test_fork_while_a_thread_is_blocked(q):
     got = []
     t = threading.Thread(target=lambda: got.append(q.get(timeout=30)))
     t.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10  # until the get sleeps in the queue
+    while q.get_stats()["waiting_readers"] < 1:
+        assert t.is_alive() and time.monotonic() < deadline, "the get never blocked"
+        time.sleep(0.001)
     pid = os.fork()
     if pid == 0:  # the blocked thread does not exist here
         code = 1

@@ -398,7 +398,10 @@ def test_close_while_another_thread_is_blocked(q):
     got = []
     t = threading.Thread(target=lambda: got.append(q.get(timeout=30)))
     t.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10  # until the get sleeps in the queue
+    while other.get_stats()["waiting_readers"] < 1:
+        assert t.is_alive() and time.monotonic() < deadline, "the get never blocked"
+        time.sleep(0.001)
     q.close()  # must not free the handle under the blocked thread
     with pytest.raises(QueueClosedError):
         q.put(1)

@@ -25,23 +25,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(os.path.dirname(HERE))
 
 
-def _default_env() -> None:
-    build = os.environ.get("SAGE_TEST_BUILDDIR") or os.path.join(SRCDIR, "build")
-    lib = os.path.join(build, "src", ".libs", "libsagequeue.so")
-    if "SAGE_QUEUE_LIB" not in os.environ and os.path.exists(lib):
-        os.environ["SAGE_QUEUE_LIB"] = lib
-    plugins = os.path.join(build, "plugin", ".libs")
-    if "SAGE_PLUGIN_PATH" not in os.environ and os.path.isdir(plugins):
-        os.environ["SAGE_PLUGIN_PATH"] = plugins
-    paths = [os.path.join(SRCDIR, "python"), HERE]
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
-    # Marks every process Ray starts for this session (see leftover_processes).
-    os.environ["SAGE_RAY_TEST_SESSION"] = str(os.getpid())
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# The build tree's environment ($SAGE_TEST_BUILDDIR or build/;
+# tools/sage_env.py), with the package and this directory on every Ray
+# worker's path.
+sys.path.insert(0, os.path.join(SRCDIR, "tools"))
+import sage_env  # noqa: E402
 
-
-_default_env()
+sage_env.use(paths=[os.path.join(SRCDIR, "python"), HERE])
+# Marks every process Ray starts for this session (see leftover_processes).
+os.environ["SAGE_RAY_TEST_SESSION"] = str(os.getpid())
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 sys.path.insert(0, os.path.join(SRCDIR, "python"))
 sys.path.insert(0, HERE)
 

@@ -40,7 +40,10 @@ def test_16_cancel_after_the_worker_took_the_message(make_queue):
 
     async def main():
         task = asyncio.create_task(sq_ray.get_async(q))
-        await asyncio.sleep(0.1)  # its worker waits in get()
+        deadline = time.monotonic() + 10
+        while q.get_stats()["waiting_readers"] < 1:  # until its worker waits in get()
+            assert time.monotonic() < deadline, "the worker never waited in get()"
+            await asyncio.sleep(0.002)
         q.put("A")
         # Hold the loop (on purpose) until the worker took "A" and handed it
         # over: the task has not seen it yet.
@@ -70,7 +73,10 @@ def test_16_idle_waiters_do_not_starve_other_awaits(make_queue):
 
     async def main():
         waiters = [asyncio.create_task(sq_ray.get_async(idle)) for _ in range(40)]
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while idle.get_stats()["waiting_readers"] < 40:  # every one waits in get()
+            assert time.monotonic() < deadline, idle.get_stats()["waiting_readers"]
+            await asyncio.sleep(0.005)
         threading.Timer(0.1, busy.put, args=("x",)).start()
         started = time.monotonic()
         try:
@@ -83,7 +89,10 @@ def test_16_idle_waiters_do_not_starve_other_awaits(make_queue):
 
     got, elapsed = asyncio.run(main())
     assert got == "x" and elapsed < 2.0, f"starved for {elapsed:.1f} s"
-    time.sleep(0.5)  # the cancelled waiters leave within a slice, taking nothing
+    deadline = time.monotonic() + 10  # the cancelled waiters leave, taking nothing
+    while idle.get_stats()["waiting_readers"]:
+        assert time.monotonic() < deadline, idle.get_stats()["waiting_readers"]
+        time.sleep(0.005)
     idle.put("still here")
     assert idle.get(timeout=5) == "still here"
 
@@ -96,8 +105,10 @@ class SlowRemote:
     def __init__(self, items):
         self.items = deque(items)
         self.back = []
+        self.called = threading.Event()
 
     def get(self, block=True, timeout=None):
+        self.called.set()
         time.sleep(0.3)
         if not self.items:
             raise Empty
@@ -112,11 +123,16 @@ def test_16_cancelled_non_blocking_remote_get_gives_the_message_back():
 
     async def main():
         task = asyncio.create_task(sq_ray.get_async(remote, block=False))
-        await asyncio.sleep(0.1)  # the call is under way
+        deadline = time.monotonic() + 10
+        while not remote.called.is_set():  # until the call is under way
+            assert time.monotonic() < deadline, "get_async never called get"
+            await asyncio.sleep(0.002)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await asyncio.sleep(0.6)
+        deadline = time.monotonic() + 10
+        while not remote.back and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     asyncio.run(main())
     assert remote.back == ["m"]
@@ -130,11 +146,17 @@ def test_16_cancelled_put_async_stops_trying(make_queue):
 
     async def main():
         task = asyncio.create_task(sq_ray.put_async(q, "late"))
-        await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while q.get_stats()["waiting_writers"] < 1:  # until it waits for room
+            assert time.monotonic() < deadline, "put_async never waited for room"
+            await asyncio.sleep(0.002)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await asyncio.sleep(0.3)  # the attempt under way has ended
+        deadline = time.monotonic() + 10
+        while q.get_stats()["waiting_writers"]:  # the attempt under way has ended
+            assert time.monotonic() < deadline, "the cancelled put still waits"
+            await asyncio.sleep(0.005)
         assert q.get_nowait() == "first"
         await asyncio.sleep(0.6)
 

@@ -265,11 +265,13 @@ def test_17_proxy_gives_up_on_a_dead_producer_and_forgets_it(cluster, make_queue
     running = producer.run.remote(q.get_reference(), 5000)
     assert wait_for(lambda: q.qsize() == 50)
     proxy = sq_ray.find_proxy(q.get_reference())
-    time.sleep(0.3)
+    # the proxy waits for room on the producer's behalf
+    assert wait_for(lambda: q.get_stats()["waiting_writers"] >= 1), q.get_stats()
     ray.kill(producer, no_restart=True)
     with pytest.raises(ray.exceptions.RayActorError):
         ray.get(running, timeout=30)
     time.sleep(sq_ray.WAIT_SLICE + 0.5)  # a wait under way ends within a slice
+    assert q.get_stats()["waiting_writers"] == 0, "the proxy still waits for room"
     assert q.get_many(1000, timeout=5) == list(range(50))
     time.sleep(0.5)
     assert q.qsize() == 0, "the proxy kept putting for a dead producer"

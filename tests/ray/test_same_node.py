@@ -2,6 +2,7 @@
 returned, stored in actor state and put in the object store."""
 
 import pickle
+import queue
 import time
 from collections import Counter
 
@@ -121,11 +122,22 @@ def test_queues_as_arguments_and_return_values(ray_local, make_queue):
                                              for p in h.leftover_segments())
 
 
+def _until_waiting(q, stat, pending, timeout=60):
+    """Waits until q's stats count a sleeper in `stat` (the remote call
+    `pending` is then blocked in the queue), failing if it never comes."""
+    deadline = time.monotonic() + timeout
+    while q.get_stats()[stat] < 1:
+        ready, _ = ray.wait([pending], timeout=0)
+        assert not ready, f"the call returned before it blocked: {ray.get(ready[0])!r}"
+        assert time.monotonic() < deadline, f"no {stat} after {timeout} s"
+        time.sleep(0.005)
+
+
 def test_blocking_get_releases_the_actor(ray_local, make_queue):
     q = make_queue()
     threaded = h.ThreadedWaiter.remote()
     waiting = threaded.wait_get.remote(q, 60)
-    time.sleep(0.5)
+    _until_waiting(q, "waiting_readers", waiting)
     # the actor's other thread still answers while one waits in get()
     assert ray.get(threaded.ping.remote(), timeout=10) == "pong"
     q.put("wake")
@@ -133,18 +145,17 @@ def test_blocking_get_releases_the_actor(ray_local, make_queue):
 
     aio = h.AsyncWaiter.remote()
     waiting = aio.wait_get.remote(q, 60)
-    time.sleep(0.5)
+    _until_waiting(q, "waiting_readers", waiting)
     assert ray.get(aio.ping.remote(), timeout=10) == "pong"  # event loop not blocked
     q.put("async wake")
     assert ray.get(waiting, timeout=30) == "async wake"
     # time-outs keep queue.Empty's type across the actor boundary
-    with pytest.raises(Exception) as info:
+    with pytest.raises(queue.Empty):
         ray.get(aio.wait_get.remote(q, 0.2), timeout=30)
-    assert "Empty" in type(info.value).__name__ or "Empty" in str(info.value)
     q2 = make_queue(max_items=1)
     q2.put(0)
     putting = aio.wait_put.remote(q2, 1)
-    time.sleep(0.3)
+    _until_waiting(q2, "waiting_writers", putting)
     assert ray.get(aio.ping.remote(), timeout=10) == "pong"
     assert q2.get(timeout=5) == 0
     assert ray.get(putting, timeout=30) is True
