@@ -5,3 +5,6 @@ examples_demo_LDADD = src/libsagequeue.la
 
 # The Ray dataflow example (README.md): run by hand, needs Ray.
 EXTRA_DIST += examples/ray_pipeline.py
+
+# The config-file pipeline (tests/python/check_config_pipeline.sh runs it).
+EXTRA_DIST += examples/config_pipeline/pipeline.py examples/config_pipeline/pipeline.toml

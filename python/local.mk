@@ -15,13 +15,18 @@ SAGE_QUEUE_PY = \
 	python/sage_queue/_lib.py \
 	python/sage_queue/_lifetime.py \
 	python/sage_queue/_location.py \
+	python/sage_queue/_plugins.py \
 	python/sage_queue/_producer.py \
+	python/sage_queue/_uri.py \
 	python/sage_queue/_waits.py \
+	python/sage_queue/admin.py \
 	python/sage_queue/aio.py \
+	python/sage_queue/config.py \
 	python/sage_queue/errors.py \
 	python/sage_queue/queue.py \
 	python/sage_queue/ray_support.py \
 	python/sage_queue/ref.py \
+	python/sage_queue/sage_runtime.py \
 	python/sage_queue/serialization.py
 # The Ray layer, a subpackage.
 SAGE_QUEUE_RAY_PY = \

@@ -13,10 +13,13 @@ LIBSAGEQUEUE_LOADER_SOURCES = \
 LIBSAGEQUEUE_SOURCES = \
 	src/internal.h \
 	$(LIBSAGEQUEUE_LOADER_SOURCES) \
+	src/open_uri.c \
 	src/plugin_list.c \
 	src/queue.c \
 	src/registry.c \
-	src/stats.c
+	src/stats.c \
+	src/uri.h \
+	src/uri.c
 src_libsagequeue_la_SOURCES = $(LIBSAGEQUEUE_SOURCES)
 src_libsagequeue_la_CPPFLAGS = $(AM_CPPFLAGS) -DSAGE_PLUGIN_DIR='"$(plugindir)"'
 # -version-info versions the C API (see SAGE_LT_VERSION in configure.ac);

@@ -33,9 +33,16 @@ tests_steps_sage_shm_la_LIBADD = plugin/libsage_plugin_common.la
 if HAVE_CRITERION
 if !SANITIZE_THREAD
 check_PROGRAMS += tests/test_registry tests/test_flat_api tests/test_options \
-	tests/test_conformance
+	tests/test_conformance tests/test_uri
 TESTS += tests/test_registry tests/test_flat_api tests/test_options \
-	tests/test_conformance
+	tests/test_conformance tests/test_uri
+# Queue URIs: the parser (compiled in, as the CLI does) and open_uri; the
+# cases it shares with the Python parser are in tests/uri_cases.txt.
+tests_test_uri_SOURCES = tests/test_uri.c src/uri.h src/uri.c
+tests_test_uri_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src
+tests_test_uri_CFLAGS = $(TEST_CFLAGS)
+tests_test_uri_LDADD = $(TEST_LIBS)
+EXTRA_DIST += tests/uri_cases.txt
 
 check_PROGRAMS += tests/test_shm_recovery tests/test_shm_segment \
 	tests/test_shm_lanes tests/test_shm_stall

@@ -139,6 +139,16 @@ SAGE_API void sage_plugins_free(sage_plugin_list *list);
 SAGE_API int sage_queue_open(const char *transport, const char *name,
                              const char *const *options, sage_queue **out);
 
+/* Opens the queue a URI names: "<transport>://<name>[?key=value&...]", e.g.
+ * "shm://jobs?maxsize=8MiB&max_items=1000" (docs/CONFIG.md). Keys are the
+ * transport's options, plus maxsize (= capacity); sizes take K/M/G and
+ * KiB/MiB/GiB; auto_cleanup takes true/false. extra_options (may be NULL)
+ * replace the URI's keys of the same name. A bad URI is -EINVAL with a
+ * detail naming the part that is wrong. */
+SAGE_API int sage_queue_open_uri(const char *uri,
+                                 const char *const *extra_options,
+                                 sage_queue **out);
+
 /* Copies one message in; waits up to timeout_ns for room. -EMSGSIZE at once
  * if it can never fit; -EAGAIN / -ETIMEDOUT when full. */
 SAGE_API int sage_queue_put(sage_queue *q, const void *data, size_t len,

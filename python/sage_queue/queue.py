@@ -20,6 +20,7 @@ from . import _hooks
 from . import _entries
 from . import _lib
 from . import _location
+from . import _uri
 from ._base import QueueBase
 from ._consumer import Consumer
 from ._handle import CAP_CROSS_PROCESS, CAP_ZERO_COPY, Handle, RecvBuffer
@@ -144,6 +145,8 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         if max_items < 0:
             raise ValueError("max_items must be >= 0")
         opts: Dict[str, str] = {}
+        if isinstance(maxsize, str):
+            maxsize = _uri.parse_size(maxsize)
         if maxsize is not None and maxsize > 0:
             opts["capacity"] = str(int(maxsize))
         if max_items:
@@ -233,6 +236,16 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
     @property
     def closed(self) -> bool:
         return self._h is None
+
+    @property
+    def uri(self) -> str:
+        """A URI that reopens this queue (``open_queue(q.uri)``): transport,
+        name, size, and the options this handle was opened with."""
+        kwargs: Dict[str, Any] = {"maxsize": self._capacity}
+        if self._max_items:
+            kwargs["max_items"] = self._max_items
+        kwargs.update(self._handle_options)
+        return _uri.format_uri(self._transport, self._name, kwargs)
 
     @property
     def unfinished_tasks(self) -> int:
@@ -366,6 +379,16 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
             total_bytes_read=stats.get("bytes_got", 0),
             message_count=stats.get("items", 0),
         )
+        return stats
+
+    def get_buffer_stats(self) -> Dict[str, Any]:
+        """get_stats() with ``utilization`` the fraction of the queue in use
+        (0..1): the larger of the byte and the message-slot fractions (SAGE's
+        load formula reads it)."""
+        stats = self.get_stats()
+        bound = self._item_bound
+        by_items = stats.get("items", 0) / bound if bound else 0.0
+        stats["utilization"] = min(max(stats["utilization"], by_items), 1.0)
         return stats
 
     # -------------------------------------------------------------- lifetime

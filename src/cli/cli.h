@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "uri.h"
+
 #define EXIT_OK 0
 #define EXIT_ERROR 1
 #define EXIT_USAGE 2
@@ -40,6 +42,16 @@ int cli_error(const char *what, int code);
 /* Prints "sage-queue: <message>" to stderr and returns EXIT_ERROR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a usage error and returns EXIT_USAGE. */
+/* A queue argument: NAME (on `transport`) or a URI, whose transport and
+ * name win (the strings point into arg, or into uri). */
+struct cli_target {
+  const char *transport;
+  const char *name;
+  struct sage_uri uri;
+};
+int cli_target(const struct cli_command *cmd, const char *arg,
+               const char *transport, struct cli_target *t);
+
 int cli_usage(const struct cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* True if argv holds -h/--help before any "--". */

@@ -151,7 +151,10 @@ static int run(int argc, char **argv, const struct cli_opts *global) {
   for (int i = 0; i < npos; i++) {
     struct queue_view v;
     struct rm_result res;
-    remove_one(opts.transport, names[i], &a, &v, &res);
+    struct cli_target t;
+    if (cli_target(&cmd_rm, names[i], opts.transport, &t) != EXIT_OK)
+      return EXIT_USAGE;
+    remove_one(t.transport, t.name, &a, &v, &res);
     if (opts.json)
       print_json(&v, &res, i == 0);
     else
@@ -179,6 +182,8 @@ const struct cli_command cmd_rm = {
         "                         needs permission)\n"
         "  -t, --transport NAME   transport of the queues\n"
         "  --json                 a JSON array: name, removed, pids, error\n\n"
+        "A NAME may be a queue URI, shm://jobs?maxsize=1M: its transport\n"
+        "replaces --transport (docs/CONFIG.md).\n\n"
         "Examples:\n"
         "  $ sage-queue rm jobs results\n"
         "  removed jobs\n"

@@ -298,6 +298,12 @@ static int run(int argc, char **argv, const struct cli_opts *global) {
   int rc = parse_args(argc, argv, &opts, &a);
   if (rc != EXIT_OK)
     return rc;
+  struct cli_target t;
+  rc = cli_target(&cmd_stat, a.name, opts.transport, &t);
+  if (rc != EXIT_OK)
+    return rc;
+  opts.transport = t.transport;
+  a.name = t.name;
   sage_queue *q;
   rc = queue_open_observer(opts.transport, a.name, a.uid, &q, &a.observing);
   if (rc != 0)
@@ -326,6 +332,8 @@ const struct cli_command cmd_stat = {
         "  --json                 one JSON object; with --watch one per line\n"
         "                         (JSON Lines) with \"rates\" after the "
         "first\n\n"
+        "A NAME may be a queue URI, shm://jobs?maxsize=1M: its transport\n"
+        "replaces --transport (docs/CONFIG.md).\n\n"
         "Examples:\n"
         "  $ sage-queue stat jobs\n"
         "  $ sage-queue stat jobs --watch 0.5\n"

@@ -12,7 +12,10 @@ src_cli_sage_queue_SOURCES = \
 	src/cli/cmd_rm.c \
 	src/cli/cmd_gc.c \
 	src/cli/cmd_bench.c \
-	src/cli/cmd_check_plugin.c
+	src/cli/cmd_check_plugin.c \
+	src/cli/target.c \
+	src/uri.h \
+	src/uri.c
 # `sage-queue bench` runs the benchmark program installed in
 # $(pkglibexecdir) ($SAGE_BENCH overrides it); check-plugin runs the
 # conformance suite.

@@ -54,4 +54,12 @@ run 2 rm --bogus "$idle"
 err_has "unknown option '--bogus'"
 run 2 rm --force=yes "$idle"
 err_has "takes no value"
+# A queue URI names the queue and its transport (docs/CONFIG.md).
+hold "$prefix-uri" 1
+stop "$held"
+run 0 rm "shm://$prefix-uri?max_items=3"
+run 1 rm "shm://$prefix-uri"
+err_has "no queue named"
+run 2 rm "shm://$prefix-uri?x"
+err_has "has no value"
 echo "cli rm ok"

@@ -88,5 +88,14 @@ run 2 stat "$q" --count 0
 err_has "not a positive count"
 run 2 stat "$q" --uid no-such-user-here
 err_has "no user"
+# A queue URI names the queue and its transport (docs/CONFIG.md).
+run 0 stat "shm://$q?maxsize=1M" --transport nosuch
+out_has "^queue $q \(transport shm\)"
+run 2 stat "shm://?maxsize=1M"
+err_has "empty queue name"
+run 2 stat "shm://$q?maxsize=8XB"
+err_has "bad size '8XB' for 'maxsize'"
+run 1 stat "nosuch://$q"
+err_has "nosuch"
 run 0 rm --force "$q" "$bad"
 echo "cli stat ok"
