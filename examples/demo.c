@@ -90,6 +90,7 @@ int main(int argc, char **argv) {
     return fail("create");
   printf("queue '%s' on transport '%s': %llu messages of %zu bytes\n", name,
          sage_queue_transport_name(q), n, size);
+  fflush(stdout); /* else a piped stdout's buffer is printed by both */
   pid_t consumer = fork();
   if (consumer == 0) {
     int crc = consume(name, size);

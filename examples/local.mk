@@ -8,3 +8,6 @@ EXTRA_DIST += examples/ray_pipeline.py
 
 # The config-file pipeline (tests/python/check_config_pipeline.sh runs it).
 EXTRA_DIST += examples/config_pipeline/pipeline.py examples/config_pipeline/pipeline.toml
+
+# The C quick start (docs/C.md; tests/template/check_template.sh builds them).
+EXTRA_DIST += examples/c/producer.c examples/c/consumer.c

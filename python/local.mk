@@ -7,7 +7,11 @@
 # and tarballs); `make check` checks that none is left out.
 SAGE_QUEUE_PY = \
 	python/sage_queue/__init__.py \
+	python/sage_queue/__main__.py \
+	python/sage_queue/_args.py \
 	python/sage_queue/_base.py \
+	python/sage_queue/_bundle.py \
+	python/sage_queue/_cli.py \
 	python/sage_queue/_consumer.py \
 	python/sage_queue/_entries.py \
 	python/sage_queue/_handle.py \
@@ -18,6 +22,7 @@ SAGE_QUEUE_PY = \
 	python/sage_queue/_plugins.py \
 	python/sage_queue/_producer.py \
 	python/sage_queue/_uri.py \
+	python/sage_queue/_version.py \
 	python/sage_queue/_waits.py \
 	python/sage_queue/admin.py \
 	python/sage_queue/aio.py \
@@ -43,6 +48,8 @@ if HAVE_PYTHON
 sagequeuepydir = $(pythondir)/sage_queue
 sagequeuepy_PYTHON = $(SAGE_QUEUE_PY)
 nodist_sagequeuepy_PYTHON = python/sage_queue/_config.py
+# PEP 561: the package's annotations are for type checkers too.
+dist_sagequeuepy_DATA = python/sage_queue/py.typed
 sagequeueraydir = $(pythondir)/sage_queue/ray
 sagequeueray_PYTHON = $(SAGE_QUEUE_RAY_PY)
 endif
@@ -55,7 +62,7 @@ python/sage_queue/_config.py: $(srcdir)/python/sage_queue/_config.py.in Makefile
 BUILT_SOURCES += python/sage_queue/_config.py
 CLEANFILES += python/sage_queue/_config.py
 EXTRA_DIST += $(SAGE_QUEUE_PY) $(SAGE_QUEUE_RAY_PY) \
-	python/sage_queue/_config.py.in pyproject.toml
+	python/sage_queue/_config.py.in pyproject.toml setup.py MANIFEST.in
 
 .PHONY: check-python-modules
 check-local: check-python-modules

@@ -120,6 +120,8 @@ TESTS += tests/check_exports.sh tests/check_format.sh tests/check_cli_plugins.sh
 EXTRA_DIST += tests/check_exports.sh tests/check_format.sh \
 	tests/check_cli_plugins.sh tests/exports.txt tests/check_install.sh \
 	tests/check_shm_layers.sh
+# The wheel check (.ci/run): pip wheel, a fresh venv, the Python suite.
+EXTRA_DIST += tests/wheel/check_wheel.sh
 
 # Directories distributed whole (tests/python, tests/ray) take no caches or
 # test logs of an in-tree build along.

@@ -87,6 +87,7 @@ SAGE_API uint32_t sage_abi_version(void);
 SAGE_API const char *sage_transport_choose(const char *requested);
 
 /* Loads transport `name` ([a-z0-9_]+) from $SAGE_PLUGIN_PATH, then the
+ * plugin dir beside this library (a relocated bundle, e.g. a wheel), then the
  * installed plugin dir. Idempotent; plugins stay loaded. Returns 0,
  * SAGE_EBADNAME, SAGE_ENOPLUGIN, SAGE_EBADABI or SAGE_EBADPLUGIN. */
 SAGE_API int sage_transport_load(const char *name);
@@ -105,7 +106,8 @@ SAGE_API int64_t sage_transport_capabilities(const char *name);
 SAGE_API const char *sage_capability_name(unsigned bit);
 
 /* The colon-separated search path in effect (SAGE_PLUGIN_PATH entries, then
- * the installed plugin dir). */
+ * the plugin dir beside this library if it is another, then the installed
+ * plugin dir). */
 SAGE_API const char *sage_plugin_dir(void);
 
 /* Scans the search path and lists every sage-*.so found, valid or not, in

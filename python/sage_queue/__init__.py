@@ -17,6 +17,7 @@ from .errors import (ABIMismatchError, BadNameError, BadPluginError, DecodeError
                      QueueNotFoundError, SageQueueError, SegmentCorruptError,
                      TransportNotFoundError)
 from ._plugins import TransportInfo, transports, version
+from ._version import __version__
 from .admin import (cleanup_invalid_queues, collect_stale, destroy_queue, list_all_sage_queues,
                     list_queues, remove_queue)
 from .config import open_queue
@@ -33,7 +34,7 @@ __all__ = [
     "SegmentCorruptError", "NotSupportedError", "InvalidArgumentError", "OutOfSpaceError",
     "MessageTooLarge",
     "QueueClosedError", "DecodeError",
-    "TransportInfo", "transports", "version", "open_queue",
+    "TransportInfo", "transports", "version", "__version__", "open_queue",
     "list_queues", "remove_queue", "collect_stale",
     "list_all_sage_queues", "destroy_queue", "cleanup_invalid_queues",
 ]

@@ -24,8 +24,8 @@ Two views of the same library are offered:
   suite checks that these declarations still match the calls.
 
 The library is found, in order, at $SAGE_QUEUE_LIB (a file path, used by the
-uninstalled build tree), in the libdir recorded at install time, then on the
-system loader path.
+uninstalled build tree), in the package's own bundle (a wheel, _bundle.py),
+in the libdir recorded at install time, then on the system loader path.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 import threading
 from typing import Optional
 
@@ -107,10 +108,17 @@ _SIGNATURES = {
 
 
 def _candidates() -> list[str]:
+    """Where to load libsagequeue from, in order: $SAGE_QUEUE_LIB alone if
+    set; the library a wheel bundles (sage_queue/_bundle); the libdir
+    recorded by `make install`; the system loader path."""
     env = os.environ.get("SAGE_QUEUE_LIB")
     if env:
         return [env]
     found = []
+    from . import _bundle
+
+    if _bundle.present():
+        found.append(_bundle.LIBRARY)
     try:
         from . import _config
 
@@ -218,11 +226,19 @@ def strerror(code: int) -> str:
     return text(lib().sage_strerror(code))
 
 
+_GENERIC_DETAIL = re.compile(r"\w+ on queue '[^']*' \(transport [^)]*\): ")
+
+
 def from_code(code: int, detail: str, what: str, queue: Optional[str] = None) -> SageQueueError:
     """The exception for negative ``code``. ``what`` says what failed
     ("put on queue 'x'"); ``detail`` is sage_last_error()'s text."""
     cls = BY_CODE.get(code, SageQueueError)
     reason = detail or strerror(code)
+    # The library's generic detail names the op and queue again ("open on
+    # queue 'x' (transport shm): ..."): `what` said that already.
+    generic = _GENERIC_DETAIL.match(reason)
+    if generic and queue and f"'{queue}'" in what:
+        reason = reason[generic.end():]
     message = f"{what}: {reason}"
     if detail and strerror(code) not in detail:
         message += f" [{strerror(code)}]"

@@ -41,7 +41,8 @@ def _capability_names(bits: int) -> tuple[str, ...]:
 
 def transports() -> list[TransportInfo]:
     """Every transport plugin on the search path ($SAGE_PLUGIN_PATH, then the
-    installed plugin dir), including refused ones with their reason."""
+    plugin dir beside the loaded library, then the installed plugin dir),
+    including refused ones with their reason."""
     lib = _lib.lib()
     handle = ctypes.c_void_p()
     rc = lib.sage_plugins_scan(ctypes.byref(handle))

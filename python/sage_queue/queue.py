@@ -13,9 +13,11 @@ import os
 import queue as _stdqueue
 import secrets
 import threading
+import time
 from collections import deque
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
+from . import _args
 from . import _hooks
 from . import _entries
 from . import _lib
@@ -27,7 +29,7 @@ from ._handle import CAP_CROSS_PROCESS, CAP_ZERO_COPY, Handle, RecvBuffer
 from ._lifetime import Lifetime, track
 from ._producer import Producer
 from ._waits import Waiting, cap, monotonic, timeout_ns
-from .errors import NotSupportedError, QueueNotFoundError, SageQueueError
+from .errors import InvalidArgumentError, NotSupportedError, QueueNotFoundError, SageQueueError
 from .ref import SageQueueRef, _open_reference
 
 __all__ = ["SageQueue", "Empty", "Full", "DEFAULT_CAPACITY"]
@@ -127,7 +129,7 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
 
     # ---------------------------------------------------------------- setup
 
-    def __init__(self, name: Optional[str] = None, maxsize: Optional[int] = None,
+    def __init__(self, name: Optional[str] = None, maxsize: Union[int, str, None] = None,
                  *, max_items: int = 0, transport: Optional[str] = None,
                  auto_cleanup: Optional[bool] = None, **options: Any) -> None:
         self._init_state()
@@ -142,20 +144,25 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         if not isinstance(name, str):
             raise TypeError(f"queue name must be a str, not {type(name).__name__}")
         self._name = name
-        if max_items < 0:
-            raise ValueError("max_items must be >= 0")
+        maxsize = _args.maxsize_bytes(maxsize)
+        max_items = _args.item_count(max_items)
         opts: Dict[str, str] = {}
-        if isinstance(maxsize, str):
-            maxsize = _uri.parse_size(maxsize)
         if maxsize is not None and maxsize > 0:
-            opts["capacity"] = str(int(maxsize))
+            opts["capacity"] = str(maxsize)
         if max_items:
-            opts["max_items"] = str(int(max_items))
+            opts["max_items"] = str(max_items)
         if auto_cleanup:
             opts["auto_cleanup"] = "1"
         for key, value in options.items():
             opts[key] = _option_text(key, value)
-        self._open(name, transport, opts)
+        opened_at = time.time_ns()
+        try:
+            self._open(name, transport, opts)
+        except InvalidArgumentError as exc:
+            raise _args.explain_capacity(exc, maxsize) from None
+        pid, created_ns = self._identity or (0, 0)
+        created = pid == os.getpid() and created_ns >= opened_at
+        _args.warn_if_sizes_ignored(self, maxsize, max_items, created)
 
     def _init_state(self) -> None:
         """What every method may rely on, even on a half-constructed or
@@ -321,9 +328,9 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         if count < 0:
             raise ValueError(f"task_done() count must be >= 0, not {count}")
         rc = self._call(_lib.lib().sage_queue_task_done, count)
-        if rc == -errno.EINVAL:
-            raise ValueError(f"task_done() called too many times on queue '{self._name}': "
-                             + _lib.last_error())
+        if rc == -errno.EINVAL:  # the library's text says it all, with the counts
+            raise ValueError(_lib.last_error()
+                             or f"task_done() called too many times on queue '{self._name}'")
         if rc:
             raise self._error(rc, "task_done")
 

@@ -129,4 +129,24 @@ else:
     print("(sage_queue.SageQueue not there yet: round trip skipped)")
 PY
 fi
+step "the C quick start (docs/C.md) against the installed prefix"
+# docs/C.md's build and run commands, as written there (PKG_CONFIG_PATH is
+# set above).
+mkdir -p "$tmp/cstart/examples"
+cp -R "$srcdir/examples/c" "$tmp/cstart/examples/"
+(
+  cd "$tmp/cstart" && PREFIX=$prefix &&
+    cc -o producer examples/c/producer.c $(pkg-config --cflags --libs sage-queue) -Wl,-rpath,$PREFIX/lib &&
+    cc -o consumer examples/c/consumer.c $(pkg-config --cflags --libs sage-queue) -Wl,-rpath,$PREFIX/lib
+) >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "C quick start build"; }
+uri="shm://cstart-$$?maxsize=1MiB"
+(
+  cd "$tmp/cstart" &&
+    ./consumer "$uri" >consumer.out &
+  cd "$tmp/cstart" && ./producer "$uri" 1000 && wait $!
+) || fail "C quick start run"
+cat "$tmp/cstart/consumer.out"
+grep -qx "consumer: 1000 messages" "$tmp/cstart/consumer.out" ||
+  fail "the consumer did not get the producer's 1000 messages"
+[ ! -e "/dev/shm/sageq-$(id -u)-cstart-$$" ] || fail "the consumer left its queue"
 step "template ok"
