@@ -81,6 +81,11 @@ def build_c(stage):
     """Configures, builds and installs the C side into stage; returns the
     staged prefix."""
     ensure_configure()
+    if os.path.exists(os.path.join(ROOT, "config.status")):
+        # configure refuses to build out of a tree configured in place.
+        sys.exit("sage-queue: this source tree was configured in place (./config.status "
+                 "exists): run `make distclean` in it first, or build the wheel from a "
+                 "clean checkout")
     build = tempfile.mkdtemp(prefix="sage-queue-build-")
     try:
         env = dict(os.environ)
