@@ -17,7 +17,9 @@ import json, sys
 rows = {r["name"]: r for r in json.load(sys.stdin)}
 assert rows["mem"]["ok"] and rows["mem"]["abi"] == "1.0", rows["mem"]
 assert rows["mem"]["capabilities"] == ["mpmc", "blocking"]
-assert not rows["nullop"]["ok"] and "put" in rows["nullop"]["error"]
+assert rows["mem"]["error"] is None, rows["mem"]
+e = rows["nullop"]["error"]
+assert not rows["nullop"]["ok"] and "put" in e["message"] and set(e) == {"message", "code"}, e
 ' || fail "json check"
 
 set +e

@@ -20,12 +20,13 @@ plugindir=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --variable=plugin
 plugins=$(cd "$plugindir" 2>/dev/null && ls sage-*.so 2>/dev/null || true)
 [ -n "$plugins" ] || fail "no plugins installed in $plugindir"
 
-listing=$(LD_LIBRARY_PATH= "$prefix/bin/sage-queue" plugins)
-echo "$listing"
+LD_LIBRARY_PATH= "$prefix/bin/sage-queue" plugins
+# The table shortens long paths to fit the terminal: check the JSON.
+listing=$(LD_LIBRARY_PATH= "$prefix/bin/sage-queue" --json plugins)
 for so in $plugins; do
   name=${so#sage-}; name=${name%.so}
-  echo "$listing" | grep -Eq "^$name +[0-9][^ ]* +1\.[0-9]+ +.* $plugindir/$so\$" \
-    || fail "sage-queue plugins does not list $name with version, ABI and file"
+  echo "$listing" | grep -Eq "\{\"name\": \"$name\", \"ok\": true, \"version\": \"[0-9][^\"]*\", \"abi\": \"1\.[0-9]+\", .*\"path\": \"$plugindir/$so\"" \
+    || fail "sage-queue plugins does not list $name with version, ABI and file: $listing"
 done
 
 site=$(find "$prefix/lib" -type d -name site-packages | head -1)

@@ -95,9 +95,10 @@ static int take_value(struct cli_parser *p, const struct cli_option *o,
 }
 
 static int handle_common(struct cli_parser *p, int id, const char *value) {
-  if (id == ID_JSON)
+  if (id == ID_JSON) {
     p->opts->json = 1;
-  else if (id == ID_TRANSPORT)
+    cli_set_json(1);
+  } else if (id == ID_TRANSPORT)
     p->opts->transport = value;
   return id;
 }

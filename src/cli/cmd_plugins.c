@@ -45,30 +45,91 @@ static void print_json(const sage_plugin_list *l) {
     json_string(stdout, sage_plugins_path(l, i));
     printf(", \"description\": ");
     json_string(stdout, sage_plugins_description(l, i));
-    printf(", \"error\": ");
-    json_string(stdout, sage_plugins_error(l, i));
+    printf(", \"error\": "); /* null, or why the plugin was refused */
+    int status = sage_plugins_status(l, i);
+    const char *why = sage_plugins_error(l, i);
+    json_error_object(stdout,
+                      status == 0                     ? NULL
+                      : why != NULL && why[0] != '\0' ? why
+                                                      : sage_strerror(status),
+                      cli_code_name(status));
     printf("}");
   }
   printf("\n]\n");
 }
 
+/* Next line of a comma list wrapped at `width`: its length in *n (breaking
+ * after a comma); returns the rest. */
+static const char *wrap_caps(const char *s, size_t width, size_t *n) {
+  size_t len = strlen(s);
+  if (len <= width) {
+    *n = len;
+    return s + len;
+  }
+  size_t cut = 0;
+  for (size_t i = 0; i < width; i++)
+    if (s[i] == ',')
+      cut = i + 1;
+  if (cut == 0) /* one capability longer than the column */
+    cut = width;
+  *n = cut;
+  return s + cut;
+}
+
+/* The file's path cut from the left to `width` columns ("...s/sage-x.so"). */
+static void fit_path(const char *path, size_t width, char *buf, size_t cap) {
+  size_t len = strlen(path);
+  if (len <= width || width < 8)
+    snprintf(buf, cap, "%s", path);
+  else
+    snprintf(buf, cap, "...%s", path + len - (width - 3));
+}
+
+#define WIDTH 80
+#define CAPS_MAX 26 /* capabilities wrap past this many columns */
+
+/* Fits 80 columns: capabilities wrap onto continuation lines, the file's
+ * path is cut from the left. */
 static void print_table(const sage_plugin_list *l) {
-  static const char *const headers[] = {"NAME", "VERSION", "ABI",
-                                        "CAPABILITIES", "FILE"};
-  struct table *t = table_new(5, headers);
-  for (size_t i = 0; i < sage_plugins_count(l); i++) {
-    char abi[32], caps[512];
+  size_t n = sage_plugins_count(l);
+  size_t wname = 4, wver = 7, wabi = 3, wcaps = 12;
+  for (size_t i = 0; i < n; i++) {
+    char caps[512];
+    int ok = sage_plugins_status(l, i) == 0;
+    caps_text(sage_plugins_capabilities(l, i), caps, sizeof caps);
+    size_t len = strlen(sage_plugins_name(l, i));
+    wname = len > wname ? len : wname;
+    len = ok ? strlen(sage_plugins_version(l, i)) : 1;
+    wver = len > wver ? len : wver;
+    len = ok ? strlen(caps) : 7;
+    wcaps = len > wcaps ? len : wcaps;
+  }
+  if (wcaps > CAPS_MAX)
+    wcaps = CAPS_MAX;
+  size_t used = wname + wver + wabi + wcaps + 8;
+  size_t wfile = used + 20 < WIDTH ? WIDTH - used : 20;
+  printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)wname, "NAME", (int)wver,
+         "VERSION", (int)wabi, "ABI", (int)wcaps, "CAPABILITIES", "FILE");
+  for (size_t i = 0; i < n; i++) {
+    char abi[32], caps[512], file[512];
     int ok = sage_plugins_status(l, i) == 0;
     abi_text(sage_plugins_abi(l, i), abi, sizeof abi);
     caps_text(sage_plugins_capabilities(l, i), caps, sizeof caps);
-    const char *row[] = {sage_plugins_name(l, i),
-                         ok ? sage_plugins_version(l, i) : "-", ok ? abi : "-",
-                         ok ? caps : "REFUSED", sage_plugins_path(l, i)};
-    table_add(t, row);
+    fit_path(sage_plugins_path(l, i), wfile, file, sizeof file);
+    size_t len;
+    const char *rest = wrap_caps(ok ? caps : "REFUSED", wcaps, &len);
+    const char *line = ok ? caps : "REFUSED";
+    printf("%-*s  %-*s  %-*s  %-*.*s  %s\n", (int)wname,
+           sage_plugins_name(l, i), (int)wver,
+           ok ? sage_plugins_version(l, i) : "-", (int)wabi, ok ? abi : "-",
+           (int)wcaps, (int)len, line, file);
+    while (*rest != '\0') {
+      line = rest;
+      rest = wrap_caps(line, wcaps, &len);
+      printf("%*s%.*s\n", (int)(wname + wver + wabi + 6), "", (int)len, line);
+    }
   }
-  table_print(t, stdout);
-  table_free(t);
-  for (size_t i = 0; i < sage_plugins_count(l); i++)
+  for (size_t i = 0; i < n; i++)
     if (sage_plugins_status(l, i) != 0)
       printf("refused %s: %s\n", sage_plugins_name(l, i),
              sage_plugins_error(l, i));
@@ -109,7 +170,10 @@ const struct cli_command cmd_plugins = {
         "that fail a load gate are listed with the reason.\n\n"
         "Example:\n"
         "  $ sage-queue plugins\n"
-        "  NAME  VERSION  ABI  CAPABILITIES               FILE\n"
-        "  shm   0.1.0    1.0  mpmc,blocking,...          /usr/lib/...\n",
+        "  NAME  VERSION  ABI  CAPABILITIES     FILE\n"
+        "  shm   0.1.0    1.0  mpmc,blocking,   /usr/lib/.../sage-shm.so\n"
+        "                      cross_process,...\n\n"
+        "The table fits 80 columns: capabilities wrap onto the next lines,\n"
+        "a long FILE loses its start; --json has everything in full.\n",
     .run = run,
 };

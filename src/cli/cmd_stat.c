@@ -5,13 +5,13 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 
-#define MAX_STATS 64
 #define MAX_PIDS 64
 
 enum { OPT_WATCH = 1, OPT_COUNT, OPT_UID };
@@ -31,22 +31,17 @@ struct stat_args {
   int observing;  /* see queue_open_observer */
 };
 
-/* One reading of the queue. */
+/* One reading of the queue: the view `ls` has of it (so that --json has
+ * the one shape of ls --json), and when it was taken. */
 struct sample {
-  uint64_t values[MAX_STATS];
-  size_t nvalues;
-  struct sage_stats st;
-  int32_t pids[MAX_PIDS];
-  int npids;
+  struct queue_view v;
   uint64_t mono_ns;
 };
 
-struct rates {
-  int valid;
-  double interval_s, put_msgs, got_msgs, put_mb, got_mb;
-};
+#define rates cli_rates
 
-static volatile sig_atomic_t stop_requested;
+volatile sig_atomic_t cli_stop_requested;
+#define stop_requested cli_stop_requested
 
 static void on_stop_signal(int sig) {
   (void)sig;
@@ -54,7 +49,7 @@ static void on_stop_signal(int sig) {
 }
 
 /* Without SA_RESTART, so the sleep between frames ends at once. */
-static void catch_stop_signals(void) {
+void cli_catch_stop_signals(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
@@ -64,68 +59,57 @@ static void catch_stop_signals(void) {
   sigaction(SIGHUP, &sa, NULL);
 }
 
-static void sleep_seconds(double s) {
+void cli_sleep(double s) {
   struct timespec ts = {.tv_sec = (time_t)s,
                         .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
   while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR)
     ;
 }
+#define catch_stop_signals cli_catch_stop_signals
+#define sleep_seconds cli_sleep
 
-static int take_sample(sage_queue *q, struct sample *s) {
-  s->st = (struct sage_stats){.size = sizeof s->st};
-  int rc = sage_queue_stats(q, &s->st);
-  if (rc == 0)
-    rc = sage_queue_stats_values(q, s->values, MAX_STATS);
-  if (rc < 0)
-    return rc;
-  s->nvalues = (size_t)rc;
-  rc = sage_queue_attachments(q, s->pids, MAX_PIDS);
-  s->npids = rc >= 0 ? rc : (int)s->st.attached;
+struct cli_rates cli_rates_between(const struct sage_stats *a, uint64_t a_ns,
+                                   const struct sage_stats *b, uint64_t b_ns) {
+  struct cli_rates r = {0};
+  if (a == NULL || b_ns <= a_ns)
+    return r;
+  r.valid = 1;
+  r.interval_s = (double)(b_ns - a_ns) / 1e9;
+  r.put_msgs = (double)(b->total_put - a->total_put) / r.interval_s;
+  r.got_msgs = (double)(b->total_got - a->total_got) / r.interval_s;
+  r.put_mb = (double)(b->bytes_put - a->bytes_put) / r.interval_s / 1e6;
+  r.got_mb = (double)(b->bytes_got - a->bytes_got) / r.interval_s / 1e6;
+  return r;
+}
+
+static int take_sample(sage_queue *q, const struct stat_args *a,
+                       struct sample *s) {
+  struct queue_view *v = &s->v;
+  memset(v, 0, sizeof *v);
+  snprintf(v->name, sizeof v->name, "%s", a->name);
+  v->transport = sage_queue_transport_name(q);
+  v->owner_uid = a->uid;
+  v->observing = a->observing;
+  int rc = queue_view_read(q, v);
   s->mono_ns = now_monotonic_ns();
-  return rc >= 0 || rc == -ENOTSUP ? 0 : rc;
+  return rc;
 }
 
 static struct rates rates_between(const struct sample *a,
                                   const struct sample *b) {
-  struct rates r = {0};
-  if (a == NULL || b->mono_ns <= a->mono_ns)
-    return r;
-  r.valid = 1;
-  r.interval_s = (double)(b->mono_ns - a->mono_ns) / 1e9;
-  r.put_msgs = (double)(b->st.total_put - a->st.total_put) / r.interval_s;
-  r.got_msgs = (double)(b->st.total_got - a->st.total_got) / r.interval_s;
-  r.put_mb = (double)(b->st.bytes_put - a->st.bytes_put) / r.interval_s / 1e6;
-  r.got_mb = (double)(b->st.bytes_got - a->st.bytes_got) / r.interval_s / 1e6;
-  return r;
+  return a == NULL
+             ? (struct rates){0}
+             : cli_rates_between(&a->v.st, a->mono_ns, &b->v.st, b->mono_ns);
 }
 
 /* ---- JSON: one object per line, so --watch output is JSON Lines ---- */
 
-static void print_json(const char *transport, const struct stat_args *a,
-                       const struct sample *s, const struct rates *r) {
-  char owner[64];
-  fmt_user((uint32_t)s->st.owner_uid, owner, sizeof owner);
-  enum queue_state state = queue_stats_state(&s->st);
+/* The members of `ls --json` (every stat, as `ls --json --stats` has
+ * them), then "rates". */
+static void print_json(const struct sample *s, const struct rates *r) {
   printf("{");
-  json_key(stdout, "name", 1);
-  json_string(stdout, a->name);
-  json_key(stdout, "transport", 0);
-  json_string(stdout, transport);
-  json_key(stdout, "owner", 0);
-  json_string(stdout, owner);
-  json_key(stdout, "state", 0);
-  json_string(stdout, queue_state_name(state));
-  printf(", \"stale\": %s, \"observed\": %s, \"pids\": [",
-         state == QUEUE_STALE ? "true" : "false",
-         a->observing ? "true" : "false");
-  for (int i = 0; i < s->npids && i < MAX_PIDS; i++)
-    printf("%s%d", i ? ", " : "", (int)s->pids[i]);
-  printf("], \"stats\": {");
-  for (size_t i = 0; i < s->nvalues; i++) {
-    json_key(stdout, sage_stats_name(i), i == 0);
-    printf("%llu", (unsigned long long)s->values[i]);
-  }
-  printf("}, \"rates\": ");
+  queue_json_members(stdout, &s->v, now_realtime_ns(), 1);
+  printf(", \"rates\": ");
   if (r->valid)
     printf("{\"interval_s\": %.3f, \"put_msgs_per_s\": %.1f, "
            "\"got_msgs_per_s\": %.1f, \"put_mb_per_s\": %.3f, "
@@ -161,21 +145,22 @@ static void stat_note(const char *name, uint64_t value, char *buf, size_t cap) {
 static void print_heading(const char *transport, const struct stat_args *a,
                           const struct sample *s) {
   char owner[64], created[64], age[32], pids[512] = "";
-  fmt_user((uint32_t)s->st.owner_uid, owner, sizeof owner);
-  fmt_time(s->st.created_ns, created, sizeof created);
+  fmt_user((uint32_t)s->v.st.owner_uid, owner, sizeof owner);
+  fmt_time(s->v.st.created_ns, created, sizeof created);
   uint64_t now = now_realtime_ns();
-  fmt_duration(now > s->st.created_ns ? (double)(now - s->st.created_ns) / 1e9
-                                      : 0,
-               age, sizeof age);
-  for (int i = 0, used = 0; i < s->npids && i < MAX_PIDS; i++)
+  fmt_duration(
+      now > s->v.st.created_ns ? (double)(now - s->v.st.created_ns) / 1e9 : 0,
+      age, sizeof age);
+  for (int i = 0, used = 0; s->v.pids_known && i < s->v.npids && i < MAX_PIDS;
+       i++)
     used += snprintf(pids + used, sizeof pids - (size_t)used, "%s%d",
-                     i ? ", " : "", (int)s->pids[i]);
+                     i ? ", " : "", (int)s->v.pids[i]);
   printf("queue %s (transport %s), owner %s, created %s (%s ago)\n", a->name,
          transport, owner, created, age);
   printf("state %s: %llu attached%s%s%s, %llu dead\n",
-         queue_state_name(queue_stats_state(&s->st)),
-         (unsigned long long)s->st.attached, pids[0] ? " (pids " : "", pids,
-         pids[0] ? ")" : "", (unsigned long long)s->st.stale_attached);
+         queue_state_name(queue_stats_state(&s->v.st)),
+         (unsigned long long)s->v.st.attached, pids[0] ? " (pids " : "", pids,
+         pids[0] ? ")" : "", (unsigned long long)s->v.st.stale_attached);
   if (!a->observing) {
     char note[256];
     queue_observe_note(transport, note, sizeof note);
@@ -201,15 +186,93 @@ static void print_human(const char *transport, const struct stat_args *a,
     print_rates(r);
   putchar('\n');
   struct table *t = table_new(3, headers);
-  for (size_t i = 0; i < s->nvalues; i++) {
+  for (size_t i = 0; i < s->v.nvalues; i++) {
     char value[32], note[64];
-    snprintf(value, sizeof value, "%llu", (unsigned long long)s->values[i]);
-    stat_note(sage_stats_name(i), s->values[i], note, sizeof note);
+    snprintf(value, sizeof value, "%llu", (unsigned long long)s->v.values[i]);
+    stat_note(sage_stats_name(i), s->v.values[i], note, sizeof note);
     const char *row[] = {sage_stats_name(i), value, note};
     table_add(t, row);
   }
   table_print(t, stdout);
   table_free(t);
+}
+
+/* ---- --watch on a terminal: one screen, two columns of stats ---- */
+
+/* A stat's value as shown in the compact layout: human units where they
+ * help, the number otherwise. */
+static void compact_value(const char *name, uint64_t value, char *buf,
+                          size_t cap) {
+  stat_note(name, value, buf, cap);
+  if (buf[0] == '\0' || strcmp(name, "created_ns") == 0)
+    snprintf(buf, cap, "%llu", (unsigned long long)value);
+}
+
+static void print_compact(FILE *out, const char *transport,
+                          const struct stat_args *a, const struct sample *s,
+                          const struct rates *r, int cols) {
+  char owner[64], created[64], age[32], pids[512] = "";
+  fmt_user((uint32_t)s->v.st.owner_uid, owner, sizeof owner);
+  fmt_time(s->v.st.created_ns, created, sizeof created);
+  uint64_t now = now_realtime_ns();
+  fmt_duration(
+      now > s->v.st.created_ns ? (double)(now - s->v.st.created_ns) / 1e9 : 0,
+      age, sizeof age);
+  for (int i = 0, used = 0; s->v.pids_known && i < s->v.npids && i < MAX_PIDS;
+       i++)
+    used += snprintf(pids + used, sizeof pids - (size_t)used, "%s%d",
+                     i ? " " : "", (int)s->v.pids[i]);
+  fprintf(out, "sage-queue stat %s: every %.1fs, Ctrl-C stops\n", a->name,
+          a->interval_s);
+  fprintf(out, "transport %s, owner %s, created %s (%s ago)\n", transport,
+          owner, created, age);
+  fprintf(out, "state %s: %llu attached, %llu dead%s%s\n",
+          queue_state_name(queue_stats_state(&s->v.st)),
+          (unsigned long long)s->v.st.attached,
+          (unsigned long long)s->v.st.stale_attached, pids[0] ? "; pids " : "",
+          pids);
+  if (!a->observing) {
+    char note[256];
+    queue_observe_note(transport, note, sizeof note);
+    fprintf(out, "note: %s\n", note);
+  }
+  if (r->valid)
+    fprintf(out, "rates: put %.0f msg/s %.2f MB/s, got %.0f msg/s %.2f MB/s\n",
+            r->put_msgs, r->put_mb, r->got_msgs, r->got_mb);
+  else
+    fprintf(out, "rates: (after the next refresh)\n");
+  /* two columns of 39 when 80 fit, else one */
+  int ncol = cols >= 80 ? 2 : 1;
+  size_t per = (s->v.nvalues + (size_t)ncol - 1) / (size_t)ncol;
+  for (int c = 0; c < ncol; c++)
+    fprintf(out, "%s%-16s %21s", c ? "  " : "", "STAT", "VALUE");
+  fputc('\n', out);
+  for (size_t row = 0; row < per; row++) {
+    for (int c = 0; c < ncol; c++) {
+      size_t i = (size_t)c * per + row;
+      if (i >= s->v.nvalues)
+        break;
+      char value[64];
+      compact_value(sage_stats_name(i), s->v.values[i], value, sizeof value);
+      fprintf(out, "%s%-16s %21s", c ? "  " : "", sage_stats_name(i), value);
+    }
+    fputc('\n', out);
+  }
+}
+
+static void show_in_place(const char *transport, const struct stat_args *a,
+                          const struct sample *s, const struct rates *r) {
+  int rows, cols;
+  char *text = NULL;
+  size_t len = 0;
+  term_size(STDOUT_FILENO, &rows, &cols);
+  FILE *mem = open_memstream(&text, &len);
+  if (mem == NULL)
+    return;
+  print_compact(mem, transport, a, s, r, cols);
+  fclose(mem);
+  frame_print(stdout, text, rows, cols, 1);
+  free(text);
 }
 
 /* ---- the loop ---- */
@@ -218,11 +281,11 @@ static void show(const char *transport, const struct stat_args *a,
                  const struct cli_opts *opts, const struct sample *s,
                  const struct rates *r, int tty) {
   if (opts->json) {
-    print_json(transport, a, s, r);
+    print_json(s, r);
+  } else if (a->watch && tty) {
+    show_in_place(transport, a, s, r);
   } else {
-    if (a->watch && tty)
-      fputs("\033[H\033[2J", stdout); /* home, clear: redraw in place */
-    else if (a->watch && r->valid)
+    if (a->watch && r->valid)
       putchar('\n');
     if (a->watch)
       printf("every %.1fs; Ctrl-C to stop\n", a->interval_s);
@@ -239,10 +302,13 @@ static int watch_queue(sage_queue *q, const struct stat_args *a,
   int tty = isatty(STDOUT_FILENO);
   if (a->watch)
     catch_stop_signals();
+  int rc = EXIT_OK;
   for (uint64_t frame = 0;; frame++) {
-    int rc = take_sample(q, cur);
-    if (rc != 0)
-      return cli_error(a->name, rc);
+    rc = take_sample(q, a, cur);
+    if (rc != 0) {
+      rc = cli_error(a->name, rc);
+      break;
+    }
     struct rates r = rates_between(prev, cur);
     show(transport, a, opts, cur, &r, tty);
     if (!a->watch || (a->count != 0 && frame + 1 >= a->count))
@@ -253,7 +319,11 @@ static int watch_queue(sage_queue *q, const struct stat_args *a,
     prev = cur;
     cur = cur == &samples[0] ? &samples[1] : &samples[0];
   }
-  return EXIT_OK;
+  if (a->watch && tty && !opts->json) { /* the prompt below the frame */
+    putchar('\n');
+    fflush(stdout);
+  }
+  return rc;
 }
 
 static int parse_args(int argc, char **argv, struct cli_opts *opts,
@@ -329,9 +399,14 @@ const struct cli_command cmd_stat = {
         "  -n, --count N          stop after N refreshes (implies --watch)\n"
         "  -u, --uid USER         another user's queue (name or uid)\n"
         "  -t, --transport NAME   transport of the queue\n"
-        "  --json                 one JSON object; with --watch one per line\n"
-        "                         (JSON Lines) with \"rates\" after the "
-        "first\n\n"
+        "  --json                 one JSON object, the queue's object of\n"
+        "                         `ls --json --stats` (name, transport, "
+        "owner,\n"
+        "                         owner_uid, state, stale, observed, pids,\n"
+        "                         age_s, memory_bytes, mode, stats {every\n"
+        "                         stat}, error) plus \"rates\"; with --watch\n"
+        "                         one per line (JSON Lines), rates null in\n"
+        "                         the first\n\n"
         "A NAME may be a queue URI, shm://jobs?maxsize=1M: its transport\n"
         "replaces --transport (docs/CONFIG.md).\n\n"
         "Examples:\n"

@@ -1,6 +1,7 @@
 /* sage-queue: inspect transports and queues. Dispatches to subcommands. */
 #include "config.h"
 
+#include <errno.h>
 #include <sage/queue.h>
 #include <stdarg.h>
 #include <string.h>
@@ -8,8 +9,9 @@
 #include "cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_plugins, &cmd_ls,    &cmd_stat,         &cmd_rm,
-    &cmd_gc,      &cmd_bench, &cmd_check_plugin,
+    &cmd_plugins, &cmd_ls,    &cmd_stat,         &cmd_top,
+    &cmd_peek,    &cmd_put,   &cmd_drain,        &cmd_rm,
+    &cmd_gc,      &cmd_bench, &cmd_check_plugin, &cmd_metrics,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -19,47 +21,127 @@ static void usage(FILE *out) {
                "Commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(out, "  %-13s %s\n", commands[i]->name, commands[i]->summary);
-  fprintf(out,
-          "\nOptions (also accepted after COMMAND):\n"
-          "  --json             machine-readable output\n"
-          "  --transport NAME   transport of the queues (default: "
-          "$SAGE_TRANSPORT or shm)\n"
-          "  --version          print the version and ABI\n"
-          "  -h, --help         this text; COMMAND --help for a command's\n\n"
-          "Examples:\n"
-          "  sage-queue ls\n"
-          "  sage-queue stat jobs --watch\n"
-          "  sage-queue gc --dry-run\n\n"
-          "Exit codes: 0 ok, 1 error, 2 usage.\n"
-          "Plugins are searched in %s ($SAGE_PLUGIN_PATH first).\n",
-          sage_plugin_dir());
+  fprintf(
+      out,
+      "\nOptions (also accepted after COMMAND):\n"
+      "  --json             JSON on stdout (JSON Lines when refreshing);\n"
+      "                     errors too: {\"error\": {\"message\", \"code\"}}\n"
+      "  --transport NAME   transport of the queues (default: "
+      "$SAGE_TRANSPORT or shm)\n"
+      "  --version          print the version and ABI\n"
+      "  -h, --help         this text; COMMAND --help for a command's\n\n"
+      "Examples:\n"
+      "  sage-queue ls\n"
+      "  sage-queue stat jobs --watch\n"
+      "  sage-queue gc --dry-run\n\n"
+      "Exit codes: 0 ok, 1 error, 2 usage.\n"
+      "Plugins are searched in %s ($SAGE_PLUGIN_PATH first).\n",
+      sage_plugin_dir());
+}
+
+/* --json anywhere on the line: errors are also written to stdout as
+ * {"error": {"message": ..., "code": ...}}. */
+static int json_errors;
+
+void cli_set_json(int on) {
+  json_errors = on;
+}
+
+const char *cli_code_name(int code) {
+  static const struct {
+    int err;
+    const char *name;
+  } names[] = {
+      {ENOENT, "ENOENT"},       {EACCES, "EACCES"},
+      {EPERM, "EPERM"},         {EEXIST, "EEXIST"},
+      {EBADMSG, "EBADMSG"},     {ENOTSUP, "ENOTSUP"},
+      {EINVAL, "EINVAL"},       {EBUSY, "EBUSY"},
+      {ETIMEDOUT, "ETIMEDOUT"}, {EAGAIN, "EAGAIN"},
+      {ENOMEM, "ENOMEM"},       {ENOSPC, "ENOSPC"},
+      {EMSGSIZE, "EMSGSIZE"},   {ENAMETOOLONG, "ENAMETOOLONG"},
+      {EPIPE, "EPIPE"},         {EIO, "EIO"},
+      {ESRCH, "ESRCH"},         {ENOEXEC, "ENOEXEC"},
+      {EPROTO, "EPROTO"},       {ERANGE, "ERANGE"},
+  };
+  static const struct {
+    int code;
+    const char *name;
+  } registry[] = {
+#define SAGE_XX(name, code, msg) {code, "SAGE_E" #name},
+      SAGE_REGISTRY_ERRNO_MAP(SAGE_XX)
+#undef SAGE_XX
+  };
+  for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+    if (registry[i].code == code)
+      return registry[i].name;
+  int err = code < 0 ? -code : code;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (names[i].err == err)
+      return names[i].name;
+  return "error";
+}
+
+/* The JSON error document on stdout, when --json was given. */
+static void json_error(const char *message, const char *code) {
+  if (!json_errors)
+    return;
+  fflush(stdout);
+  fputs("{\"error\": ", stdout);
+  json_error_object(stdout, message, code);
+  fputs("}\n", stdout);
+  fflush(stdout);
+}
+
+static int report(const char *code, int status, const char *fmt, va_list ap) {
+  char msg[2048];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  fprintf(stderr, "sage-queue: %s\n", msg);
+  json_error(msg, code);
+  return status;
+}
+
+static int report_f(const char *code, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int report_f(const char *code, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = report(code, status, fmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 int cli_error(const char *what, int code) {
   const char *detail = sage_last_error();
-  fprintf(stderr, "sage-queue: %s: %s\n", what,
-          detail[0] != '\0' ? detail : sage_strerror(code));
-  return EXIT_ERROR;
+  return report_f(cli_code_name(code), EXIT_ERROR, "%s: %s", what,
+                  detail[0] != '\0' ? detail : sage_strerror(code));
 }
 
 int cli_fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("sage-queue: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  int rc = report("error", EXIT_ERROR, fmt, ap);
   va_end(ap);
-  return EXIT_ERROR;
+  return rc;
 }
 
-int cli_usage(const struct cli_command *cmd, const char *fmt, ...) {
+int cli_fail_code(const char *code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "sage-queue %s: ", cmd->name);
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n%s", cmd->usage);
+  int rc = report(code, EXIT_ERROR, fmt, ap);
   va_end(ap);
-  return EXIT_USAGE;
+  return rc;
+}
+
+/* One line: "sage-queue: stat: missing queue NAME (see 'sage-queue stat
+ * --help')", never the whole help. */
+int cli_usage(const struct cli_command *cmd, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return report_f("usage", EXIT_USAGE, "%s: %s (see 'sage-queue %s --help')",
+                  cmd->name, msg, cmd->name);
 }
 
 int cli_wants_help(int argc, char **argv) {
@@ -69,11 +151,11 @@ int cli_wants_help(int argc, char **argv) {
   return 0;
 }
 
-/* Prints "sage-queue: <what> '<arg>'" and the usage; returns EXIT_USAGE. */
+/* Prints "sage-queue: <what> '<arg>' (see 'sage-queue --help')"; returns
+ * EXIT_USAGE. */
 static int global_usage(const char *what, const char *arg) {
-  fprintf(stderr, "sage-queue: %s '%s'\n\n", what, arg);
-  usage(stderr);
-  return EXIT_USAGE;
+  return report_f("usage", EXIT_USAGE, "%s '%s' (see 'sage-queue --help')",
+                  what, arg);
 }
 
 static void print_version(void) {
@@ -108,6 +190,7 @@ static int take_global_opts(int argc, char **argv, struct cli_opts *opts) {
   }
   if (i == argc) {
     usage(stderr);
+    json_error("missing COMMAND", "usage");
     return -EXIT_USAGE;
   }
   return i;
@@ -122,6 +205,9 @@ static const struct cli_command *find_command(const char *name) {
 
 int main(int argc, char **argv) {
   struct cli_opts opts = {0};
+  for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "--json") == 0)
+      cli_set_json(1);
   int at = take_global_opts(argc, argv, &opts);
   if (at <= 0)
     return -at;

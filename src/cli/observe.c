@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -39,21 +40,38 @@ void queue_observe_note(const char *transport, char *buf, size_t cap) {
            sage_transport_choose(transport));
 }
 
-int queue_observe(const char *transport, const char *name, uint32_t uid,
-                  struct queue_view *v) {
-  *v = (struct queue_view){.transport = sage_transport_choose(transport),
-                           .owner_uid = uid};
-  snprintf(v->name, sizeof v->name, "%s", name);
-  sage_queue *q;
-  int rc = queue_open_observer(transport, name, uid, &q, &v->observing);
-  if (rc != 0) {
-    remember_error(v, rc);
-    return rc;
-  }
-  v->st.size = sizeof v->st;
-  rc = sage_queue_stats(q, &v->st);
+/* What the stats do not carry: the memory the queue holds and its mode.
+ * The shm transport keeps a queue in /dev/shm/sageq-<uid>-<name>, a file
+ * whose size is the whole segment (header, slots, ring); others cannot
+ * tell (-1). */
+static void read_segment(struct queue_view *v) {
+  v->memory = -1;
+  v->mode = -1;
+  if (v->transport == NULL || strcmp(v->transport, "shm") != 0)
+    return;
+  char path[256];
+  struct stat sb;
+  snprintf(path, sizeof path, "/dev/shm/sageq-%u-%s", v->owner_uid, v->name);
+  if (stat(path, &sb) != 0)
+    return;
+  v->memory = (int64_t)sb.st_size;
+  v->mode = (int)(sb.st_mode & 07777);
+}
+
+int queue_view_read(sage_queue *q, struct queue_view *v) {
+  v->rc = 0;
+  v->error[0] = '\0';
+  v->nvalues = 0;
+  v->npids = 0;
+  v->pids_known = 0;
+  v->st = (struct sage_stats){.size = sizeof v->st};
+  int rc = sage_queue_stats(q, &v->st);
   if (rc == 0) {
+    int n = sage_queue_stats_values(q, v->values,
+                                    sizeof v->values / sizeof v->values[0]);
+    v->nvalues = n > 0 ? (size_t)n : 0;
     v->owner_uid = (uint32_t)v->st.owner_uid;
+    read_segment(v);
     rc = sage_queue_attachments(q, v->pids, sizeof v->pids / sizeof v->pids[0]);
     v->pids_known = rc >= 0;
     /* A transport that cannot name its attachments still counts them. */
@@ -62,6 +80,22 @@ int queue_observe(const char *transport, const char *name, uint32_t uid,
   }
   if (rc < 0)
     remember_error(v, rc);
+  return v->rc;
+}
+
+int queue_observe(const char *transport, const char *name, uint32_t uid,
+                  struct queue_view *v) {
+  *v = (struct queue_view){.transport = sage_transport_choose(transport),
+                           .owner_uid = uid};
+  snprintf(v->name, sizeof v->name, "%s", name);
+  read_segment(v);
+  sage_queue *q;
+  int rc = queue_open_observer(transport, name, uid, &q, &v->observing);
+  if (rc != 0) {
+    remember_error(v, rc);
+    return rc;
+  }
+  queue_view_read(q, v);
   sage_queue_close(q);
   return v->rc;
 }
@@ -82,6 +116,76 @@ const char *queue_state_name(enum queue_state s) {
   static const char *const names[] = {"live", "idle", "stale", "corrupt",
                                       "unreadable"};
   return names[s];
+}
+
+double queue_age_seconds(const struct queue_view *v, uint64_t now_ns) {
+  if (v->rc != 0 || v->st.created_ns == 0 || v->st.created_ns > now_ns)
+    return 0;
+  return (double)(now_ns - v->st.created_ns) / 1e9;
+}
+
+/* The stats `ls --json` shows without --stats: its table's columns. */
+static int brief_stat(const char *name) {
+  static const char *const brief[] = {"capacity",       "bytes_used",
+                                      "items",          "attached",
+                                      "stale_attached", "created_ns"};
+  for (size_t i = 0; i < sizeof brief / sizeof brief[0]; i++)
+    if (strcmp(name, brief[i]) == 0)
+      return 1;
+  return 0;
+}
+
+void queue_json_members(FILE *out, const struct queue_view *v, uint64_t now_ns,
+                        int all_stats) {
+  enum queue_state s = queue_state_of(v);
+  char owner[64];
+  fmt_user(v->owner_uid, owner, sizeof owner);
+  json_key(out, "name", 1);
+  json_string(out, v->name);
+  json_key(out, "transport", 0);
+  json_string(out, v->transport);
+  json_key(out, "owner", 0);
+  json_string(out, owner);
+  fprintf(out, ", \"owner_uid\": %u", v->owner_uid);
+  json_key(out, "state", 0);
+  json_string(out, queue_state_name(s));
+  fprintf(out, ", \"stale\": %s, \"observed\": %s, \"pids\": [",
+          s == QUEUE_STALE ? "true" : "false", v->observing ? "true" : "false");
+  size_t shown = sizeof v->pids / sizeof v->pids[0];
+  for (int i = 0; v->pids_known && i < v->npids && (size_t)i < shown; i++)
+    fprintf(out, "%s%d", i ? ", " : "", (int)v->pids[i]);
+  fputs("], \"age_s\": ", out);
+  if (v->rc == 0 && v->st.created_ns != 0)
+    fprintf(out, "%.3f", queue_age_seconds(v, now_ns));
+  else
+    fputs("null", out);
+  fputs(", \"memory_bytes\": ", out);
+  if (v->memory >= 0)
+    fprintf(out, "%lld", (long long)v->memory);
+  else
+    fputs("null", out);
+  fputs(", \"mode\": ", out);
+  if (v->mode >= 0)
+    fprintf(out, "\"%04o\"", (unsigned)v->mode);
+  else
+    fputs("null", out);
+  fputs(", \"stats\": ", out);
+  if (v->rc == 0) {
+    int first = 1;
+    fputc('{', out);
+    for (size_t i = 0; i < v->nvalues; i++) {
+      const char *name = sage_stats_name(i);
+      if (name == NULL || (!all_stats && !brief_stat(name)))
+        continue;
+      json_key(out, name, first);
+      fprintf(out, "%llu", (unsigned long long)v->values[i]);
+      first = 0;
+    }
+    fputs("}, \"error\": null", out);
+  } else {
+    fputs("null, \"error\": ", out);
+    json_error_object(out, v->error, cli_code_name(v->rc));
+  }
 }
 
 void queue_pids_text(const struct queue_view *v, char *buf, size_t cap) {
@@ -144,4 +248,24 @@ int queue_list(const char *transport, int all_users, struct queue_listing *l) {
 void queue_listing_free(struct queue_listing *l) {
   free(l->entries);
   *l = (struct queue_listing){0};
+}
+
+int queue_observe_all(const char *transport, int all_users,
+                      struct queue_view **views, size_t *count) {
+  struct queue_listing l;
+  *views = NULL;
+  *count = 0;
+  int rc = queue_list(transport, all_users, &l);
+  if (rc != 0)
+    return rc;
+  *views = calloc(l.count ? l.count : 1, sizeof **views);
+  if (*views == NULL) {
+    queue_listing_free(&l);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < l.count; i++)
+    queue_observe(transport, l.entries[i].name, l.entries[i].uid, &(*views)[i]);
+  *count = l.count;
+  queue_listing_free(&l);
+  return 0;
 }

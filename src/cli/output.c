@@ -5,8 +5,10 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -92,6 +94,18 @@ void json_key(FILE *out, const char *key, int first) {
   fputs(": ", out);
 }
 
+void json_error_object(FILE *out, const char *message, const char *code) {
+  if (message == NULL) {
+    fputs("null", out);
+    return;
+  }
+  fputs("{\"message\": ", out);
+  json_string(out, message);
+  fputs(", \"code\": ", out);
+  json_string(out, code != NULL ? code : "error");
+  fputc('}', out);
+}
+
 void fmt_bytes(uint64_t bytes, char *buf, size_t cap) {
   static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
   if (bytes < 1024) {
@@ -150,4 +164,86 @@ uint64_t now_realtime_ns(void) {
 
 uint64_t now_monotonic_ns(void) {
   return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* ---- frames redrawn in place (stat --watch, top) ---- */
+
+void term_size(int fd, int *rows, int *cols) {
+  struct winsize ws;
+  *rows = 24;
+  *cols = 80;
+  if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 &&
+      ws.ws_col > 0) {
+    *rows = ws.ws_row;
+    *cols = ws.ws_col;
+  }
+}
+
+/* Bytes of s that fit in `cols` columns (UTF-8 continuation bytes take
+ * none); *width gets the columns used. */
+static size_t fit_bytes(const char *s, size_t len, int cols, int *width) {
+  size_t i = 0;
+  int w = 0;
+  while (i < len) {
+    if (((unsigned char)s[i] & 0xC0) != 0x80) {
+      if (w == cols)
+        break;
+      w++;
+    }
+    i++;
+  }
+  *width = w;
+  return i;
+}
+
+void frame_print(FILE *out, const char *text, int rows, int cols,
+                 int in_place) {
+  size_t nlines = 0;
+  for (const char *p = text; *p; p++)
+    if (*p == '\n' || p[1] == '\0')
+      nlines++;
+  if (rows < 2)
+    rows = 2;
+  size_t shown = nlines <= (size_t)rows ? nlines : (size_t)rows - 1;
+  if (in_place)
+    fputs("\033[H", out); /* cursor home: the frame replaces the last */
+  const char *p = text;
+  for (size_t i = 0; i < shown; i++) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    int width;
+    fwrite(p, 1, fit_bytes(p, len, cols, &width), out);
+    if (in_place)
+      fputs("\033[K", out); /* clear what the last frame left */
+    /* no newline after the last line of a full screen: it would scroll */
+    if (!in_place || i + 1 < shown || shown < nlines)
+      fputc('\n', out);
+    p = nl ? nl + 1 : p + len;
+  }
+  if (shown < nlines) {
+    char more[64];
+    int width;
+    snprintf(more, sizeof more, "+%zu more", nlines - shown);
+    fwrite(more, 1, fit_bytes(more, strlen(more), cols, &width), out);
+    if (in_place)
+      fputs("\033[K", out);
+    else
+      fputc('\n', out);
+  }
+  if (in_place)
+    fputs("\033[J", out); /* clear below */
+  fflush(out);
+}
+
+void fmt_ellipsize(const char *s, int cols, char *buf, size_t cap) {
+  int width;
+  size_t len = strlen(s);
+  size_t n = fit_bytes(s, len, cols, &width);
+  if (n == len || cols < 4) {
+    snprintf(buf, cap, "%.*s", (int)n, s);
+    return;
+  }
+  /* room for "..." */
+  n = fit_bytes(s, len, cols - 3, &width);
+  snprintf(buf, cap, "%.*s...", (int)n, s);
 }

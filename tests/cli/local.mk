@@ -9,9 +9,13 @@ CLI_TESTS = \
 	tests/cli/stat.sh \
 	tests/cli/rm.sh \
 	tests/cli/gc.sh \
+	tests/cli/metrics.sh \
 	tests/cli/bench.sh \
 	tests/cli/check_plugin.sh \
 	tests/cli/posixmq.sh \
-	tests/cli/usage.sh
+	tests/cli/usage.sh \
+	tests/cli/top.sh \
+	tests/cli/peek.sh \
+	tests/cli/completion.sh
 TESTS += $(CLI_TESTS)
-EXTRA_DIST += $(CLI_TESTS) tests/cli/lib.sh
+EXTRA_DIST += $(CLI_TESTS) tests/cli/lib.sh tests/cli/pty_run.py

@@ -25,12 +25,29 @@ run 0 stat "$q" --json
 json_check "
 assert doc['name'] == '$q' and doc['transport'] == 'shm'
 assert doc['state'] == 'live' and doc['stale'] is False
+assert doc['observed'] is True and doc['error'] is None
 assert doc['pids'] == [$pid], doc['pids']
+assert doc['owner_uid'] == os.getuid(), doc
+assert doc['owner'] == '$(id -un)', doc
+assert 0 <= doc['age_s'] < 600, doc
+st = os.stat('/dev/shm/sageq-%d-$q' % os.getuid())
+assert doc['memory_bytes'] == st.st_size and doc['mode'] == '0600', doc
 s = doc['stats']
 assert s['items'] == 5 and s['total_put'] == 5 and s['bytes_put'] == 80
 assert s['attached'] == 1 and s['creator_pid'] == $pid
 assert s['owner_uid'] == os.getuid() and len(s) >= 22
 assert doc['rates'] is None"
+# The one queue shape of ls --json --stats, plus rates.
+cp "$tmp/out" "$tmp/stat.json"
+run 0 ls --json --stats
+json_check "
+stat = json.load(open('$tmp/stat.json'))
+row = [r for r in doc if r['name'] == '$q'][0]
+assert list(stat) == list(row) + ['rates'], (list(stat), list(row))
+for k in row:
+    if k != 'age_s':
+        assert stat[k] == row[k] or k == 'stats', k
+assert set(stat['stats']) == set(row['stats'])"
 
 # --watch: refreshed frames with rates while a process moves messages.
 pump "$busy"
@@ -43,7 +60,11 @@ for l in lines[1:]:
     assert 0.15 < r['interval_s'] < 2, r
     assert r['put_msgs_per_s'] > 0 and r['got_msgs_per_s'] > 0, r
     assert r['put_mb_per_s'] > 0 and r['got_mb_per_s'] > 0, r
-assert lines[2]['stats']['total_put'] > lines[0]['stats']['total_put']"
+assert lines[2]['stats']['total_put'] > lines[0]['stats']['total_put']
+for l in lines:
+    assert l['name'] == '$busy' and l['owner_uid'] == os.getuid(), l
+    assert l['age_s'] >= 0 and l['memory_bytes'] > 0 and l['error'] is None, l
+assert lines[2]['age_s'] >= lines[0]['age_s']"
 run 0 stat "$busy" --watch=0.2 -n 2
 out_has "^every 0\.2s; Ctrl-C to stop$"
 out_has "^rates: \(after the next refresh\)$"
@@ -63,10 +84,24 @@ kill -INT "$watcher"
 set +e; wait "$watcher"; rc=$?; set -e
 [ $rc -eq 0 ] || fail "watch exited $rc after SIGINT (137: ignored it for 3s)"
 
+# --watch on a terminal: redrawn in place and fitting 80x24 (two
+# columns of stats, the header kept), frames never piling up.
+pty="$SAGE_TEST_SRCDIR/tests/cli/pty_run.py"
+"$PYTHON" "$pty" run 24 80 "$tmp/pty" -- "$cli" stat "$busy" --watch 0.2 -n 3 ||
+  fail "stat --watch on a terminal failed: $(cat "$tmp/pty")"
+"$PYTHON" "$pty" check "$tmp/pty" 24 80 3 || fail "stat --watch does not fit 80x24"
+grep -q "sage-queue stat $busy: every 0.2s" "$tmp/pty" || fail "no header"
+grep -q "rates: put [0-9]* msg/s" "$tmp/pty" || fail "no rates on a terminal"
+grep -q "high_water" "$tmp/pty" || fail "stats cut from the frame"
+# Ctrl-C on a terminal: exit 0.
+"$PYTHON" "$pty" run 24 80 "$tmp/pty" --sigint-after 0.5 -- "$cli" stat "$busy" --watch 5 ||
+  fail "stat --watch did not exit 0 on Ctrl-C"
+
 # A stale queue says so.
 crash "$pid"
 run 0 stat "$q" --json
-json_check "assert doc['state'] == 'stale' and doc['stale'] and doc['pids'] == []"
+json_check "assert doc['state'] == 'stale' and doc['stale'] and doc['pids'] == []
+assert doc['stats']['stale_attached'] == 1 and doc['owner_uid'] == os.getuid()"
 
 # Errors: exit 1 naming the cause; usage errors exit 2.
 run 1 stat "$prefix-nosuch"
@@ -79,7 +114,15 @@ err_has "corrupt"
 run 1 stat "$q" --transport nosuch
 err_has "nosuch"
 run 2 stat
-err_has "missing queue NAME"
+err_has "^sage-queue: stat: missing queue NAME \(see 'sage-queue stat --help'\)$"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "a usage error takes more than a line: $(cat "$tmp/err")"
+# --json: errors are JSON on stdout too, usage errors included.
+run 1 --json stat "$prefix-nosuch"
+json_check "assert doc['error']['code'] == 'ENOENT' and 'no queue named' in doc['error']['message'], doc"
+run 1 stat "$prefix-nosuch" --json
+json_check "assert doc['error']['code'] == 'ENOENT', doc"
+run 2 stat --json
+json_check "assert doc['error']['code'] == 'usage' and 'missing queue NAME' in doc['error']['message'], doc"
 run 2 stat a b
 err_has "one queue NAME only"
 run 2 stat "$q" --watch=-1

@@ -53,3 +53,28 @@ def test_snippet_runs(code, why, tmp_path):
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+SHELL = re.compile(r"(?:^<!-- (?P<kind>run by|not run): (?P<what>[^>]+?) -->\n)?^```(?:sh|bash)\n",
+                   re.M)
+
+
+def test_every_shell_snippet_is_run_somewhere_or_says_why():
+    """The docs' commands are run by the script they name (a test, CI,
+    build.sh), or say why not (benchmarks take minutes)."""
+    paths = [os.path.join(SRCDIR, "README.md")] + sorted(glob.glob(os.path.join(SRCDIR, "docs",
+                                                                                 "*.md")))
+    missing = []
+    for path in paths:
+        with open(path) as f:
+            text = f.read()
+        for m in SHELL.finditer(text):
+            where = f"{os.path.basename(path)}:{text.count(chr(10), 0, m.start()) + 1}"
+            if m.group("kind") is None:
+                missing.append(f"{where}: neither 'run by' nor 'not run'")
+            elif m.group("kind") == "run by":
+                if not os.path.isfile(os.path.join(SRCDIR, m.group("what"))):
+                    missing.append(f"{where}: {m.group('what')} does not exist")
+            elif len(m.group("what").split()) < 2:
+                missing.append(f"{where}: say why it is not run")
+    assert not missing, missing

@@ -2,7 +2,6 @@
 ls, stat and gc without the C binary."""
 
 import json
-import os
 import subprocess
 import sys
 

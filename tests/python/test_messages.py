@@ -9,7 +9,6 @@ import warnings
 import pytest
 
 import sage_queue
-from helpers import unique_name
 from sage_queue import InvalidArgumentError, QueueExistsError, SageQueue
 
 SRCDIR = os.environ.get("SAGE_TEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
