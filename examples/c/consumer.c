@@ -7,7 +7,11 @@
 #define SECOND 1000000000ll
 
 int main(int argc, char **argv) {
-  const char *uri = argc > 1 ? argv[1] : "shm://jobs";
+  if (argc < 2) {
+    fprintf(stderr, "usage: consumer URI   (e.g. consumer shm://jobs)\n");
+    return 2;
+  }
+  const char *uri = argv[1];
   sage_queue *q;
   if (sage_queue_open_uri(uri, NULL, &q) != 0) {
     fprintf(stderr, "consumer: %s\n", sage_last_error());

@@ -7,7 +7,12 @@
 #define SECOND 1000000000ll
 
 int main(int argc, char **argv) {
-  const char *uri = argc > 1 ? argv[1] : "shm://jobs";
+  if (argc < 2) {
+    fprintf(stderr,
+            "usage: producer URI [N]   (e.g. producer shm://jobs 1000)\n");
+    return 2;
+  }
+  const char *uri = argv[1];
   long n = argc > 2 ? atol(argv[2]) : 1000;
   sage_queue *q;
   if (sage_queue_open_uri(uri, NULL, &q) != 0) {

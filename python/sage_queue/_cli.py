@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
-from . import admin
+from . import _uri, admin
 from .errors import SageQueueError
 from .queue import SageQueue
 
@@ -34,8 +35,11 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _stat(args: argparse.Namespace) -> int:
-    observing = {"attach": "0"} if args.transport in (None, "shm") else {}
-    q = SageQueue._attach(args.name, args.transport, observing)
+    transport, name = args.transport, args.name
+    if "://" in name:  # a queue URI names the transport too
+        transport, name, _ = _uri.parse_uri(name)
+    observing = {"attach": "0"} if transport in (None, "shm") else {}
+    q = SageQueue._attach(name, transport, observing)
     try:
         stats = q.get_stats()
     finally:
@@ -49,7 +53,8 @@ def _stat(args: argparse.Namespace) -> int:
 
 
 def _gc(args: argparse.Namespace) -> int:
-    done = admin.collect_stale(dry_run=args.dry_run, transport=args.transport)
+    done = admin.collect_stale(dry_run=args.dry_run, transport=args.transport,
+                               pattern=args.pattern)
     if args.json:
         print(json.dumps(done, indent=1))
     else:
@@ -75,9 +80,10 @@ def parser() -> argparse.ArgumentParser:
         if name == "ls":
             cmd.add_argument("--all", "-a", action="store_true", help="every user's queues")
         elif name == "stat":
-            cmd.add_argument("name")
+            cmd.add_argument("name", help="a queue name or URI (shm://jobs)")
         else:
             cmd.add_argument("--dry-run", "-n", action="store_true")
+            cmd.add_argument("pattern", nargs="?", help="only names matching it ('job-*')")
     return p
 
 
@@ -91,4 +97,7 @@ def run(argv: Optional[List[str]] = None) -> Optional[int]:
         return {"ls": _ls, "stat": _stat, "gc": _gc}[args.command](args)
     except SageQueueError as exc:
         print(f"python -m sage_queue {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `| head`: the reader is gone, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -5,6 +5,7 @@ dead). The original ``sage_queue`` module's names are kept as aliases."""
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 from typing import Any, Dict, List, Optional
 
@@ -137,14 +138,18 @@ def remove_queue(name: str, transport: Optional[str] = None, force: bool = False
         raise _lib.from_code(rc, _lib.last_error(), f"cannot remove queue '{name}'", name)
 
 
-def collect_stale(dry_run: bool = False, transport: Optional[str] = None) -> List[Dict[str, Any]]:
+def collect_stale(dry_run: bool = False, transport: Optional[str] = None,
+                  pattern: Optional[str] = None) -> List[Dict[str, Any]]:
     """Removes every stale queue (as ``sage-queue gc``): one whose attached
-    processes all died. Idle queues (closed cleanly) keep their messages
-    and are kept. Returns one dict per stale queue: name, transport,
-    action (removed, would_remove, kept, failed) and reason."""
+    processes all died; with ``pattern`` (shell-style, ``"job-*"``) only
+    those whose names match. Idle queues (closed cleanly) keep their
+    messages and are kept. Returns one dict per stale queue: name,
+    transport, action (removed, would_remove, kept, failed) and reason."""
     out = []
     for info in list_queues(transport):
         if info.get("state") != "stale":
+            continue
+        if pattern is not None and not fnmatch.fnmatchcase(info["name"], pattern):
             continue
         reason = (f"stale: {info['stale_attached']} dead attachment(s), "
                   f"{info['items']} message(s) queued")

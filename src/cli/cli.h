@@ -48,6 +48,8 @@ int cli_error(const char *what, int code);
 /* Prints "sage-queue: <message>" to stderr and returns EXIT_ERROR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* cli_fail with the code given in --json ("ENOTSUP", ...). */
+/* cli_error for a command's queue: "COMMAND NAME: detail". */
+int cli_error_in(const char *command, const char *name, int code);
 int cli_fail_code(const char *code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* With --json given (main and the option parser call this), cli_error,

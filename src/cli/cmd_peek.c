@@ -231,6 +231,7 @@ struct io_args {
   int pickle;
   char **data;
   int ndata;
+  struct cli_target target; /* name and transport point into it */
 };
 
 static int parse_io(const struct cli_command *cmd, int argc, char **argv,
@@ -267,12 +268,11 @@ static int parse_io(const struct cli_command *cmd, int argc, char **argv,
     return cli_usage(cmd, "missing queue NAME");
   if (cmd != &cmd_put && npos > 1)
     return cli_usage(cmd, "one queue NAME only, got '%s'", pos[1]);
-  struct cli_target t;
-  int rc = cli_target(cmd, pos[0], opts->transport, &t);
+  int rc = cli_target(cmd, pos[0], opts->transport, &a->target);
   if (rc != EXIT_OK)
     return rc;
-  a->name = t.name;
-  a->transport = t.transport;
+  a->name = a->target.name;
+  a->transport = a->target.transport;
   a->data = pos + 1;
   a->ndata = npos - 1;
   return EXIT_OK;
@@ -294,7 +294,7 @@ static int run_peek(int argc, char **argv, const struct cli_opts *global) {
   struct queue_view v;
   rc = queue_observe(a.transport, a.name, (uint32_t)geteuid(), &v);
   if (rc != 0)
-    return cli_fail("peek %s: %s", a.name, v.error);
+    return cli_fail_code(cli_code_name(v.rc), "peek %s: %s", a.name, v.error);
   const char *transport = sage_transport_choose(a.transport);
   int64_t caps = sage_transport_capabilities(transport);
   /* The API's only in-place read, sage_queue_peek, is the zero-copy get:
@@ -325,7 +325,7 @@ static int run_drain(int argc, char **argv, const struct cli_opts *global) {
   sage_queue *q;
   rc = open_existing(&a, &q);
   if (rc != 0)
-    return cli_error(a.name, rc);
+    return cli_error_in("drain", a.name, rc);
   struct sage_stats st = {.size = sizeof st};
   size_t cap = 1 << 16;
   if (sage_queue_stats(q, &st) == 0 && st.max_message > cap)
@@ -436,7 +436,7 @@ static int run_put(int argc, char **argv, const struct cli_opts *global) {
   sage_queue *q;
   rc = open_existing(&a, &q);
   if (rc != 0)
-    return cli_error(a.name, rc);
+    return cli_error_in("put", a.name, rc);
   size_t n = 0;
   if (a.ndata > 0) {
     for (int i = 0; i < a.ndata && rc == 0; i++)
@@ -454,7 +454,13 @@ static int run_put(int argc, char **argv, const struct cli_opts *global) {
     }
     free(line);
   }
-  if (rc != 0) {
+  if (rc == -EAGAIN || rc == -ETIMEDOUT) {
+    rc = cli_fail_code(cli_code_name(rc),
+                       "put %s: the queue is full after %zu message%s%s",
+                       a.name, n, n == 1 ? "" : "s",
+                       rc == -EAGAIN ? " (--timeout S waits for room)"
+                                     : ", and stayed full for --timeout");
+  } else if (rc != 0) {
     char what[256];
     snprintf(what, sizeof what, "put %s (after %zu message%s)", a.name, n,
              n == 1 ? "" : "s");

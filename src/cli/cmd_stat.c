@@ -294,6 +294,23 @@ static void show(const char *transport, const struct stat_args *a,
   fflush(stdout);
 }
 
+/* Whether the queue's name still names the queue being watched (not
+ * removed, not re-created since): the open handle keeps a removed queue
+ * readable, with numbers that no longer change. */
+static int still_named(const char *transport, const struct stat_args *a,
+                       const struct sage_stats *watched) {
+  sage_queue *q;
+  int observing;
+  if (queue_open_observer(transport, a->name, a->uid, &q, &observing) != 0)
+    return 0;
+  struct sage_stats st = {.size = sizeof st};
+  int same = sage_queue_stats(q, &st) == 0 &&
+             st.created_ns == watched->created_ns &&
+             st.creator_pid == watched->creator_pid;
+  sage_queue_close(q);
+  return same;
+}
+
 static int watch_queue(sage_queue *q, const struct stat_args *a,
                        const struct cli_opts *opts) {
   const char *transport = sage_queue_transport_name(q);
@@ -306,7 +323,7 @@ static int watch_queue(sage_queue *q, const struct stat_args *a,
   for (uint64_t frame = 0;; frame++) {
     rc = take_sample(q, a, cur);
     if (rc != 0) {
-      rc = cli_error(a->name, rc);
+      rc = cli_error_in("stat", a->name, rc);
       break;
     }
     struct rates r = rates_between(prev, cur);
@@ -316,6 +333,10 @@ static int watch_queue(sage_queue *q, const struct stat_args *a,
     sleep_seconds(a->interval_s);
     if (stop_requested)
       break;
+    if (!still_named(transport, a, &cur->v.st)) {
+      rc = cli_fail_code("ENOENT", "stat %s: the queue was removed", a->name);
+      break;
+    }
     prev = cur;
     cur = cur == &samples[0] ? &samples[1] : &samples[0];
   }
@@ -377,7 +398,7 @@ static int run(int argc, char **argv, const struct cli_opts *global) {
   sage_queue *q;
   rc = queue_open_observer(opts.transport, a.name, a.uid, &q, &a.observing);
   if (rc != 0)
-    return cli_error(a.name, rc);
+    return cli_error_in("stat", a.name, rc);
   rc = watch_queue(q, &a, &opts);
   sage_queue_close(q);
   return rc;

@@ -35,8 +35,13 @@ static void usage(FILE *out) {
       "  sage-queue stat jobs --watch\n"
       "  sage-queue gc --dry-run\n\n"
       "Exit codes: 0 ok, 1 error, 2 usage.\n"
-      "Plugins are searched in %s ($SAGE_PLUGIN_PATH first).\n",
-      sage_plugin_dir());
+      "Plugin directories, in search order ($SAGE_PLUGIN_PATH first):\n");
+  /* one directory a line: a long path list would not fit 80 columns */
+  for (const char *dir = sage_plugin_dir(); *dir != '\0';) {
+    size_t n = strcspn(dir, ":");
+    printf("  %.*s\n", (int)n, dir);
+    dir += n + (dir[n] == ':');
+  }
 }
 
 /* --json anywhere on the line: errors are also written to stdout as
@@ -114,6 +119,12 @@ int cli_error(const char *what, int code) {
   const char *detail = sage_last_error();
   return report_f(cli_code_name(code), EXIT_ERROR, "%s: %s", what,
                   detail[0] != '\0' ? detail : sage_strerror(code));
+}
+
+int cli_error_in(const char *command, const char *name, int code) {
+  char what[320];
+  snprintf(what, sizeof what, "%s %s", command, name);
+  return cli_error(what, code);
 }
 
 int cli_fail(const char *fmt, ...) {

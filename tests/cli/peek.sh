@@ -83,6 +83,10 @@ json_check "assert doc == {'queue': '$q', 'messages': [], 'count': 0}, doc"
 # Errors.
 run 1 put "$prefix-nosuch" x
 err_has "no queue named"
+run 1 drain "$prefix-nosuch"
+err_has "^sage-queue: drain $prefix-nosuch: no queue named"
+run 1 --json peek "$prefix-nosuch"
+json_check "assert doc['error']['code'] == 'ENOENT', doc"
 run 1 --json drain "$prefix-nosuch"
 json_check "assert doc['error']['code'] == 'ENOENT', doc"
 run 2 drain
@@ -91,4 +95,15 @@ run 2 peek "$q" -n 0
 err_has "not a positive count"
 run 2 drain "$q" --timeout -1
 err_has "not a number of seconds"
+# Queue URIs name the queue for put and drain too (the name is kept past
+# the argument parsing).
+run 0 put "shm://$q?max_items=5" via-uri
+out_has "^put 1 message on $q$"
+run 0 drain "shm://$q" --json
+json_check "assert doc['queue'] == '$q' and doc['count'] == 1, doc"
+# A full queue says so, in words.
+"$tool" create "$prefix-small" 4096
+run 1 put "$prefix-small" "$(head -c 1500 /dev/zero | tr '\0' a)" "$(head -c 1500 /dev/zero | tr '\0' b)" "$(head -c 1500 /dev/zero | tr '\0' c)"
+err_has "put $prefix-small: the queue is full after [12] messages? \(--timeout S waits for room\)"
+run 0 rm "$prefix-small"
 echo "cli peek ok"

@@ -113,6 +113,8 @@ run 1 stat "$bad"
 err_has "corrupt"
 run 1 stat "$q" --transport nosuch
 err_has "nosuch"
+run 1 stat "$prefix-nosuch"
+err_has "^sage-queue: stat $prefix-nosuch: no queue named '$prefix-nosuch'"
 run 2 stat
 err_has "^sage-queue: stat: missing queue NAME \(see 'sage-queue stat --help'\)$"
 [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "a usage error takes more than a line: $(cat "$tmp/err")"
@@ -131,6 +133,22 @@ run 2 stat "$q" --count 0
 err_has "not a positive count"
 run 2 stat "$q" --uid no-such-user-here
 err_has "no user"
+# --watch ends (exit 1) when the queue it watches is removed.
+"$tool" create "$prefix-gone"
+"$cli" stat "$prefix-gone" --watch 0.1 >"$tmp/watch.out" 2>"$tmp/watch.err" &
+watcher=$!
+children="$children $watcher"
+i=0
+until grep -q "items" "$tmp/watch.out" 2>/dev/null; do
+  i=$((i + 1)); [ $i -lt 200 ] || fail "stat --watch printed nothing"; sleep 0.05
+done
+"$cli" rm "$prefix-gone" >/dev/null || fail "rm $prefix-gone"
+status=0
+wait "$watcher" || status=$?
+[ "$status" = 1 ] || fail "stat --watch of a removed queue: exit $status, not 1"
+grep -q "stat $prefix-gone: the queue was removed" "$tmp/watch.err" ||
+  fail "stat --watch of a removed queue said: $(cat "$tmp/watch.err")"
+
 # A queue URI names the queue and its transport (docs/CONFIG.md).
 run 0 stat "shm://$q?maxsize=1M" --transport nosuch
 out_has "^queue $q \(transport shm\)"

@@ -31,8 +31,9 @@ def test_ls_stat_gc(make_queue):
     assert q.name in _run("ls").stdout
     stats = json.loads(_run("stat", q.name, "--json").stdout)
     assert stats["items"] == 1 and stats["name"] == q.name
+    assert json.loads(_run("stat", f"shm://{q.name}", "--json").stdout)["items"] == 1
     assert stats["attached"] == 1  # looked at without attaching
-    gc = _run("gc", "--dry-run", "--json")
+    gc = _run("gc", "--dry-run", "--json", q.name[:-2] + "*")
     assert gc.returncode == 0 and q.name not in {r["name"] for r in json.loads(gc.stdout)}
 
 
