@@ -114,35 +114,12 @@ static int take_frame(const struct top_args *a, const struct frame *prev,
 }
 
 static void print_json(const struct frame *f) {
-  printf("{\"time_ns\": %llu, \"queues\": [",
-         (unsigned long long)now_realtime_ns());
+  uint64_t now = now_realtime_ns();
+  printf("{\"time_ns\": %llu, \"queues\": [", (unsigned long long)now);
   for (size_t i = 0; i < f->count; i++) {
     const struct row *r = &f->rows[i];
-    char owner[64];
-    fmt_user(r->v.rc == 0 ? (uint32_t)r->v.st.owner_uid : r->v.owner_uid, owner,
-             sizeof owner);
-    printf("%s{", i ? ", " : "");
-    json_key(stdout, "name", 1);
-    json_string(stdout, r->v.name);
-    json_key(stdout, "transport", 0);
-    json_string(stdout, r->v.transport);
-    json_key(stdout, "owner", 0);
-    json_string(stdout, owner);
-    json_key(stdout, "state", 0);
-    json_string(stdout, queue_state_name(queue_state_of(&r->v)));
-    if (r->v.rc != 0) {
-      json_key(stdout, "error", 0);
-      json_error_object(stdout, r->v.error, cli_code_name(r->v.rc));
-    } else {
-      printf(", \"items\": %llu, \"bytes_used\": %llu, \"capacity\": %llu, "
-             "\"attached\": %llu, \"total_put\": %llu, \"total_got\": %llu",
-             (unsigned long long)r->v.st.items,
-             (unsigned long long)r->v.st.bytes_used,
-             (unsigned long long)r->v.st.capacity,
-             (unsigned long long)r->v.st.attached,
-             (unsigned long long)r->v.st.total_put,
-             (unsigned long long)r->v.st.total_got);
-    }
+    printf("%s{", i ? ", " : ""); /* the queue as ls --json --stats shows it */
+    queue_json_members(stdout, &r->v, now, 1);
     printf(", \"rates\": ");
     if (r->r.valid)
       printf("{\"interval_s\": %.3f, \"put_msgs_per_s\": %.1f, "
@@ -330,7 +307,9 @@ const struct cli_command cmd_top = {
         "  -a, --all               every user's queues, not only ours\n"
         "  -t, --transport NAME    only this transport's queues\n"
         "  --json                  one JSON document per refresh (JSON\n"
-        "                          Lines): {\"time_ns\", \"queues\": [...]}\n\n"
+        "                          Lines): {\"time_ns\", \"queues\": [...]},\n"
+        "                          each queue as ls --json --stats shows\n"
+        "                          it, plus \"rates\"\n\n"
         "Examples:\n"
         "  $ sage-queue top\n"
         "  $ sage-queue top --json --count 2 --interval 0.5\n\n"

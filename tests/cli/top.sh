@@ -16,7 +16,8 @@ json_check "
 assert len(lines) == 2, len(lines)
 mine = {q['name']: q for q in lines[1]['queues'] if q['name'].startswith('$prefix-')}
 assert len(mine) == 32, sorted(mine)
-assert mine['$long']['items'] == 3 and mine['$long']['state'] == 'idle'
+assert mine['$long']['stats']['items'] == 3 and mine['$long']['state'] == 'idle'
+assert 'age_s' in mine['$long'] and 'memory_bytes' in mine['$long']  # ls --json's shape
 assert lines[0]['queues'][0]['rates'] is None
 busy = mine['$prefix-busy']
 assert busy['state'] == 'live' and busy['rates']['put_msgs_per_s'] > 0, busy
