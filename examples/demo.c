@@ -103,7 +103,9 @@ int main(int argc, char **argv) {
   waitpid(consumer, &status, 0);
   double secs = now_s() - t0;
   if (rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    printf("producer (pid %d): sent %llu messages\n", (int)getpid(), n);
+    printf("producer (pid %d): sent %llu messages and an empty end marker "
+           "(the stats count both)\n",
+           (int)getpid(), n);
     printf("throughput: %.2f M msgs/s, %.1f MB/s (%.3f s)\n", n / secs / 1e6,
            (double)n * (double)size / secs / 1e6, secs);
     print_stats(q);

@@ -180,7 +180,7 @@ static void print_message(FILE *out, size_t index, const void *data,
   } else if (strcmp(d.kind, "none") == 0) {
     fprintf(out, "None (pickle)\n");
   } else {
-    fprintf(out, "%s, %zu bytes:\n", d.kind, len);
+    fprintf(out, "%s, %zu byte%s:\n", d.kind, len, len == 1 ? "" : "s");
     hex_dump(out, data, len);
   }
 }

@@ -142,25 +142,37 @@ static void stat_note(const char *name, uint64_t value, char *buf, size_t cap) {
     fmt_user((uint32_t)value, buf, cap);
 }
 
-static void print_heading(const char *transport, const struct stat_args *a,
-                          const struct sample *s) {
-  char owner[64], created[64], age[32], pids[512] = "";
-  fmt_user((uint32_t)s->v.st.owner_uid, owner, sizeof owner);
-  fmt_time(s->v.st.created_ns, created, sizeof created);
+/* What a heading says of a queue: owner, creation time and age, pids. */
+struct heading {
+  char owner[64], created[64], age[32], pids[512];
+};
+
+static void heading_of(const struct sample *s, const char *pid_sep,
+                       struct heading *h) {
+  fmt_user((uint32_t)s->v.st.owner_uid, h->owner, sizeof h->owner);
+  fmt_time(s->v.st.created_ns, h->created, sizeof h->created);
   uint64_t now = now_realtime_ns();
   fmt_duration(
       now > s->v.st.created_ns ? (double)(now - s->v.st.created_ns) / 1e9 : 0,
-      age, sizeof age);
+      h->age, sizeof h->age);
+  h->pids[0] = '\0';
   for (int i = 0, used = 0; s->v.pids_known && i < s->v.npids && i < MAX_PIDS;
        i++)
-    used += snprintf(pids + used, sizeof pids - (size_t)used, "%s%d",
-                     i ? ", " : "", (int)s->v.pids[i]);
+    used += snprintf(h->pids + used, sizeof h->pids - (size_t)used, "%s%d",
+                     i ? pid_sep : "", (int)s->v.pids[i]);
+}
+
+static void print_heading(const char *transport, const struct stat_args *a,
+                          const struct sample *s) {
+  struct heading h;
+  heading_of(s, ", ", &h);
   printf("queue %s (transport %s), owner %s, created %s (%s ago)\n", a->name,
-         transport, owner, created, age);
+         transport, h.owner, h.created, h.age);
   printf("state %s: %llu attached%s%s%s, %llu dead\n",
          queue_state_name(queue_stats_state(&s->v.st)),
-         (unsigned long long)s->v.st.attached, pids[0] ? " (pids " : "", pids,
-         pids[0] ? ")" : "", (unsigned long long)s->v.st.stale_attached);
+         (unsigned long long)s->v.st.attached, h.pids[0] ? " (pids " : "",
+         h.pids, h.pids[0] ? ")" : "",
+         (unsigned long long)s->v.st.stale_attached);
   if (!a->observing) {
     char note[256];
     queue_observe_note(transport, note, sizeof note);
@@ -211,26 +223,17 @@ static void compact_value(const char *name, uint64_t value, char *buf,
 static void print_compact(FILE *out, const char *transport,
                           const struct stat_args *a, const struct sample *s,
                           const struct rates *r, int cols) {
-  char owner[64], created[64], age[32], pids[512] = "";
-  fmt_user((uint32_t)s->v.st.owner_uid, owner, sizeof owner);
-  fmt_time(s->v.st.created_ns, created, sizeof created);
-  uint64_t now = now_realtime_ns();
-  fmt_duration(
-      now > s->v.st.created_ns ? (double)(now - s->v.st.created_ns) / 1e9 : 0,
-      age, sizeof age);
-  for (int i = 0, used = 0; s->v.pids_known && i < s->v.npids && i < MAX_PIDS;
-       i++)
-    used += snprintf(pids + used, sizeof pids - (size_t)used, "%s%d",
-                     i ? " " : "", (int)s->v.pids[i]);
+  struct heading h;
+  heading_of(s, " ", &h);
   fprintf(out, "sage-queue stat %s: every %.1fs, Ctrl-C stops\n", a->name,
           a->interval_s);
   fprintf(out, "transport %s, owner %s, created %s (%s ago)\n", transport,
-          owner, created, age);
+          h.owner, h.created, h.age);
   fprintf(out, "state %s: %llu attached, %llu dead%s%s\n",
           queue_state_name(queue_stats_state(&s->v.st)),
           (unsigned long long)s->v.st.attached,
-          (unsigned long long)s->v.st.stale_attached, pids[0] ? "; pids " : "",
-          pids);
+          (unsigned long long)s->v.st.stale_attached,
+          h.pids[0] ? "; pids " : "", h.pids);
   if (!a->observing) {
     char note[256];
     queue_observe_note(transport, note, sizeof note);
