@@ -97,11 +97,13 @@ long=$prefix-$(printf 'x%.0s' $(seq 1 100))-end
 "$tool" create "$long"
 run 0 ls
 out_lacks "$long"
-out_has "^$prefix-x+\.\.\.x+-end +$user "
+# (how much of each end shows depends on the other rows: any queue of this
+# user on the machine is listed)
+out_has "^$prefix-x*\.\.\.x*-end +$user "
 fits80
 run 0 ls --long
 out_lacks "$long"
-out_has "^$prefix-x+\.\.\.x+-end +shm "
+out_has "^$prefix-x*\.\.\.x*-end +shm "
 width=$(awk '{ if (length($0) > w) w = length($0) } END { print w }' "$tmp/out")
 [ "$width" -lt 140 ] || fail "ls --long is $width columns wide with a long name"
 # On a terminal the table fits its width: on 64 columns AGE goes first.
