@@ -17,6 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
+static int refuse(struct sage_uri *u, const char *uri, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int refuse(struct sage_uri *u, const char *uri, const char *fmt, ...) {
   char why[200];
   va_list ap;

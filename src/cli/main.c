@@ -97,6 +97,9 @@ static void json_error(const char *message, const char *code) {
   fflush(stdout);
 }
 
+static int report(const char *code, int status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static int report(const char *code, int status, const char *fmt, va_list ap) {
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
