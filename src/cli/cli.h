@@ -158,6 +158,10 @@ void term_size(int fd, int *rows, int *cols);
  * the screen cleared, and no newline after the last line, so frames
  * replace each other instead of piling up in the scrollback. */
 void frame_print(FILE *out, const char *text, int rows, int cols, int in_place);
+/* Renders a frame with render(out, cols, ctx) at the terminal's size (80x24
+ * without one) and prints it with frame_print. */
+void frame_show(void (*render)(FILE *out, int cols, const void *ctx),
+                const void *ctx, int in_place);
 /* s cut to cols columns, ending in "..." when cut. */
 void fmt_ellipsize(const char *s, int cols, char *buf, size_t cap);
 /* Nanoseconds on CLOCK_REALTIME / CLOCK_MONOTONIC. */

@@ -263,19 +263,22 @@ static void print_compact(FILE *out, const char *transport,
   }
 }
 
+struct compact {
+  const char *transport;
+  const struct stat_args *a;
+  const struct sample *s;
+  const struct rates *r;
+};
+
+static void render_compact(FILE *out, int cols, const void *ctx) {
+  const struct compact *c = ctx;
+  print_compact(out, c->transport, c->a, c->s, c->r, cols);
+}
+
 static void show_in_place(const char *transport, const struct stat_args *a,
                           const struct sample *s, const struct rates *r) {
-  int rows, cols;
-  char *text = NULL;
-  size_t len = 0;
-  term_size(STDOUT_FILENO, &rows, &cols);
-  FILE *mem = open_memstream(&text, &len);
-  if (mem == NULL)
-    return;
-  print_compact(mem, transport, a, s, r, cols);
-  fclose(mem);
-  frame_print(stdout, text, rows, cols, 1);
-  free(text);
+  struct compact c = {transport, a, s, r};
+  frame_show(render_compact, &c, 1);
 }
 
 /* ---- the loop ---- */

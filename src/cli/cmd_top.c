@@ -199,21 +199,22 @@ static void render(FILE *out, const struct top_args *a, const struct frame *f,
     fprintf(out, "(no queues)\n");
 }
 
+struct view {
+  const struct top_args *a;
+  const struct frame *f;
+};
+
+static void render_view(FILE *out, int cols, const void *ctx) {
+  const struct view *v = ctx;
+  render(out, v->a, v->f, cols);
+}
+
 static void show(const struct top_args *a, const struct frame *f, int tty) {
-  int rows, cols;
-  char *text = NULL;
-  size_t len = 0;
-  term_size(STDOUT_FILENO, &rows, &cols);
-  FILE *mem = open_memstream(&text, &len);
-  if (mem == NULL)
-    return;
-  render(mem, a, f, cols);
-  fclose(mem);
-  frame_print(stdout, text, rows, cols, tty);
+  struct view v = {a, f};
+  frame_show(render_view, &v, tty);
   if (!tty)
     putchar('\n'); /* a blank line between frames */
   fflush(stdout);
-  free(text);
 }
 
 static int parse_args(int argc, char **argv, struct cli_opts *opts,

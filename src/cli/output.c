@@ -247,3 +247,18 @@ void fmt_ellipsize(const char *s, int cols, char *buf, size_t cap) {
   n = fit_bytes(s, len, cols - 3, &width);
   snprintf(buf, cap, "%.*s...", (int)n, s);
 }
+
+void frame_show(void (*render)(FILE *out, int cols, const void *ctx),
+                const void *ctx, int in_place) {
+  int rows, cols;
+  char *text = NULL;
+  size_t len = 0;
+  term_size(STDOUT_FILENO, &rows, &cols);
+  FILE *mem = open_memstream(&text, &len);
+  if (mem == NULL)
+    return;
+  render(mem, cols, ctx);
+  fclose(mem);
+  frame_print(stdout, text, rows, cols, in_place);
+  free(text);
+}
