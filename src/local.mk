@@ -13,6 +13,7 @@ LIBSAGEQUEUE_LOADER_SOURCES = \
 LIBSAGEQUEUE_SOURCES = \
 	src/internal.h \
 	$(LIBSAGEQUEUE_LOADER_SOURCES) \
+	src/binding_calls.c \
 	src/open_uri.c \
 	src/plugin_list.c \
 	src/queue.c \

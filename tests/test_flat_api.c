@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sage/queue.h>
 #include <string.h>
@@ -301,5 +302,31 @@ Test(flat, last_put_result_is_the_last_puts_result) {
   /* A put refused by its argument checks never ran: 1, not a result. */
   cr_assert_eq(sage_queue_put(q, NULL, 4, 0), -EINVAL);
   cr_assert_eq(sage_last_put_result(), 1);
+  sage_queue_close(q);
+}
+
+Test(flat, try_put_and_try_get_never_wait) {
+  sage_queue *q = open_mem("mem", "trycalls");
+  char buf[8];
+  struct sage_recv r = {q, buf, sizeof buf, 99};
+  cr_assert_eq(sage_queue_try_get(&r), -EAGAIN);
+  cr_assert_eq(r.len, 99, "an empty queue leaves len alone");
+  cr_assert_eq(sage_queue_try_put(q, "hello", 5), 0);
+  cr_assert_eq(sage_last_put_result(), 0);
+  cr_assert_eq(sage_queue_try_put(q, "0123456789", 10), 0);
+  cr_assert_eq(sage_queue_try_get(&r), 5, "returns the length");
+  cr_assert_eq(r.len, 5);
+  cr_assert_eq(memcmp(buf, "hello", 5), 0);
+  cr_assert_eq(sage_queue_try_get(&r), -EMSGSIZE);
+  cr_assert_eq(r.len, 10, "the size of the message left queued");
+  cr_assert_eq(sage_queue_try_put(q, "x", -1), -EINVAL);
+  cr_assert(strstr(sage_last_error(), "negative length") != NULL);
+  r.cap = (size_t)INT_MAX + 1;
+  cr_assert_eq(sage_queue_try_get(&r), -EINVAL);
+  cr_assert_eq(sage_queue_try_get(NULL), -EINVAL);
+  char big[16];
+  struct sage_recv whole = {q, big, sizeof big, 0};
+  cr_assert_eq(sage_queue_try_get(&whole), 10);
+  cr_assert_eq(memcmp(big, "0123456789", 10), 0);
   sage_queue_close(q);
 }

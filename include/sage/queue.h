@@ -162,6 +162,28 @@ SAGE_API int sage_queue_put(sage_queue *q, const void *data, size_t len,
 SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,
                             int64_t timeout_ns);
 
+/* The same two calls for foreign-function bindings (ctypes), which pay for
+ * every argument they convert and for releasing their interpreter lock.
+ * Neither waits (timeout 0: -EAGAIN when full or empty), so a binding may
+ * call them holding its lock and fall back to the calls above only when
+ * they return -EAGAIN. */
+
+/* sage_queue_put(q, data, len, 0), len a plain int (what a binding passes
+ * for an integer); -EINVAL if len < 0. */
+SAGE_API int sage_queue_try_put(sage_queue *q, const void *data, int len);
+
+/* A receive request, filled once by the caller and reused. */
+struct sage_recv {
+  sage_queue *queue;
+  void *buf;
+  size_t cap; /* at most INT_MAX */
+  size_t len; /* written as sage_queue_get writes *len */
+};
+
+/* sage_queue_get(r->queue, r->buf, r->cap, &r->len, 0); returns the
+ * message's size (r->len) when it took one, else the negative errno. */
+SAGE_API int sage_queue_try_get(struct sage_recv *r);
+
 /* Batch forms (see struct sage_transport_ops); -ENOTSUP if the transport
  * lacks them. put_batch takes parallel arrays of pointers and sizes. */
 SAGE_API int sage_queue_put_batch(sage_queue *q, const void *const *datas,

@@ -17,11 +17,12 @@ from . import _waits as _w
 from . import serialization as _ser
 from ._handle import BATCH_BUFFER, CAP_BATCH, NO_LEN, NO_TOKEN, NOTHING, RECV_BUFFER, \
     Handle, RecvBuffer
-from ._waits import FOREVER, SLICE, cap, get_ident, monotonic, timeout_ns
+from ._waits import FOREVER, NOWAIT, SLICE, cap, get_ident, monotonic, timeout_ns
 from .errors import DecodeError
 
 _c_size_t = ctypes.c_size_t
 _loads = _ser._pickle_loads
+_EAGAIN = -errno.EAGAIN
 _EMSGSIZE = -errno.EMSGSIZE
 _ENOTSUP = -errno.ENOTSUP
 Empty = _stdqueue.Empty
@@ -79,25 +80,35 @@ class Consumer:
                 pool.append(spare)
                 item = self._get_held(block, timeout, raw)
                 return item
-            if block and timeout is None:
-                tmo, start = FOREVER, 0.0
-                first = SLICE if get_ident() == _w.main_ident else FOREVER  # cap(tmo)
-            else:
-                tmo = timeout_ns(block, timeout)
-                start = monotonic() if tmo.value > 0 else 0.0
-                first = cap(tmo)
-            rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, first)
-            while rc:
-                if rc == _EMSGSIZE:
-                    size = length.value
-                    length.value = NO_LEN  # nothing taken
-                    item = self._get_large(h, size, tmo, start, raw)
-                    spare, buf = buf, None
-                    pool += spare.alone
-                    return item
-                tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
-                rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, cap(tmo))
-            n = length.value
+            if timeout is not None and block and not timeout >= 0:
+                timeout_ns(block, timeout)  # raises, before anything is taken
+            # First without waiting, keeping the GIL; it returns the length.
+            n = _entries.try_get(buf.request_ptr)
+            if n < 0:
+                rc = n
+                if not block:
+                    tmo, start = NOWAIT, 0.0
+                elif timeout is None:
+                    tmo, start = FOREVER, 0.0
+                    if rc == _EAGAIN:
+                        first = SLICE if get_ident() == _w.main_ident else FOREVER  # cap(tmo)
+                        rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, first)
+                else:
+                    tmo = timeout_ns(block, timeout)
+                    start = monotonic() if tmo.value > 0 else 0.0
+                    if rc == _EAGAIN and tmo.value:
+                        rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, cap(tmo))
+                while rc:
+                    if rc == _EMSGSIZE:
+                        size = length.value
+                        length.value = NO_LEN  # nothing taken
+                        item = self._get_large(h, size, tmo, start, raw)
+                        spare, buf = buf, None
+                        pool += spare.alone
+                        return item
+                    tmo, start = self._after_failure(rc, "get", 0, tmo, start, Empty)
+                    rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, cap(tmo))
+                n = length.value
             if n == buf.n:
                 data = buf.last
             else:
@@ -135,7 +146,7 @@ class Consumer:
             raise
 
     def _new_buffer(self) -> RecvBuffer:
-        buf = RecvBuffer(RECV_BUFFER)
+        buf = RecvBuffer(RECV_BUFFER, self._h)
         self._bufs += 1
         return buf
 

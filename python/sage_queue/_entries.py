@@ -3,7 +3,8 @@
 Module attributes, bound once by bind() when the first queue opens (so
 that importing the package never loads the library): put and get from
 _lib.fast(), the rest from _lib.lib(), no errcheck on either. The data
-paths read them as ``_entries.put``: a module attribute read is no call
+paths read them as ``_entries.put``; try_put and try_get, from
+_lib.quick(), are what they call first: a module attribute read is no call
 (see _handle.py on where exceptions can land) and the cheapest read
 CPython specialises for a call."""
 
@@ -15,6 +16,8 @@ from . import _lib
 
 put: Any = None
 get: Any = None
+try_put: Any = None
+try_get: Any = None
 put_batch: Any = None
 get_batch: Any = None
 reserve: Any = None
@@ -26,12 +29,13 @@ last_put_result: Any = None
 
 
 def bind() -> None:
-    global put, get, put_batch, get_batch, reserve, commit, cancel, peek, release
+    global put, get, try_put, try_get, put_batch, get_batch, reserve, commit, cancel, peek, release
     global last_put_result
     if last_put_result is not None:
         return
-    plain, quick = _lib.lib(), _lib.fast()
-    put, get = quick.sage_queue_put, quick.sage_queue_get
+    plain, fast, quick = _lib.lib(), _lib.fast(), _lib.quick()
+    put, get = fast.sage_queue_put, fast.sage_queue_get
+    try_put, try_get = quick.sage_queue_try_put, quick.sage_queue_try_get
     put_batch, get_batch = plain.sage_queue_put_batch, plain.sage_queue_get_batch
     reserve, commit, cancel = plain.sage_queue_reserve, plain.sage_queue_commit, plain.sage_queue_cancel
     peek, release = plain.sage_queue_peek, plain.sage_queue_release

@@ -19,6 +19,9 @@ CAP_BATCH = 1 << 5
 # (peek/release) where the transport offers zero-copy.
 RECV_BUFFER = _ser.OOB_THRESHOLD
 BATCH_BUFFER = 1 << 18
+# Messages up to this size go through the quick calls first (_lib.quick()),
+# which hold the interpreter lock for one copy of at most this many bytes.
+QUICK_MAX = RECV_BUFFER
 
 
 class Handle(ctypes.c_void_p):
@@ -50,18 +53,23 @@ NOTHING = object()
 
 
 class RecvBuffer:
-    """A reusable receive buffer, used by one thread at a time."""
+    """A reusable receive buffer, used by one thread at a time. With the
+    queue's handle it also carries a sage_queue_try_get request for it."""
 
-    __slots__ = ("data", "view", "address", "capacity", "length", "length_ptr", "_pin",
-                 "n", "last", "alone")
+    __slots__ = ("data", "view", "address", "capacity", "request", "request_ptr", "length",
+                 "length_ptr", "_pin", "n", "last", "alone")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, handle: "Handle | None" = None) -> None:
         self.data = bytearray(size)
         self.view = memoryview(self.data)
         address, self._pin = _lib.buffer_address(self.data)
         self.address = ctypes.c_void_p(address)
         self.capacity = _c_size_t(size)
-        self.length = _c_size_t(NO_LEN)
+        self.request = _lib.Recv(handle.value if handle is not None else None, address, size,
+                                 NO_LEN)
+        self.request_ptr = ctypes.pointer(self.request)
+        # The request's len: both calls write the length taken there.
+        self.length = _c_size_t.from_buffer(self.request, _lib.Recv.len.offset)
         self.length_ptr = ctypes.pointer(self.length)
         # view[:n] for the last n seen: messages are decoded from a view of
         # exactly their bytes (a truncated pickle must not read on into an

@@ -14,8 +14,8 @@ from . import _entries
 from . import _lib
 from . import _waits as _w
 from . import serialization as _ser
-from ._handle import CAP_BATCH, NO_TOKEN, Handle
-from ._waits import FOREVER, SLICE, cap, get_ident, monotonic, timeout_ns
+from ._handle import CAP_BATCH, NO_TOKEN, QUICK_MAX, Handle
+from ._waits import FOREVER, NOWAIT, SLICE, cap, get_ident, monotonic, timeout_ns
 
 _c_size_t = ctypes.c_size_t
 _ENOTSUP = -errno.ENOTSUP
@@ -65,8 +65,18 @@ class Producer:
             h = self._h
             if h is None:
                 raise self._closed_error()
+            n = len(data)
+            if timeout is not None and block and not timeout >= 0:
+                timeout_ns(block, timeout)  # raises, before anything is put
+            if n <= QUICK_MAX:  # first without waiting, keeping the GIL
+                called = True
+                rc = _entries.try_put(h, data, n)
+                if not rc:
+                    return
+                if not block:
+                    return self._put_failed(h, data, rc, NOWAIT, 0.0)
             if block and timeout is None:
-                size = sizes.get(len(data)) or size_of(len(data))
+                size = sizes.get(n) or size_of(n)
                 # cap(FOREVER), inlined: this is the hot path
                 wait = SLICE if get_ident() == _w.main_ident else FOREVER
                 called = True
@@ -101,8 +111,18 @@ class Producer:
             h = self._h
             if h is None:
                 raise self._closed_error()
+            n = len(data)
+            if timeout is not None and block and not timeout >= 0:
+                timeout_ns(block, timeout)  # raises, before anything is put
+            if n <= QUICK_MAX:  # as in put()
+                called = True
+                rc = _entries.try_put(h, data, n)
+                if not rc:
+                    return
+                if not block:
+                    return self._put_failed(h, data, rc, NOWAIT, 0.0)
             if block and timeout is None:
-                size = sizes.get(len(data)) or size_of(len(data))
+                size = sizes.get(n) or size_of(n)
                 wait = SLICE if get_ident() == _w.main_ident else FOREVER
                 called = True
                 rc = _entries.put(h, data, size, wait)

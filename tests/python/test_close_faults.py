@@ -157,7 +157,7 @@ def test_get_many_in_flight_at_close_gives_back_what_it_holds(owner):
 @pytest.mark.parametrize("case", ["get", "get_many", "get_large"])
 def test_get_interrupted_after_close_gives_back_the_message(owner, case):
     func, text, next_op, op, payload = {
-        "get": ("_get", "rc = _entries.get(h, buf.address", None,
+        "get": ("_get", "n = _entries.try_get(buf.request_ptr)", None,
                 lambda q: q.get(timeout=TIMEOUT), P[3]),
         "get_many": ("get_many", "rc = _entries.get_batch(", "STORE_FAST",
                      lambda q: q.get_many(10, timeout=TIMEOUT), P[3]),
@@ -196,11 +196,11 @@ STALE = 7  # a .done no answer can be
 @needs_tracing
 def test_reused_exception_instance_gets_fresh_done(make_queue):
     q = make_queue(maxsize=4096, max_items=2)
-    ok, e = AtCall("put", "rc = _entries.put(h, data, size, wait)", hook=None,
+    ok, e = AtCall("put", "rc = _entries.try_put(h, data, n)", hook=None,
                    exc=lambda _: STOP).run(q.put, "a")
     assert e is STOP and e.done == 1 and q.qsize() == 1
     q.put("fill")  # full now
-    ok, e = AtCall("_put_timed", "rc = _entries.put(h, data, size, wait)",
+    ok, e = AtCall("put", "rc = _entries.try_put(h, data, n)",
                    exc=lambda _: STOP).run(q.put_nowait, "b")
     assert e is STOP and e.done == 0 and q.qsize() == 2
     drain(q)

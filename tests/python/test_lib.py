@@ -25,6 +25,7 @@ _C_TYPES = {
     "void*": ctypes.c_void_p,
     "sage_queue*": ctypes.c_void_p,  # opaque handles
     "sage_plugin_list*": ctypes.c_void_p,
+    "structsage_recv*": ctypes.POINTER(_lib.Recv),  # checked field by field below
 }
 # Arrays the batch calls take as addresses (_lib's note on them): c_void_p
 # stands for the typed pointer there, and only there.
@@ -123,6 +124,15 @@ def test_every_signature_matches_the_c_prototype():
         assert fn.restype == restype and fn.argtypes == argtypes, name
 
 
+def test_recv_struct_matches_the_c_struct():
+    body = re.search(r"struct\s+sage_recv\s*\{(.*?)\}\s*;", _header_text("queue.h"), re.S)
+    assert body, "struct sage_recv is not in include/sage/queue.h"
+    fields = [re.match(r"(.*?)\s*\b(\w+)$", f.strip(), re.S).groups()
+              for f in body.group(1).split(";") if f.strip()]
+    want = [(name, _c_type(ctype, {})) for ctype, name in fields]
+    assert [(n, t) for n, t in _lib.Recv._fields_] == want
+
+
 def test_errcheck_turns_negative_codes_into_exceptions():
     api = _lib.api()
     handle = ctypes.c_void_p()
@@ -144,10 +154,27 @@ def test_fast_calls_match_the_declarations():
         assert _lib.fast()[name].restype is ctypes.c_int
 
 
+def test_quick_calls_match_the_declarations_and_keep_the_gil():
+    for name, types in _lib.QUICK_CALLS.items():
+        declared = _lib._SIGNATURES[name][1]
+        assert len(types) == len(declared), name
+        for passed, decl in zip(types, declared):
+            # a Python int is what ctypes passes for a C int
+            assert passed is decl or (passed, decl) in ((bytes, ctypes.c_void_p),
+                                                        (int, ctypes.c_int)), (name, passed)
+        fn = _lib.quick()[name]
+        assert fn.argtypes is None and fn.restype is ctypes.c_int
+        assert fn._flags_ & ctypes._FUNCFLAG_PYTHONAPI, name  # no GIL release
+
+
+_made = set()
+
+
 def _checked(name, real):
-    types = _lib.FAST_CALLS[name]
+    types = _lib.FAST_CALLS.get(name) or _lib.QUICK_CALLS[name]
 
     def call(*args):
+        _made.add(name)
         assert len(args) == len(types)
         for arg, expected in zip(args, types):
             assert isinstance(arg, expected), (name, type(arg), expected)
@@ -161,6 +188,8 @@ def test_queue_passes_exactly_the_declared_types(q, monkeypatch):
 
     monkeypatch.setattr(entries, "put", _checked("sage_queue_put", entries.put))
     monkeypatch.setattr(entries, "get", _checked("sage_queue_get", entries.get))
+    monkeypatch.setattr(entries, "try_put", _checked("sage_queue_try_put", entries.try_put))
+    monkeypatch.setattr(entries, "try_get", _checked("sage_queue_try_get", entries.try_get))
     q.put({"a": 1})
     q.put(b"x", timeout=1)
     q.put_nowait(3)
@@ -173,3 +202,4 @@ def test_queue_passes_exactly_the_declared_types(q, monkeypatch):
     assert q.get_bytes(timeout=0.5) == b"raw"
     with pytest.raises(queue.Empty):
         q.get(timeout=0.01)
+    assert _made >= {"sage_queue_try_put", "sage_queue_try_get", "sage_queue_get"}
