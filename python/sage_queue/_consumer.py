@@ -23,6 +23,7 @@ from .errors import DecodeError
 _c_size_t = ctypes.c_size_t
 _loads = _ser._pickle_loads
 _EAGAIN = -errno.EAGAIN
+REFILL_SLICE = 0.05  # see Consumer._refill
 _EMSGSIZE = -errno.EMSGSIZE
 _ENOTSUP = -errno.ENOTSUP
 Empty = _stdqueue.Empty
@@ -54,6 +55,32 @@ class Consumer:
         """Removes and returns the next message's bytes, unpickled (the raw
         path; a pickled message comes back as its pickle). Blocking as get()."""
         return self._get(block, timeout, True)
+
+    def _get_prefetched(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        """get() while prefetch is on (the prefetch setter makes it this
+        object's `get`): the oldest prefetched message when one is there,
+        without going through _get. In flight (in _calls) while it owns one,
+        as _get_held."""
+        held = self._held
+        entry = NOTHING
+        self._calls += 1
+        try:
+            if held and self._h is not None:
+                entry = held[0]
+                del held[0]  # no call between these two: atomic under the GIL
+                if type(entry) is bytes and entry and entry[0] == 0x80:
+                    try:
+                        return _loads(entry)
+                    except Exception as exc:
+                        raise self._bad(entry, exc)
+                return self._unheld(entry, False)
+        except BaseException as exc:
+            if entry is not NOTHING and type(exc) is not DecodeError:
+                held.appendleft(entry)
+            raise
+        finally:
+            self._calls -= 1
+        return self._get(block, timeout, False)
 
     def _get(self, block: bool, timeout: Optional[float], raw: bool) -> Any:
         # In flight while it holds a receive buffer out of the pool (see
@@ -163,10 +190,23 @@ class Consumer:
             if held:
                 entry = held[0]
                 del held[0]  # no call between these two: atomic under the GIL
-            if not held:
+            elif self._prefetch > 1:
+                # Prefetching: a batch of what is ready goes to _held, then
+                # the oldest comes from there. One thread refills at a time,
+                # so batches enter _held in the ring's order.
+                self._refill(block, timeout)
+                if held:
+                    entry = held[0]
+                    del held[0]
+            if not held and self._prefetch < 2:
                 self._gh = self._h
             if entry is NOTHING:  # another thread took the last one
                 item = self._get(block, timeout, raw)
+            elif type(entry) is bytes and entry and entry[0] == 0x80 and not raw:
+                try:  # a pickle, as _get decodes one (the prefetch path)
+                    item = _loads(entry)
+                except Exception as exc:
+                    raise self._bad(entry, exc)
             else:
                 item = self._unheld(entry, raw)
             return item
@@ -177,6 +217,28 @@ class Consumer:
             raise
         finally:
             self._calls -= 1
+
+    def _refill(self, block: bool, timeout: Optional[float]) -> None:
+        """Prefetch: puts a batch of what is ready into _held (or returns
+        when another thread did); raises Empty as get() does. One thread
+        refills at a time, so batches enter _held in the ring's order; it
+        waits for data in slices of at most REFILL_SLICE seconds, letting
+        the others (whose own timeouts run meanwhile) take the lock in
+        between. What a batch took is in _held when an exception lands."""
+        deadline = monotonic() + timeout if block and timeout is not None else None
+        while True:
+            with self._refill_lock:
+                if self._held:
+                    return
+                wait = REFILL_SLICE
+                if deadline is not None:
+                    wait = min(wait, max(deadline - monotonic(), 0.0))
+                try:
+                    self._get_batch(self._prefetch, block, wait, True, True)
+                    return
+                except Empty:
+                    if not block or (deadline is not None and monotonic() >= deadline):
+                        raise
 
     def _unheld(self, entry: Any, raw: bool) -> Any:
         """A held message as get() (or with raw, get_bytes()) returns it."""
@@ -264,12 +326,23 @@ class Consumer:
         kept by this object and returned first by its next get."""
         if max_items < 1:
             raise ValueError("max_items must be >= 1")
-        if self._gh is None:
+        return self._get_batch(max_items, block, timeout, raw, False)
+
+    def _get_batch(self, max_items: int, block: bool, timeout: Optional[float], raw: bool,
+                   hold: bool) -> List[Any]:
+        """get_many(); with hold (and raw), the messages go to _held (in the
+        call that takes them: nothing is lost if an exception lands after
+        it) and are also returned."""
+        if self._gh is None and not hold:
             got = self._take_held(max_items, raw)
             if got:
                 return got
         if max_items == 1 or not self._caps & CAP_BATCH:
+            if hold:
+                self._prefetch = 0
+                return []
             return [self._get(block, timeout, raw)]
+        fast = bad = err = None  # exceptions (see the finally clause)
         self._calls += 1
         try:
             h = self._h
@@ -297,11 +370,17 @@ class Consumer:
                         self._batch = buf
                         buf = None  # (no call in between: see _get)
                         item = self._get_large(h, lengths[0], tmo, start, raw)
+                        if hold:
+                            self._gh = None
+                            self._held.append(item)
                         return [item]
                     if rc == _ENOTSUP:
                         self._caps &= ~CAP_BATCH
+                        self._prefetch = 0  # it needs batches
                         self._batch = buf
                         buf = None
+                        if hold:  # _get_held goes on without a batch
+                            return []
                         item = self._get(block, timeout, raw)
                         return [item]
                     tmo, start = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
@@ -309,6 +388,11 @@ class Consumer:
                 self._batch = buf
                 buf = None
                 if raw:
+                    if hold:
+                        moved, pieces = pieces, None  # (no call: see the handler)
+                        self._gh = None
+                        self._held.extend(moved)
+                        return moved
                     return pieces
                 try:
                     items = list(map(_loads, pieces))  # all pickles: the fast way
@@ -363,6 +447,9 @@ class Consumer:
                         self._held.extendleft(reversed(back))
                 raise
         finally:
+            # Their tracebacks hold this frame, which holds them: a cycle
+            # that would keep self alive until the cyclic GC runs.
+            fast = bad = err = None
             self._calls -= 1
 
     def _take_held(self, max_items: int, raw: bool) -> List[Any]:
@@ -395,7 +482,7 @@ class Consumer:
                     break
                 entry = NOTHING
                 out.append(value)
-            if not held:
+            if not held and self._prefetch < 2:
                 self._gh = self._h
             return out
         except BaseException:

@@ -38,7 +38,7 @@ def _after_fork_in_child() -> None:
         # Messages the parent held are the parent's to hand over: a copy
         # here would deliver them twice.
         q._held.clear()
-        q._gh = q._h
+        q._gh = q._h if q._prefetch < 2 else None
         if not q._caps & CAP_CROSS_PROCESS:
             # The child has a private copy of an in-process queue: using it
             # would put into (and take from) nobody's queue. The inherited

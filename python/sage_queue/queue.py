@@ -25,7 +25,7 @@ from . import _location
 from . import _uri
 from ._base import QueueBase
 from ._consumer import Consumer
-from ._handle import CAP_CROSS_PROCESS, CAP_ZERO_COPY, Handle, RecvBuffer
+from ._handle import CAP_BATCH, CAP_CROSS_PROCESS, CAP_ZERO_COPY, Handle, RecvBuffer
 from ._lifetime import Lifetime, track
 from ._producer import Producer
 from ._waits import Waiting, cap, monotonic, timeout_ns
@@ -131,7 +131,8 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
 
     def __init__(self, name: Optional[str] = None, maxsize: Union[int, str, None] = None,
                  *, max_items: int = 0, transport: Optional[str] = None,
-                 auto_cleanup: Optional[bool] = None, **options: Any) -> None:
+                 auto_cleanup: Optional[bool] = None, prefetch: int = 0,
+                 **options: Any) -> None:
         self._init_state()
         if auto_cleanup is None:
             # Nobody else knows a generated name unless given a reference:
@@ -163,6 +164,8 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         pid, created_ns = self._identity or (0, 0)
         created = pid == os.getpid() and created_ns >= opened_at
         _args.warn_if_sizes_ignored(self, maxsize, max_items, created)
+        if prefetch:
+            self.prefetch = prefetch
 
     def _init_state(self) -> None:
         """What every method may rely on, even on a half-constructed or
@@ -190,6 +193,8 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         # _bufs - len(_pool) gets are in flight.
         self._pool: List[RecvBuffer] = []
         self._bufs = 0
+        self._prefetch = 0  # see the prefetch property
+        self._refill_lock = threading.Lock()
 
     @classmethod
     def _attach(cls, name: str, transport: Optional[str], options: Dict[str, str]) -> "SageQueue":
@@ -239,6 +244,46 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         track(self)
 
     # ------------------------------------------------------------ properties
+
+    @property
+    def prefetch(self) -> int:
+        """Messages a get takes from the ring at once (0: one at a time).
+
+        With ``prefetch = n`` (n >= 2; opt-in, per object, not carried by
+        references) a get that finds none taken already takes up to n that
+        are ready with one batch call (waiting, as get() does, for the
+        first only) and returns the oldest; the next gets return the rest,
+        in order, without a call into the transport. Those taken and not
+        yet returned count in ``prefetched`` and in this object's
+        ``qsize()`` (not in other handles'); no other consumer can have
+        them, so consumers that prefetch share work in runs, not message
+        by message. close() puts them back at the tail of the queue; a
+        crash of this process loses them, as any message taken. Needs a
+        transport with batches (NotSupportedError)."""
+        return self._prefetch
+
+    @prefetch.setter
+    def prefetch(self, n: int) -> None:
+        n = operator.index(n)
+        if n < 0:
+            raise ValueError("prefetch must be >= 0")
+        if n > 1 and not self._caps & CAP_BATCH:
+            raise NotSupportedError(
+                f"queue '{self._name}': transport '{self._transport}' has no batch get, "
+                "which prefetch needs", -errno.ENOTSUP, "", self._name)
+        self._prefetch = n if n > 1 else 0
+        if n > 1:
+            self.get = self._get_prefetched  # (an instance attribute: plain get() pays nothing)
+        else:
+            self.__dict__.pop("get", None)
+        if self._h is not None:
+            self._gh = None if n > 1 or self._held else self._h
+
+    @property
+    def prefetched(self) -> int:
+        """Messages this object took (prefetched, or kept after an
+        exception) and has not returned yet."""
+        return len(self._held)
 
     @property
     def closed(self) -> bool:

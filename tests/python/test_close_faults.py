@@ -159,7 +159,7 @@ def test_get_interrupted_after_close_gives_back_the_message(owner, case):
     func, text, next_op, op, payload = {
         "get": ("_get", "n = _entries.try_get(buf.request_ptr)", None,
                 lambda q: q.get(timeout=TIMEOUT), P[3]),
-        "get_many": ("get_many", "rc = _entries.get_batch(", "STORE_FAST",
+        "get_many": ("_get_batch", "rc = _entries.get_batch(", "STORE_FAST",
                      lambda q: q.get_many(10, timeout=TIMEOUT), P[3]),
         "get_large": ("_get_large", "rc = _entries.peek(", "STORE_FAST",
                       lambda q: q.get_bytes(timeout=TIMEOUT), b"L" * 100_000),
@@ -329,7 +329,7 @@ def test_get_many_does_not_swallow_a_signal_handlers_exception(q, text):
     tail = [b"raw"] if text == "_loads(piece)" else []  # the slow loop: "raw" fails the fast way
     for x in tail:
         q.put_bytes(x)
-    ok, value = AtCall("get_many", text, exc=faults.InjectedError).run(q.get_many, 10)
+    ok, value = AtCall("_get_batch", text, exc=faults.InjectedError).run(q.get_many, 10)
     assert not ok and isinstance(value, faults.InjectedError), value
     got = drain(q, raw=True)  # everything taken was held
     assert [pickle.loads(x) for x in got[:2]] == ["a", "b"] and got[2:] == tail
@@ -362,7 +362,7 @@ def test_held_decode_error_is_not_replaced_in_take_held(q):
 @needs_tracing
 def test_batch_decode_error_is_not_replaced_in_get_many(q):
     q.put_many([b"junk", pickle.dumps("b")], raw=True)
-    ok, value = AtCall("get_many", "len(items)").run(q.get_many, 10)
+    ok, value = AtCall("_get_batch", "len(items)").run(q.get_many, 10)
     payloads = [value.payload] if isinstance(value, DecodeError) else []
     assert payloads + drain(q, raw=True) == [b"junk", pickle.dumps("b")], value
 
