@@ -31,7 +31,7 @@ APT_TEST=("${APT_CRITERION[@]}" "${APT_PYTHON[@]}" clang-format)
 APT_MODEL=(spin)
 APT_VALGRIND=(valgrind)
 PIP_TEST=(pytest numpy ray)
-PIP_BENCH=(numpy faster-fifo pyzmq matplotlib ray)
+PIP_BENCH=(numpy faster-fifo pyzmq matplotlib ray iceoryx2)
 ALL_VERBS=(build test debug tsan model fuzz valgrind bench)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

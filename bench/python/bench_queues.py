@@ -4,7 +4,8 @@
     .venv/bin/python bench/python/bench_queues.py --out docs/bench
 
 Peers: SageQueue (pickled objects, and the raw put_bytes/get_bytes path for
-bytes), multiprocessing.Queue, faster-fifo, and pyzmq PUSH/PULL over ipc://.
+bytes), multiprocessing.Queue, faster-fifo, pyzmq PUSH/PULL over ipc://, and
+iceoryx2 publish-subscribe (bytes shapes only).
 Shapes: 64 B bytes, a small dict, 64 KiB bytes, a 1 MiB NumPy array; single
 put/get and batched. One producer process pinned to core 0, one consumer
 pinned to core 1 (fork start method). Every point is repeated (default 5)
@@ -24,7 +25,8 @@ batch call, so a batch is one put of a list (one message); pyzmq sends a
 batch of bytes as one multipart message and anything else as one pickled
 list. "SageQueue list" batches that way too (one put of a list), for the
 like-for-like comparison with those two. NumPy arrays travel through pyzmq as
-pickle-5 out-of-band frames with copy=False (its fastest idiom).
+pickle-5 out-of-band frames with copy=False (its fastest idiom). iceoryx2 has
+no batch call: its batched rows send every item as its own sample.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ try:
     import zmq
 except ImportError:  # pragma: no cover
     zmq = None
+try:
+    import iceoryx2 as iox2
+except ImportError:  # pragma: no cover
+    iox2 = None
 
 MiB = 1 << 20
 RING = 64 * MiB  # byte-bounded queues (SageQueue, faster-fifo)
@@ -351,11 +357,131 @@ class Zmq(Peer):
         return got
 
 
+class Iceoryx2(Peer):
+    """iceoryx2 publish-subscribe over shared memory (ServiceType.Ipc), payload
+    a dynamic slice of u8, bytes shapes only (a pickled object would only add
+    the same pickle cost every other peer pays).
+
+    Lossless settings: the service does not overflow (enable_safe_overflow
+    False), so a full subscriber buffer makes the publisher apply its
+    backpressure strategy, RetryUntilDelivered (0.10's name for "block"):
+    send() retries until the sample is in the subscriber's buffer. The
+    consumer counts exactly n samples. Exactly one publisher and one
+    subscriber, so the data segment holds buffer + loans samples (not
+    max_subscribers' default of 8 buffers).
+
+    Batched mode: iceoryx2 has no batch send or receive, so a batch is a
+    loop of single samples (every item its own message, like SageQueue's
+    put_many); the batched rows measure the same per-sample path as the
+    single rows. Packing a batch into one sample would need our own framing
+    and is not done.
+
+    The parent creates the service (setup) and owns it until teardown, as
+    SageQueue's peer does with its queue; the children open it with the
+    same settings before the clock starts."""
+
+    name = "iceoryx2 pub/sub"
+    # Subscriber buffer, in samples: 1024 x 64 KiB = 64 MiB, the byte-bounded
+    # peers' ring; at least a 256-item batch for the 64 B rows.
+    BUFFER = 1024
+    # The consumer gives up after this long without a sample (producer dead).
+    STALL = 60.0
+    _owned: Dict[str, Any] = {}
+    _runs = 0
+
+    def applies(self, case, mode):
+        return "bytes" in case
+
+    def _service(self, node, name):
+        return (node.service_builder(iox2.ServiceName.new(name))
+                .publish_subscribe(iox2.Slice[ctypes.c_uint8])
+                .enable_safe_overflow(False)
+                .subscriber_max_buffer_size(self.BUFFER)
+                .max_publishers(1)
+                .max_subscribers(1)
+                .max_nodes(3))
+
+    def setup(self):
+        Iceoryx2._runs += 1
+        name = f"sq-bench/{os.getpid()}/{Iceoryx2._runs}"
+        node = iox2.NodeBuilder.new().create(iox2.ServiceType.Ipc)
+        self._owned[name] = (node, self._service(node, name).create())
+        return name
+
+    def teardown(self, name):
+        self._owned.pop(name, None)  # dropping service and node removes it
+
+    def producer_open(self, name):
+        node = iox2.NodeBuilder.new().create(iox2.ServiceType.Ipc)
+        service = self._service(node, name).open()
+        pub = (service.publisher_builder()
+               .initial_max_slice_len(self.size)
+               .backpressure_strategy(iox2.BackpressureStrategy.RetryUntilDelivered)
+               .create())
+        return node, service, pub
+
+    def consumer_open(self, name):
+        node = iox2.NodeBuilder.new().create(iox2.ServiceType.Ipc)
+        service = self._service(node, name).open()
+        sub = service.subscriber_builder().buffer_size(self.BUFFER).create()
+        return node, service, sub
+
+    def close(self, end):
+        end[2].delete()  # the port first; node and service drop with end
+
+    def producer(self, end, item, n, batch):
+        # Per sample: loan from the publisher's shared-memory segment, copy
+        # the bytes in, mark it initialised, send (retrying while the
+        # subscriber's buffer is full). send() returns how many subscribers
+        # got it: 1, or the run is wrong.
+        pub, size, memmove = end[2], len(item), ctypes.memmove
+        loan = pub.loan_slice_uninit
+        items = [item] if batch == 1 else distinct(item, batch)
+        for _ in range(n // len(items)):
+            for it in items:
+                sample = loan(size)
+                memmove(sample.payload_ptr, it, size)
+                if sample.assume_init().send() != 1:
+                    raise RuntimeError("iceoryx2: sample not delivered")
+
+    def consumer(self, end, n, batch):
+        # iceoryx2's receive() never blocks, so this is a busy-poll loop: it
+        # burns its core while the buffer is empty (the pinned consumer owns
+        # core 1 anyway). The blocking alternative, an event service the
+        # producer notifies after each send and a WaitSet here, would add a
+        # syscall per message, which is not what a throughput run of iceoryx2
+        # should measure. A dead producer cannot keep it spinning: it gives
+        # up after STALL seconds without a sample (and the run then fails).
+        # Each sample becomes a bytes object (as get_bytes / recv return) and
+        # is released at once.
+        receive, string_at, clock = end[2].receive, ctypes.string_at, time.monotonic
+        got, misses, stalled = 0, 0, 0.0
+        while got < n:
+            sample = receive()
+            if sample is None:
+                misses += 1
+                if misses >= 1 << 16:  # some ms of empty polls: read the clock
+                    misses, now = 0, clock()
+                    if not stalled:
+                        stalled = now
+                    elif now - stalled > self.STALL:
+                        break
+                continue
+            string_at(sample.payload_ptr, sample.header.number_of_elements)
+            sample.delete()
+            got += 1
+            misses = stalled = 0
+        return got
+
+
 PEERS: List[Peer] = [Sage(), SageRaw(), SageList(), MPQueue()]
 if faster_fifo is not None:
     PEERS.append(FasterFifo())
 if zmq is not None:
     PEERS.append(Zmq())
+if iox2 is not None:
+    iox2.set_log_level(iox2.LogLevel.Error)  # not "no config file, defaults"
+    PEERS.append(Iceoryx2())
 
 
 # ------------------------------------------------------------------ running
@@ -395,6 +521,7 @@ def run_once(peer: Peer, case: str, item: Any, n: int, batch: int) -> float:
     consumer, from the common start to its last message)."""
     chan = peer.setup()
     peer.raw = isinstance(item, bytes)
+    peer.size = len(item) if peer.raw else 0
     go, done = CTX.Barrier(3), CTX.Barrier(2)
     result = CTX.Value("d", 0.0)
     consumer = CTX.Process(target=_consumer_main,
@@ -473,6 +600,9 @@ def machine() -> Dict[str, Any]:
     if zmq is not None:
         versions["pyzmq"] = zmq.__version__
         versions["libzmq"] = zmq.zmq_version()
+    if iox2 is not None:
+        from importlib.metadata import version
+        versions["iceoryx2"] = version("iceoryx2")
     return {"cpu": model, "cpus": os.cpu_count(), "kernel": platform.release(),
             "machine": platform.machine(), "versions": versions,
             "pinning": "producer core 0, consumer core 1", "start_method": "fork"}
