@@ -28,6 +28,7 @@ SAGE_QUEUE_PY = \
 	python/sage_queue/aio.py \
 	python/sage_queue/config.py \
 	python/sage_queue/errors.py \
+	python/sage_queue/linger.py \
 	python/sage_queue/queue.py \
 	python/sage_queue/ray_support.py \
 	python/sage_queue/ref.py \

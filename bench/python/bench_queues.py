@@ -61,7 +61,7 @@ sage_env.use()
 import numpy as np  # noqa: E402
 
 import sage_queue  # noqa: E402
-from sage_queue import SageQueue  # noqa: E402
+from sage_queue import LingeringProducer, SageQueue  # noqa: E402
 
 try:
     import faster_fifo
@@ -219,6 +219,39 @@ class SageRaw(Sage):
 
     def get_batch(self, q, batch):
         return partial(q.get_many, batch, raw=True)
+
+
+class Buffered:
+    """Opt-in producer linger (64 messages or 1 ms) and consumer prefetch
+    (64): single put()/get() calls, batched underneath. Own rows, never the
+    per-message figure (docs/PYTHON.md says what each changes)."""
+
+    LINGER, DELAY, PREFETCH = 64, 0.001, 64
+
+    def applies(self, case, mode):
+        return mode == "single" and super().applies(case, mode)
+
+    def producer_open(self, ref):
+        return ref.get_queue().lingering(self.LINGER, self.DELAY)
+
+    def consumer_open(self, ref):
+        q = ref.get_queue()
+        q.prefetch = self.PREFETCH
+        return q
+
+    def close(self, end):
+        if isinstance(end, LingeringProducer):
+            end.close()
+            end = end.queue
+        end.close()
+
+
+class SageBuffered(Buffered, Sage):
+    name = "SageQueue linger+prefetch"
+
+
+class SageRawBuffered(Buffered, SageRaw):
+    name = "SageQueue raw linger+prefetch"
 
 
 class ListBatches:
@@ -474,7 +507,7 @@ class Iceoryx2(Peer):
         return got
 
 
-PEERS: List[Peer] = [Sage(), SageRaw(), SageList(), MPQueue()]
+PEERS: List[Peer] = [Sage(), SageRaw(), SageBuffered(), SageRawBuffered(), SageList(), MPQueue()]
 if faster_fifo is not None:
     PEERS.append(FasterFifo())
 if zmq is not None:

@@ -22,13 +22,14 @@ from .admin import (cleanup_invalid_queues, collect_stale, destroy_queue, list_a
                     list_queues, remove_queue)
 from .config import open_queue
 from .queue import DEFAULT_CAPACITY, Empty, Full, SageQueue
+from .linger import LingeringProducer
 from .ref import SageQueueRef
 # The Ray layer registers its hooks with the core as it is imported; it
 # imports Ray itself only once Ray is in use.
 from . import ray as _ray_layer  # noqa: E402,F401  (isort: keep after the core)
 
 __all__ = [
-    "SageQueue", "SageQueueRef", "Empty", "Full", "DEFAULT_CAPACITY",
+    "SageQueue", "SageQueueRef", "LingeringProducer", "Empty", "Full", "DEFAULT_CAPACITY",
     "SageQueueError", "TransportNotFoundError", "ABIMismatchError", "BadPluginError",
     "BadNameError", "QueueNotFoundError", "QueueExistsError", "PermissionDeniedError",
     "SegmentCorruptError", "NotSupportedError", "InvalidArgumentError", "OutOfSpaceError",

@@ -28,6 +28,7 @@ from ._consumer import Consumer
 from ._handle import CAP_BATCH, CAP_CROSS_PROCESS, CAP_ZERO_COPY, Handle, RecvBuffer
 from ._lifetime import Lifetime, track
 from ._producer import Producer
+from .linger import LingeringProducer
 from ._waits import Waiting, cap, monotonic, timeout_ns
 from .errors import InvalidArgumentError, NotSupportedError, QueueNotFoundError, SageQueueError
 from .ref import SageQueueRef, _open_reference
@@ -278,6 +279,13 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
             self.__dict__.pop("get", None)
         if self._h is not None:
             self._gh = None if n > 1 or self._held else self._h
+
+    def lingering(self, max_items: int = 64, max_delay: Optional[float] = 0.001) -> LingeringProducer:
+        """A producer for this queue whose put() buffers messages and puts
+        them with one batch call once max_items are buffered or the oldest
+        is max_delay seconds old (None: by count, flush() and close() only).
+        Opt-in; what it changes is in sage_queue.linger's docstring."""
+        return LingeringProducer(self, max_items, max_delay)
 
     @property
     def prefetched(self) -> int:

@@ -1,0 +1,219 @@
+"""Producer linger: puts buffered and sent with one batch call.
+
+``q.lingering(max_items=64, max_delay=0.001)`` returns a LingeringProducer
+whose put() buffers the message (pickled at once) and returns; the buffer
+goes into the queue with one put_many() call when it holds max_items
+messages, when its oldest message has waited max_delay seconds (a
+background thread), on flush(), and on close() (also at interpreter exit).
+What that means for its users (docs/PYTHON.md, "Producer linger"):
+
+* A message is in the queue only once flushed: consumers, qsize() and
+  join() do not see buffered ones (``pending`` counts them). A crash of
+  this process loses them (up to max_items, at most max_delay old).
+* Order: one producer's messages enter the queue in the order put (a
+  message with out-of-band buffers, which is not buffered, flushes the
+  buffer first).
+* put() raises queue.Full, with the message not buffered, only when the
+  buffer is full and cannot be flushed within its timeout.
+* A flush by the background thread that fails (the queue was closed) keeps
+  the messages buffered and raises its exception from the next put() or
+  flush().
+* An asynchronous exception (Ctrl-C) landing in put() may leave the
+  message buffered or not; SageQueue.put() is the exact form.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue as _stdqueue
+import threading
+import warnings
+import weakref
+from typing import Any, List, Optional
+
+from . import serialization as _ser
+from ._waits import SLICE_NS, monotonic
+
+Full = _stdqueue.Full
+_SLICE = SLICE_NS / 1e9
+_live: "weakref.WeakSet[LingeringProducer]" = weakref.WeakSet()
+
+
+class LingeringProducer:
+    """put() through a buffer flushed by count, age, flush() or close()."""
+
+    def __init__(self, queue: Any, max_items: int = 64, max_delay: Optional[float] = 0.001) -> None:
+        if not isinstance(max_items, int) or max_items < 1:
+            raise ValueError("max_items must be an int >= 1")
+        if max_delay is not None and not max_delay >= 0:
+            raise ValueError("max_delay must be None (no age limit) or >= 0 seconds")
+        self._queue = queue
+        self._max = max_items
+        self._delay = max_delay
+        self._items: List[bytes] = []
+        self._first = 0.0  # when the oldest buffered message was put
+        self._failed: Optional[BaseException] = None
+        self._closed = False
+        self._flusher: Optional[threading.Thread] = None
+        self._new_lock()
+        _live.add(self)
+
+    def _new_lock(self) -> None:
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+
+    @property
+    def pending(self) -> int:
+        """Messages buffered, not yet in the queue."""
+        return len(self._items)
+
+    @property
+    def queue(self) -> Any:
+        return self._queue
+
+    def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        """Buffers item (pickled now, so later changes to it do not show)."""
+        data = _ser.encode(item)
+        if type(data) is not bytes:  # out-of-band buffers: put as it is, in its turn
+            with self._lock:
+                self._check()
+                self._flush_locked(block, timeout)
+                self._queue.put(item, block, timeout)
+            return
+        self._add(data, block, timeout)
+
+    def put_nowait(self, item: Any) -> None:
+        self.put(item, False)
+
+    def put_bytes(self, data: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        """Buffers a bytes-like object as it is (get_bytes() returns it)."""
+        self._add(data if type(data) is bytes else memoryview(data).tobytes(), block, timeout)
+
+    def _add(self, data: bytes, block: bool, timeout: Optional[float]) -> None:
+        if len(data) > self._queue.max_message:
+            raise self._queue._too_big(len(data))
+        with self._lock:
+            self._check()
+            items = self._items
+            if len(items) >= self._max:
+                self._flush_locked(block, timeout)  # Full: data is not buffered
+            items.append(data)
+            if len(items) == 1:
+                self._first = monotonic()
+                self._start_flusher()
+            elif len(items) >= self._max:
+                try:  # now if there is room; else by the next put or the thread
+                    self._flush_locked(False, None)
+                except Full:
+                    pass
+
+    def flush(self, block: bool = True, timeout: Optional[float] = None) -> None:
+        """Puts every buffered message into the queue (put_many's blocking;
+        queue.Full leaves the rest buffered)."""
+        with self._lock:
+            self._check()
+            self._flush_locked(block, timeout)
+
+    def _check(self) -> None:
+        if self._closed:
+            raise ValueError("this LingeringProducer is closed")
+        failed, self._failed = self._failed, None
+        if failed is not None:
+            raise failed
+
+    def _flush_locked(self, block: bool, timeout: Optional[float]) -> None:
+        # The buffer is swapped out before the call (no call in between), so
+        # an exception that lands after put_many returned drops nothing twice;
+        # one from inside it says how many went in (.done, else none).
+        batch, self._items = self._items, []
+        if not batch:
+            return
+        try:
+            self._queue.put_many(batch, block, timeout, raw=True)
+        except BaseException as exc:
+            done = getattr(exc, "done", 0)
+            self._items[:0] = batch[done:]
+            raise
+
+    def _start_flusher(self) -> None:
+        if self._delay is None or self._flusher is not None:
+            if self._flusher is not None:
+                self._cond.notify()
+            return
+        ref = weakref.ref(self)
+        self._flusher = threading.Thread(target=_flush_when_due, args=(ref,), daemon=True,
+                                         name=f"sage_queue linger {self._queue.name}")
+        self._flusher.start()
+
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Flushes (waiting up to timeout for room) and stops the
+        background thread; the queue stays open. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            failed, self._failed = self._failed, None
+            self._flush_locked(True, timeout)
+            self._closed = True
+            self._cond.notify()
+        if failed is not None:
+            raise failed
+
+    def __enter__(self) -> "LingeringProducer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"<LingeringProducer queue={self._queue.name!r} pending={self.pending} "
+                f"max_items={self._max} max_delay={self._delay}>")
+
+
+def _flush_when_due(ref: "weakref.ref[LingeringProducer]") -> None:
+    """The background thread: flushes a buffer whose oldest message is
+    max_delay old; waits for room in slices (the lock is free in between).
+    It ends with close() (a producer never closed stays until exit, where
+    _flush_at_exit puts what it holds)."""
+    while True:
+        p = ref()
+        if p is None:
+            return
+        with p._lock:
+            if p._closed:
+                return
+            wait: Optional[float] = None if not p._items else p._first + p._delay - monotonic()
+            if wait is None or wait > 0:
+                p._cond.wait(min(wait, 1.0) if wait is not None else 1.0)
+                continue
+            try:
+                p._flush_locked(True, _SLICE)
+            except Full:
+                pass
+            except Exception as exc:  # kept for the next put/flush
+                p._failed = exc
+                p._cond.wait(1.0)
+        del p
+
+
+def _flush_at_exit() -> None:
+    for p in list(_live):
+        if p._items and not p._closed:
+            n = len(p._items)
+            try:
+                p.close(timeout=5.0)
+            except BaseException as exc:
+                warnings.warn(f"queue '{p._queue.name}': {n} lingering message(s) could not be "
+                              f"put at exit ({exc!r}); they are lost", RuntimeWarning)
+
+
+def _after_fork_in_child() -> None:
+    # The buffered messages are the parent's to put; the thread is not here.
+    for p in list(_live):
+        p._items = []
+        p._flusher = None
+        p._new_lock()
+
+
+atexit.register(_flush_at_exit)
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,153 @@
+"""Producer linger (SageQueue.lingering): puts buffered and sent in
+batches by count, age, flush() and close(), in order, losing nothing."""
+
+import multiprocessing as mp
+import os
+import queue
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sage_queue import LingeringProducer, SageQueue
+
+
+def test_buffered_until_max_items(make_queue):
+    q = make_queue()
+    p = q.lingering(max_items=4, max_delay=None)
+    for i in range(3):
+        p.put(i)
+    assert p.pending == 3 and q.qsize() == 0  # consumers do not see them yet
+    p.put(3)  # the fourth fills the buffer: one batch
+    assert p.pending == 0 and [q.get(timeout=1) for _ in range(4)] == [0, 1, 2, 3]
+
+
+def test_the_oldest_waits_at_most_max_delay(make_queue):
+    q = make_queue()
+    p = q.lingering(max_items=1000, max_delay=0.05)
+    t = time.monotonic()
+    p.put("soon")
+    assert q.get(timeout=5) == "soon"
+    assert time.monotonic() - t < 2.0 and p.pending == 0
+    p.close()
+
+
+def test_flush_close_and_with(make_queue):
+    q = make_queue()
+    with q.lingering(max_items=100, max_delay=None) as p:
+        p.put("a")
+        p.put_bytes(b"raw")
+        p.flush()
+        assert q.get() == "a" and q.get_bytes() == b"raw"
+        p.put("b")
+    assert q.get(timeout=1) == "b"  # close() flushed
+    with pytest.raises(ValueError, match="closed"):
+        p.put("after")
+
+
+def test_order_holds_with_out_of_band_items(make_queue):
+    q = make_queue(maxsize=1 << 22)
+    p = q.lingering(max_items=100, max_delay=None)
+    big = bytearray(os.urandom(200_000))  # pickled with out-of-band buffers
+    p.put(1)
+    p.put(big)
+    p.put(2)
+    p.close()
+    assert [q.get(timeout=1) for _ in range(3)] == [1, big, 2]
+
+
+def test_full_buffer_and_full_queue_raise_full_without_buffering(make_queue):
+    q = make_queue(max_items=2)
+    p = q.lingering(max_items=2, max_delay=None)
+    p.put("a")
+    p.put("b")  # buffer full: flushed into the queue (now full)
+    p.put("c")
+    p.put("d")  # buffer full again; the queue has no room: stays buffered
+    assert p.pending == 2
+    with pytest.raises(queue.Full):
+        p.put("e", timeout=0.05)
+    assert p.pending == 2
+    assert q.get() == "a" and q.get() == "b"
+    p.flush()
+    assert [q.get(timeout=1) for _ in range(2)] == ["c", "d"]
+
+
+def test_oversize_is_refused_at_put(make_queue):
+    q = make_queue(maxsize=4096)
+    p = q.lingering()
+    with pytest.raises(ValueError, match="never fit"):
+        p.put_bytes(b"x" * 10_000)
+    assert p.pending == 0
+    p.close()
+
+
+def test_a_failed_background_flush_is_raised_by_the_next_call(make_queue):
+    q = make_queue()
+    other = SageQueue(q.name)
+    p = other.lingering(max_items=100, max_delay=0.01)
+    p.put("kept")
+    other.close()
+    deadline = time.monotonic() + 5
+    while p._failed is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(ValueError, match="closed"):
+        p.flush()
+    assert p.pending == 1  # still buffered, not dropped silently
+    p._items.clear()  # (else exit warns that it is lost, as it should)
+
+
+def test_bad_arguments():
+    q = SageQueue()
+    try:
+        with pytest.raises(ValueError):
+            LingeringProducer(q, max_items=0)
+        with pytest.raises(ValueError):
+            LingeringProducer(q, max_delay=-1)
+    finally:
+        q.destroy()
+
+
+_CHILD = """
+import sys
+from sage_queue import SageQueue
+q = SageQueue(sys.argv[1])
+p = q.lingering(max_items=1000, max_delay=None)
+for i in range(10):
+    p.put(i)
+"""
+
+
+def test_exit_flushes_what_was_never_closed(make_queue):
+    q = make_queue()
+    subprocess.run([sys.executable, "-c", _CHILD, q.name], check=True, timeout=60)
+    assert [q.get(timeout=5) for _ in range(10)] == list(range(10))
+
+
+def _child_puts(ref, results):
+    q = ref.get_queue()
+    # The parent's buffered messages are the parent's: the child's producer
+    # (inherited) starts empty.
+    results.put(_inherited.pending)
+    _inherited.put("child")
+    _inherited.close()
+    q.close()
+
+
+_inherited = None
+
+
+def test_fork_child_does_not_put_the_parents_buffer_twice(make_queue):
+    global _inherited
+    q = make_queue()
+    _inherited = q.lingering(max_items=100, max_delay=None)
+    _inherited.put("parent")
+    ctx = mp.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=_child_puts, args=(q.get_reference(), results))
+    child.start()
+    assert results.get(timeout=30) == 0
+    child.join(30)
+    _inherited.close()
+    got = sorted([q.get(timeout=5), q.get(timeout=5)])
+    assert got == ["child", "parent"] and q.qsize() == 0
