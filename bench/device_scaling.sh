@@ -14,4 +14,6 @@ export SAGE_PLUGIN_PATH="$PWD/build/plugin/.libs"
     --shapes 1x1,2x2,4x1,1x4,4x4,8x8 --size 64 --seconds 1 --reps 3
   build/bench/.libs/sage-queue-scaling --transports shm \
     --shapes 1x1,4x4 --size 4096 --seconds 1 --reps 3
+  build/bench/.libs/sage-queue-scaling --transports shm \
+    --shapes 1x1,8x8 --size 64 --seconds 1 --reps 3 --get-batch 64
 } 2>&1 | tee "$out/scaling.txt"

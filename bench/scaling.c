@@ -6,6 +6,8 @@
  * usage: sage-queue-scaling [--transports shm,posixmq] [--shapes 1x1,2x2,...]
  *                           [--size BYTES] [--seconds S] [--reps N]
  *                           [--cpu-stride N]  (role i on CPU i*N)
+ *                           [--get-batch N]   (consumers take up to N per
+ *                                              call: get_batch, as prefetch)
  * Prints one Markdown row per transport and shape: median [min-max] of the
  * repetitions, in messages/s. */
 #include "config.h"
@@ -32,7 +34,8 @@ struct shared {
   _Atomic uint64_t got;
 };
 
-static int cpu_stride = 1; /* role i runs on CPU i * stride */
+static int cpu_stride = 1;   /* role i runs on CPU i * stride */
+static size_t get_batch = 1; /* messages a consumer takes per call */
 
 struct run {
   const char *transport;
@@ -80,16 +83,31 @@ static void producer(const struct run *r, struct shared *sh) {
   _exit(0);
 }
 
+static uint64_t take_one(sage_queue *q, char *buf, size_t size) {
+  size_t len;
+  return sage_queue_get(q, buf, size, &len, SECOND / 10) == 0;
+}
+
+static uint64_t take_batch(sage_queue *q, size_t size) {
+  static char *buf;
+  static size_t *lens;
+  if (buf == NULL) {
+    buf = malloc(size * get_batch);
+    lens = malloc(sizeof *lens * get_batch);
+  }
+  size_t count = 0;
+  sage_queue_get_batch(q, buf, size * get_batch, lens, get_batch, &count,
+                       SECOND / 10);
+  return count;
+}
+
 static void consumer(const struct run *r, struct shared *sh) {
   sage_queue *q = attach(r);
   char *buf = malloc(r->size);
   uint64_t got = 0;
   wait_go(sh);
-  while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
-    size_t len;
-    if (sage_queue_get(q, buf, r->size, &len, SECOND / 10) == 0)
-      got++;
-  }
+  while (!atomic_load_explicit(&sh->stop, memory_order_relaxed))
+    got += get_batch > 1 ? take_batch(q, r->size) : take_one(q, buf, r->size);
   atomic_fetch_add(&sh->got, got);
   sage_queue_close(q);
   _exit(0);
@@ -140,9 +158,12 @@ static int cmp_double(const void *a, const void *b) {
 
 static void print_row(const struct run *r, double *v, int reps) {
   qsort(v, (size_t)reps, sizeof *v, cmp_double);
-  printf("| %s | %dP/%dC | %zu B | %.2fM [%.2fM-%.2fM] |\n", r->transport,
-         r->producers, r->consumers, r->size, v[reps / 2] / 1e6, v[0] / 1e6,
-         v[reps - 1] / 1e6);
+  char batch[48] = "";
+  if (get_batch > 1)
+    snprintf(batch, sizeof batch, ", get_batch %zu", get_batch);
+  printf("| %s | %dP/%dC%s | %zu B | %.2fM [%.2fM-%.2fM] |\n", r->transport,
+         r->producers, r->consumers, batch, r->size, v[reps / 2] / 1e6,
+         v[0] / 1e6, v[reps - 1] / 1e6);
   fflush(stdout);
 }
 
@@ -164,8 +185,10 @@ int main(int argc, char **argv) {
       reps = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--cpu-stride") == 0)
       cpu_stride = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--get-batch") == 0)
+      get_batch = strtoul(argv[i + 1], NULL, 10);
   }
-  if (reps < 1 || reps > MAX_REPS || size < 1)
+  if (reps < 1 || reps > MAX_REPS || size < 1 || get_batch < 1)
     return 2;
   struct shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
