@@ -6,6 +6,7 @@ it falls back to the build/ folder of the source tree when those are unset.
 """
 
 import os
+import signal
 import sys
 
 import pytest
@@ -25,6 +26,12 @@ sys.path.insert(0, HERE)
 
 import helpers  # noqa: E402
 from sage_queue import SageQueue  # noqa: E402
+
+# A shell's background job starts with SIGINT ignored, and Python then
+# installs no handler: the Ctrl-C tests would wait for an interrupt that
+# never comes. They test Python's own handler, so put it in place.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
