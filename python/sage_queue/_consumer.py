@@ -194,7 +194,7 @@ class Consumer:
                 # Prefetching: a batch of what is ready goes to _held, then
                 # the oldest comes from there. One thread refills at a time,
                 # so batches enter _held in the ring's order.
-                self._refill(block, timeout)
+                self._refill(block, timeout, raw)
                 if held:
                     entry = held[0]
                     del held[0]
@@ -218,7 +218,7 @@ class Consumer:
         finally:
             self._calls -= 1
 
-    def _refill(self, block: bool, timeout: Optional[float]) -> None:
+    def _refill(self, block: bool, timeout: Optional[float], raw: bool) -> None:
         """Prefetch: puts a batch of what is ready into _held (or returns
         when another thread did); raises Empty as get() does. One thread
         refills at a time, so batches enter _held in the ring's order; it
@@ -234,7 +234,7 @@ class Consumer:
                 if deadline is not None:
                     wait = min(wait, max(deadline - monotonic(), 0.0))
                 try:
-                    self._get_batch(self._prefetch, block, wait, True, True)
+                    self._get_batch(self._prefetch, block, wait, raw, True)
                     return
                 except Empty:
                     if not block or (deadline is not None and monotonic() >= deadline):
@@ -330,9 +330,9 @@ class Consumer:
 
     def _get_batch(self, max_items: int, block: bool, timeout: Optional[float], raw: bool,
                    hold: bool) -> List[Any]:
-        """get_many(); with hold (and raw), the messages go to _held (in the
-        call that takes them: nothing is lost if an exception lands after
-        it) and are also returned."""
+        """get_many(); with hold, the messages go to _held (in the call that
+        takes them: nothing is lost if an exception lands after it), raw
+        (a large one decoded unless raw), and are also returned."""
         if self._gh is None and not hold:
             got = self._take_held(max_items, raw)
             if got:
@@ -370,9 +370,9 @@ class Consumer:
                         self._batch = buf
                         buf = None  # (no call in between: see _get)
                         item = self._get_large(h, lengths[0], tmo, start, raw)
-                        if hold:
+                        if hold:  # decoded as the caller wants it, no copy more
                             self._gh = None
-                            self._held.append(item)
+                            self._held.append(item if raw else (item,))
                         return [item]
                     if rc == _ENOTSUP:
                         self._caps &= ~CAP_BATCH
@@ -387,12 +387,12 @@ class Consumer:
                 pieces = _split(buf.view, lengths, count.value)
                 self._batch = buf
                 buf = None
+                if hold:  # raw pieces, whatever the caller's raw
+                    moved, pieces = pieces, None  # (no call: see the handler)
+                    self._gh = None
+                    self._held.extend(moved)
+                    return moved
                 if raw:
-                    if hold:
-                        moved, pieces = pieces, None  # (no call: see the handler)
-                        self._gh = None
-                        self._held.extend(moved)
-                        return moved
                     return pieces
                 try:
                     items = list(map(_loads, pieces))  # all pickles: the fast way

@@ -37,6 +37,7 @@ from ._waits import SLICE_NS, monotonic
 
 Full = _stdqueue.Full
 _SLICE = SLICE_NS / 1e9
+IDLE_ROUNDS = 100  # empty rounds (of max_delay, >= 1 ms) before the thread sleeps
 _live: "weakref.WeakSet[LingeringProducer]" = weakref.WeakSet()
 
 
@@ -56,6 +57,8 @@ class LingeringProducer:
         self._failed: Optional[BaseException] = None
         self._closed = False
         self._flusher: Optional[threading.Thread] = None
+        self._idle = False  # the thread waits for a notify (see _flush_when_due)
+        self._max_message = queue.max_message
         self._new_lock()
         _live.add(self)
 
@@ -91,10 +94,11 @@ class LingeringProducer:
         self._add(data if type(data) is bytes else memoryview(data).tobytes(), block, timeout)
 
     def _add(self, data: bytes, block: bool, timeout: Optional[float]) -> None:
-        if len(data) > self._queue.max_message:
+        if len(data) > self._max_message:
             raise self._queue._too_big(len(data))
         with self._lock:
-            self._check()
+            if self._closed or self._failed is not None:
+                self._check()
             items = self._items
             if len(items) >= self._max:
                 self._flush_locked(block, timeout)  # Full: data is not buffered
@@ -138,7 +142,7 @@ class LingeringProducer:
 
     def _start_flusher(self) -> None:
         if self._delay is None or self._flusher is not None:
-            if self._flusher is not None:
+            if self._idle:  # else it wakes by itself: no thread switch per batch
                 self._cond.notify()
             return
         ref = weakref.ref(self)
@@ -173,8 +177,12 @@ class LingeringProducer:
 def _flush_when_due(ref: "weakref.ref[LingeringProducer]") -> None:
     """The background thread: flushes a buffer whose oldest message is
     max_delay old; waits for room in slices (the lock is free in between).
-    It ends with close() (a producer never closed stays until exit, where
-    _flush_at_exit puts what it holds)."""
+    While puts come it wakes by its own timer (once per max_delay at most),
+    so a put never has to wake it (a thread switch costs the producer more
+    than a batch saves); after IDLE_ROUNDS empty rounds it sleeps until the
+    next put notifies it. It ends with close() (a producer never closed
+    stays until exit, where _flush_at_exit puts what it holds)."""
+    empty_rounds = 0
     while True:
         p = ref()
         if p is None:
@@ -182,9 +190,16 @@ def _flush_when_due(ref: "weakref.ref[LingeringProducer]") -> None:
         with p._lock:
             if p._closed:
                 return
-            wait: Optional[float] = None if not p._items else p._first + p._delay - monotonic()
-            if wait is None or wait > 0:
-                p._cond.wait(min(wait, 1.0) if wait is not None else 1.0)
+            if not p._items:
+                empty_rounds += 1
+                p._idle = empty_rounds > IDLE_ROUNDS
+                p._cond.wait(None if p._idle else max(p._delay, 0.001))
+                p._idle = False
+                continue
+            empty_rounds = 0
+            wait = p._first + p._delay - monotonic()
+            if wait > 0:
+                p._cond.wait(wait)
                 continue
             try:
                 p._flush_locked(True, _SLICE)

@@ -208,3 +208,16 @@ def test_a_timeout_holds_while_another_thread_waits_forever(make_queue):
     q.put("for the waiting thread")
     waiting.join(10)
     assert not waiting.is_alive()
+
+
+def test_large_messages_pass_through_in_order(make_queue):
+    q = make_queue(maxsize=1 << 23, prefetch=8)
+    big = os.urandom(600_000)  # larger than a batch's buffer
+    q.put("a")
+    q.put(big)
+    q.put_bytes(big)
+    q.put("b")
+    assert q.get() == "a"
+    assert q.get() == big
+    assert q.get_bytes() == big
+    assert q.get() == "b"
