@@ -45,6 +45,8 @@ class Consumer:
         lands before get() hands it over (KeyboardInterrupt), this object
         keeps it and the next get on it returns it first.
         """
+        if self._gh is None and self._prefetch:  # (one attribute read otherwise)
+            return self._get_prefetched(block, timeout)
         return self._get(block, timeout, False)
 
     def get_nowait(self) -> Any:
@@ -57,10 +59,9 @@ class Consumer:
         return self._get(block, timeout, True)
 
     def _get_prefetched(self, block: bool = True, timeout: Optional[float] = None) -> Any:
-        """get() while prefetch is on (the prefetch setter makes it this
-        object's `get`): the oldest prefetched message when one is there,
-        without going through _get. In flight (in _calls) while it owns one,
-        as _get_held."""
+        """get() while prefetch is on: the oldest prefetched message when
+        one is there, without going through _get. In flight (in _calls)
+        while it owns one, as _get_held."""
         held = self._held
         entry = NOTHING
         self._calls += 1

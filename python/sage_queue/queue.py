@@ -273,10 +273,6 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
                 f"queue '{self._name}': transport '{self._transport}' has no batch get, "
                 "which prefetch needs", -errno.ENOTSUP, "", self._name)
         self._prefetch = n if n > 1 else 0
-        if n > 1:
-            self.get = self._get_prefetched  # (an instance attribute: plain get() pays nothing)
-        else:
-            self.__dict__.pop("get", None)
         if self._h is not None:
             self._gh = None if n > 1 or self._held else self._h
 
