@@ -31,6 +31,10 @@ void sage__plugin_call_begin(void);
 /* Bracket sage_queue_put for sage_last_put_result(); end returns rc. */
 void sage__put_begin(void);
 int sage__put_end(int rc);
+
+/* Whether q has not been used by sage_queue_put/get since this process
+ * forked (its transport may then have to wait to re-attach). */
+int sage__queue_forked(const sage_queue *q);
 /* SAGE_EBADPLUGIN (reason in why) when caps declares a capability whose
  * ops (SAGE_CAPABILITIES) the table lacks. */
 int sage__capabilities_check(uint64_t caps,

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,10 +20,35 @@ struct sage_queue {
   sage_transport_queue *tq;
   uint64_t serial;   /* unique per handle in this process, never reused */
   int64_t wait_mask; /* ~SAGE_WAIT_FLAGS unless the plugin takes them */
+  _Atomic unsigned forks_seen; /* fork_count at its last put or get */
   char name[QUEUE_NAME_MAX + 1];
 };
 
 static _Atomic uint64_t next_serial = 1;
+
+/* Forked children: a handle's first call in one may wait (the transport
+ * re-attaches), so the try calls leave that call to sage_queue_put/get. */
+static _Atomic unsigned fork_count;
+static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
+
+static void count_fork(void) {
+  atomic_fetch_add_explicit(&fork_count, 1, memory_order_relaxed);
+}
+
+static void watch_forks(void) {
+  pthread_atfork(NULL, NULL, count_fork);
+}
+
+static void note_forks_seen(sage_queue *q) {
+  atomic_store_explicit(&q->forks_seen,
+                        atomic_load_explicit(&fork_count, memory_order_relaxed),
+                        memory_order_relaxed);
+}
+
+int sage__queue_forked(const sage_queue *q) {
+  return atomic_load_explicit(&q->forks_seen, memory_order_relaxed) !=
+         atomic_load_explicit(&fork_count, memory_order_relaxed);
+}
 
 /* A wait as the plugin takes it: SAGE_WAIT_* flags only if it declared
  * SAGE_CAP_WAIT_FLAGS (a negative wait, forever, carries none). */
@@ -90,6 +116,8 @@ SAGE_API int sage_queue_open(const char *transport, const char *name,
                      : ~(int64_t)SAGE_WAIT_FLAGS;
   q->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
   snprintf(q->name, sizeof q->name, "%s", name);
+  pthread_once(&fork_watch, watch_forks);
+  note_forks_seen(q);
   sage__plugin_call_begin();
   rc = p->ops->open(name, options, &q->tq);
   if (rc != 0) {
@@ -107,8 +135,9 @@ SAGE_API int sage_queue_put(sage_queue *q, const void *data, size_t len,
   sage__put_begin();
   if (data == NULL && len > 0)
     return sage__fail(-EINVAL, "put: data is NULL");
-  return sage__put_end(op_result(
-      q, "put", q->plugin->ops->put(q->tq, data, len, WAIT(q, timeout_ns))));
+  int rc = q->plugin->ops->put(q->tq, data, len, WAIT(q, timeout_ns));
+  note_forks_seen(q);
+  return sage__put_end(op_result(q, "put", rc));
 }
 
 SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,
@@ -116,8 +145,9 @@ SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,
   CHECK_Q(q);
   if ((buf == NULL && cap > 0) || len == NULL)
     return sage__fail(-EINVAL, "get: buffer or length pointer is NULL");
-  return op_result(
-      q, "get", q->plugin->ops->get(q->tq, buf, cap, len, WAIT(q, timeout_ns)));
+  int rc = q->plugin->ops->get(q->tq, buf, cap, len, WAIT(q, timeout_ns));
+  note_forks_seen(q);
+  return op_result(q, "get", rc);
 }
 
 SAGE_API int sage_queue_put_batch(sage_queue *q, const void *const *datas,

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <sage/queue.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -328,5 +330,29 @@ Test(flat, try_put_and_try_get_never_wait) {
   struct sage_recv whole = {q, big, sizeof big, 0};
   cr_assert_eq(sage_queue_try_get(&whole), 10);
   cr_assert_eq(memcmp(big, "0123456789", 10), 0);
+  sage_queue_close(q);
+}
+
+Test(flat, try_calls_leave_a_forked_childs_first_call_to_put_get) {
+  sage_queue *q = open_mem("mem", "tryfork");
+  cr_assert_eq(sage_queue_try_put(q, "a", 1), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char buf[8];
+    struct sage_recv r = {q, buf, sizeof buf, 0};
+    int ok = sage_queue_try_put(q, "b", 1) == -EINPROGRESS &&
+             sage_last_put_result() == 1 &&
+             sage_queue_try_get(&r) == -EINPROGRESS;
+    size_t len;
+    ok = ok && sage_queue_get(q, buf, sizeof buf, &len, 0) == 0 &&
+         sage_queue_try_put(q, "c", 1) == 0 && sage_queue_try_get(&r) == 1;
+    _exit(ok ? 0 : 1);
+  }
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  char buf[8];
+  struct sage_recv r = {q, buf, sizeof buf, 0};
+  cr_assert_eq(sage_queue_try_get(&r), 1, "the parent never forked");
   sage_queue_close(q);
 }

@@ -165,8 +165,9 @@ SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,
 /* The same two calls for foreign-function bindings (ctypes), which pay for
  * every argument they convert and for releasing their interpreter lock.
  * Neither waits (timeout 0: -EAGAIN when full or empty), so a binding may
- * call them holding its lock and fall back to the calls above only when
- * they return -EAGAIN. */
+ * call them holding its lock and fall back to the calls above when they
+ * return -EAGAIN, or -EINPROGRESS: the handle's first call since this
+ * process forked, which may wait, is left to sage_queue_put/get. */
 
 /* sage_queue_put(q, data, len, 0), len a plain int (what a binding passes
  * for an integer); -EINVAL if len < 0. */

@@ -19,6 +19,7 @@ from ._waits import FOREVER, NOWAIT, SLICE, cap, get_ident, monotonic, timeout_n
 
 _c_size_t = ctypes.c_size_t
 _ENOTSUP = -errno.ENOTSUP
+_EINPROGRESS = -errno.EINPROGRESS  # try_put: the handle's first call since fork
 _encode = _ser.encode
 _OOB = _ser.OOB_THRESHOLD
 Full = _stdqueue.Full
@@ -73,7 +74,7 @@ class Producer:
                 rc = _entries.try_put(h, data, n)
                 if not rc:
                     return
-                if not block:
+                if not block and rc != _EINPROGRESS:  # (the first since fork: below)
                     return self._put_failed(h, data, rc, NOWAIT, 0.0)
             if block and timeout is None:
                 size = sizes.get(n) or size_of(n)
@@ -119,7 +120,7 @@ class Producer:
                 rc = _entries.try_put(h, data, n)
                 if not rc:
                     return
-                if not block:
+                if not block and rc != _EINPROGRESS:  # (the first since fork: below)
                     return self._put_failed(h, data, rc, NOWAIT, 0.0)
             if block and timeout is None:
                 size = sizes.get(n) or size_of(n)
