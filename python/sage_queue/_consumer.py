@@ -17,13 +17,14 @@ from . import _waits as _w
 from . import serialization as _ser
 from ._handle import BATCH_BUFFER, CAP_BATCH, NO_LEN, NO_TOKEN, NOTHING, RECV_BUFFER, \
     Handle, RecvBuffer
-from ._waits import FOREVER, NOWAIT, SLICE, cap, get_ident, monotonic, timeout_ns
+from ._waits import FOREVER, NOWAIT, SLICE, WAIT_RESUMED, WAIT_SLICE, cap, get_ident, monotonic, timeout_ns
 from .errors import DecodeError
 
 _c_size_t = ctypes.c_size_t
 _loads = _ser._pickle_loads
 _EAGAIN = -errno.EAGAIN
-REFILL_SLICE = 0.05  # see Consumer._refill
+_EINPROGRESS = -errno.EINPROGRESS  # try_get: the handle's first call since fork
+REFILL_SLICE_NS = 10_000_000  # a prefetch refill's wait per slice (see _get_held)
 _EMSGSIZE = -errno.EMSGSIZE
 _ENOTSUP = -errno.ENOTSUP
 Empty = _stdqueue.Empty
@@ -114,17 +115,21 @@ class Consumer:
             n = _entries.try_get(buf.request_ptr)
             if n < 0:
                 rc = n
+                # -EINPROGRESS: the handle's first call since fork is the
+                # waiting call's (it may wait to re-attach), whatever the timeout.
                 if not block:
                     tmo, start = NOWAIT, 0.0
+                    if rc == _EINPROGRESS:
+                        rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, NOWAIT)
                 elif timeout is None:
                     tmo, start = FOREVER, 0.0
-                    if rc == _EAGAIN:
+                    if rc == _EAGAIN or rc == _EINPROGRESS:
                         first = SLICE if get_ident() == _w.main_ident else FOREVER  # cap(tmo)
                         rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, first)
                 else:
                     tmo = timeout_ns(block, timeout)
                     start = monotonic() if tmo.value > 0 else 0.0
-                    if rc == _EAGAIN and tmo.value:
+                    if (rc == _EAGAIN and tmo.value) or rc == _EINPROGRESS:
                         rc = _entries.get(h, buf.address, buf.capacity, buf.length_ptr, cap(tmo))
                 while rc:
                     if rc == _EMSGSIZE:
@@ -193,12 +198,31 @@ class Consumer:
                 del held[0]  # no call between these two: atomic under the GIL
             elif self._prefetch > 1:
                 # Prefetching: a batch of what is ready goes to _held, then
-                # the oldest comes from there. One thread refills at a time,
-                # so batches enter _held in the ring's order.
-                self._refill(block, timeout, raw)
-                if held:
-                    entry = held[0]
-                    del held[0]
+                # the oldest comes from there. One thread refills at a time
+                # (batches enter _held in the ring's order), waiting for
+                # data in slices of REFILL_SLICE so the others' timeouts
+                # hold; a non-blocking get does not wait for it at all.
+                deadline = monotonic() + timeout if block and timeout is not None else None
+                slices = 0
+                while entry is NOTHING and self._prefetch > 1:
+                    if held:  # another thread refilled meanwhile
+                        entry = held[0]
+                        del held[0]
+                        break
+                    if not block and self._refill_lock.locked():
+                        raise Empty
+                    wait = _refill_wait(block, deadline, slices)  # Empty once past the deadline
+                    slices += 1
+                    with self._refill_lock:
+                        if not held:
+                            try:
+                                self._get_batch(self._prefetch, block, None, raw, True, wait)
+                            except Empty:
+                                if wait is NOWAIT or not wait.value & WAIT_SLICE:
+                                    raise  # (the caller's own time is up)
+                        if held:
+                            entry = held[0]
+                            del held[0]
             if not held and self._prefetch < 2:
                 self._gh = self._h
             if entry is NOTHING:  # another thread took the last one
@@ -218,28 +242,6 @@ class Consumer:
             raise
         finally:
             self._calls -= 1
-
-    def _refill(self, block: bool, timeout: Optional[float], raw: bool) -> None:
-        """Prefetch: puts a batch of what is ready into _held (or returns
-        when another thread did); raises Empty as get() does. One thread
-        refills at a time, so batches enter _held in the ring's order; it
-        waits for data in slices of at most REFILL_SLICE seconds, letting
-        the others (whose own timeouts run meanwhile) take the lock in
-        between. What a batch took is in _held when an exception lands."""
-        deadline = monotonic() + timeout if block and timeout is not None else None
-        while True:
-            with self._refill_lock:
-                if self._held:
-                    return
-                wait = REFILL_SLICE
-                if deadline is not None:
-                    wait = min(wait, max(deadline - monotonic(), 0.0))
-                try:
-                    self._get_batch(self._prefetch, block, wait, raw, True)
-                    return
-                except Empty:
-                    if not block or (deadline is not None and monotonic() >= deadline):
-                        raise
 
     def _unheld(self, entry: Any, raw: bool) -> Any:
         """A held message as get() (or with raw, get_bytes()) returns it."""
@@ -330,10 +332,11 @@ class Consumer:
         return self._get_batch(max_items, block, timeout, raw, False)
 
     def _get_batch(self, max_items: int, block: bool, timeout: Optional[float], raw: bool,
-                   hold: bool) -> List[Any]:
+                   hold: bool, wait: "Optional[ctypes.c_int64]" = None) -> List[Any]:
         """get_many(); with hold, the messages go to _held (in the call that
         takes them: nothing is lost if an exception lands after it), raw
-        (a large one decoded unless raw), and are also returned."""
+        (a large one decoded unless raw), and are also returned. `wait`, if
+        given, is the C timeout to use (a prefetch slice, with its flags)."""
         if self._gh is None and not hold:
             got = self._take_held(max_items, raw)
             if got:
@@ -349,7 +352,7 @@ class Consumer:
             h = self._h
             if h is None:
                 raise self._closed_error()
-            tmo = timeout_ns(block, timeout)
+            tmo = timeout_ns(block, timeout) if wait is None else wait
             start = monotonic() if tmo.value > 0 else 0.0
             lengths = array("Q", bytes(8 * max_items))
             count = _c_size_t(0)  # the C call writes how many it took
@@ -503,6 +506,23 @@ class Consumer:
         buf = self.__dict__.pop("_batch", None)
         return buf if buf is not None else RecvBuffer(BATCH_BUFFER)
 
+
+
+def _refill_wait(block: bool, deadline: Optional[float], slices: int) -> "ctypes.c_int64":
+    """The C timeout of a prefetch refill's next wait: NOWAIT without block;
+    a slice of REFILL_SLICE_NS (flagged, so the stats count the get's wait
+    once: blocked once, a timeout only for its last slice); Empty once the
+    deadline passed."""
+    if not block:
+        return NOWAIT
+    flags = WAIT_RESUMED if slices else 0
+    if deadline is not None:
+        left = int((deadline - monotonic()) * 1e9)
+        if left <= 0 and slices:
+            raise Empty
+        if left <= REFILL_SLICE_NS:
+            return ctypes.c_int64(max(left, 0) | flags)
+    return ctypes.c_int64(REFILL_SLICE_NS | WAIT_SLICE | flags)
 
 
 def _split(view: memoryview, lengths: array, count: int) -> List[bytes]:

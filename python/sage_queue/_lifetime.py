@@ -34,6 +34,7 @@ def _after_fork_in_child() -> None:
     # will never leave, so this process's in-call counts start from zero.
     for q in list(_live):
         q._close_lock = threading.Lock()
+        q._refill_lock = threading.Lock()
         q._calls, q._bufs = 0, len(q._pool)
         # Messages the parent held are the parent's to hand over: a copy
         # here would deliver them twice.
@@ -48,6 +49,7 @@ def _after_fork_in_child() -> None:
             _live.discard(q)
     for q in list(_reaping.values()):
         q._close_lock = threading.Lock()
+        q._refill_lock = threading.Lock()
         q._calls, q._bufs = 0, len(q._pool)
         q._held.clear()  # the parent's: it gives them back
         q._reap_now()
@@ -177,9 +179,11 @@ class Lifetime:
         tail) through h, under _close_lock; returns how many did not fit
         (lost). Each leaves _held before its put (calls still inside may
         take held ones at the same time) and goes back to its head if an
-        exception lands before the put went in (sage_last_put_result())."""
+        exception lands before the put went in (sage_last_put_result()).
+        Each one put back is marked done once: its first put counted it as
+        unfinished already (join())."""
         held = self._held
-        put = _lib.lib().sage_queue_put
+        put, task_done = _lib.lib().sage_queue_put, _lib.lib().sage_queue_task_done
         lost = 0
         while True:
             if not held:
@@ -194,7 +198,10 @@ class Lifetime:
                 else:
                     size = len(data)
                     called = True
-                    lost += put(h, data, size, 0) != 0
+                    if put(h, data, size, 0) != 0:
+                        lost += 1
+                    else:  # the same task: its first put counted it (join)
+                        task_done(h, 1)
             except BaseException:
                 if not called or _entries.last_put_result() != 0:
                     held.appendleft(entry)

@@ -148,6 +148,9 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         self._name = name
         maxsize = _args.maxsize_bytes(maxsize)
         max_items = _args.item_count(max_items)
+        prefetch = operator.index(prefetch)
+        if prefetch < 0:
+            raise ValueError("prefetch must be >= 0")
         opts: Dict[str, str] = {}
         if maxsize is not None and maxsize > 0:
             opts["capacity"] = str(maxsize)
@@ -166,7 +169,11 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         created = pid == os.getpid() and created_ns >= opened_at
         _args.warn_if_sizes_ignored(self, maxsize, max_items, created)
         if prefetch:
-            self.prefetch = prefetch
+            try:
+                self.prefetch = prefetch
+            except NotSupportedError:  # no batches: leave nothing behind
+                self._shut("destroy" if created else "close")
+                raise
 
     def _init_state(self) -> None:
         """What every method may rely on, even on a half-constructed or

@@ -13,7 +13,7 @@ import pytest
 import faults
 import helpers
 from sage_queue import SageQueue
-from sage_queue.errors import DecodeError, NotSupportedError
+from sage_queue.errors import DecodeError, NotSupportedError, QueueNotFoundError
 
 
 def test_gets_come_in_order_from_one_batch(make_queue):
@@ -230,3 +230,53 @@ def test_a_dropped_prefetching_queue_gives_back_at_once(make_queue):
     assert q.get() == 0
     del q  # no reference cycle: closed (and the rest given back) right here
     assert helpers.drain(owner) == [1, 2, 3]
+
+
+def test_join_holds_after_close_gives_back(make_queue):
+    owner = make_queue()
+    q = SageQueue(owner.name, prefetch=8)
+    owner.put_many(range(4))
+    assert q.get() == 0
+    q.task_done()
+    q.close()  # 1, 2, 3 go back: still three unfinished tasks, not six
+    assert owner.unfinished_tasks == 3
+    for _ in range(3):
+        owner.get()
+        owner.task_done()
+    assert owner.join(timeout=1)
+
+
+def test_bad_prefetch_leaves_no_queue(qname):
+    with pytest.raises(ValueError):
+        SageQueue(qname, prefetch=-1)
+    with pytest.raises(QueueNotFoundError):
+        SageQueue(qname, create="never")
+
+
+def test_a_timed_out_prefetching_get_counts_once(make_queue):
+    q = make_queue(prefetch=8)
+    before = q.get_stats()
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.1)  # ten refill slices
+    after = q.get_stats()
+    assert after["blocked_gets"] - before["blocked_gets"] == 1
+    assert after["timeouts"] - before["timeouts"] == 1
+
+
+def test_get_nowait_does_not_wait_for_another_threads_refill(make_queue):
+    q = make_queue(prefetch=8)
+    waiting = threading.Thread(target=lambda: q.get(), daemon=True)
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while not q.get_stats()["waiting_readers"] and time.monotonic() < deadline:
+        waiting.join(0.001)
+    worst = 0.0
+    for _ in range(20):
+        t = time.monotonic()
+        with pytest.raises(queue.Empty):
+            q.get_nowait()
+        worst = max(worst, time.monotonic() - t)
+    assert worst < 0.05, worst
+    q.put("for the waiting thread")
+    waiting.join(10)
+    assert not waiting.is_alive()
