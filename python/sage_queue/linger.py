@@ -20,6 +20,10 @@ What that means for its users (docs/PYTHON.md, "Producer linger"):
   flush().
 * An asynchronous exception (Ctrl-C) landing in put() may leave the
   message buffered or not; SageQueue.put() is the exact form.
+
+Locks: _lock guards the buffer and is held only briefly (a put with room
+never waits for a flush); _flush_lock serialises flushes, which may wait
+for room, so batches enter the queue in the order they were buffered.
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ import weakref
 from typing import Any, List, Optional
 
 from . import serialization as _ser
-from ._waits import SLICE_NS, monotonic
+from ._waits import monotonic
 
 Full = _stdqueue.Full
-_SLICE = SLICE_NS / 1e9
+_SLICE = 0.01  # the thread's wait for room per try (it holds _flush_lock meanwhile)
 IDLE_ROUNDS = 100  # empty rounds (of max_delay, >= 1 ms) before the thread sleeps
 _live: "weakref.WeakSet[LingeringProducer]" = weakref.WeakSet()
 
@@ -47,29 +51,32 @@ class LingeringProducer:
     def __init__(self, queue: Any, max_items: int = 64, max_delay: Optional[float] = 0.001) -> None:
         if not isinstance(max_items, int) or max_items < 1:
             raise ValueError("max_items must be an int >= 1")
-        if max_delay is not None and not max_delay >= 0:
-            raise ValueError("max_delay must be None (no age limit) or >= 0 seconds")
+        if max_delay is not None and not 0 <= max_delay <= threading.TIMEOUT_MAX:
+            raise ValueError("max_delay must be None (no age limit) or a number of seconds "
+                             f">= 0 and <= {threading.TIMEOUT_MAX}")
         self._queue = queue
         self._max = max_items
         self._delay = max_delay
         self._items: List[bytes] = []
+        self._flushing = 0  # messages of the batch being put now
         self._first = 0.0  # when the oldest buffered message was put
         self._failed: Optional[BaseException] = None
         self._closed = False
         self._flusher: Optional[threading.Thread] = None
         self._idle = False  # the thread waits for a notify (see _flush_when_due)
         self._max_message = queue.max_message
-        self._new_lock()
+        self._new_locks()
         _live.add(self)
 
-    def _new_lock(self) -> None:
+    def _new_locks(self) -> None:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
+        self._flush_lock = threading.Lock()
 
     @property
     def pending(self) -> int:
-        """Messages buffered, not yet in the queue."""
-        return len(self._items)
+        """Messages buffered or being flushed, not yet in the queue."""
+        return len(self._items) + self._flushing
 
     @property
     def queue(self) -> Any:
@@ -81,6 +88,7 @@ class LingeringProducer:
         if type(data) is not bytes:  # out-of-band buffers: put as it is, in its turn
             with self._lock:
                 self._check()
+            with self._flush_lock:
                 self._flush_locked(block, timeout)
                 self._queue.put(item, block, timeout)
             return
@@ -96,28 +104,34 @@ class LingeringProducer:
     def _add(self, data: bytes, block: bool, timeout: Optional[float]) -> None:
         if len(data) > self._max_message:
             raise self._queue._too_big(len(data))
-        with self._lock:
-            if self._closed or self._failed is not None:
-                self._check()
-            items = self._items
-            if len(items) >= self._max:
-                self._flush_locked(block, timeout)  # Full: data is not buffered
-            items.append(data)
-            if len(items) == 1:
-                self._first = monotonic()
-                self._start_flusher()
-            elif len(items) >= self._max:
-                try:  # now if there is room; else by the next put or the thread
-                    self._flush_locked(False, None)
-                except Full:
-                    pass
+        while True:
+            with self._lock:
+                if self._closed or self._failed is not None:
+                    self._check()
+                items = self._items
+                n = len(items)
+                if n < self._max:
+                    items.append(data)
+                    if n == 0:
+                        self._first = monotonic()
+                        self._start_flusher()
+                    break
+            # Full buffer: flush it first (Full: data is not buffered).
+            if not block and self._flush_lock.locked():
+                raise Full  # a flush is waiting for room already
+            self._flush(block, timeout)
+        if n + 1 >= self._max and not self._flush_lock.locked():
+            try:  # now if there is room; else by the next put or the thread
+                self._flush(False, None)
+            except Full:
+                pass
 
     def flush(self, block: bool = True, timeout: Optional[float] = None) -> None:
         """Puts every buffered message into the queue (put_many's blocking;
         queue.Full leaves the rest buffered)."""
         with self._lock:
             self._check()
-            self._flush_locked(block, timeout)
+        self._flush(block, timeout)
 
     def _check(self) -> None:
         if self._closed:
@@ -126,38 +140,60 @@ class LingeringProducer:
         if failed is not None:
             raise failed
 
+    def _flush(self, block: bool, timeout: Optional[float]) -> None:
+        with self._flush_lock:
+            self._flush_locked(block, timeout)
+
     def _flush_locked(self, block: bool, timeout: Optional[float]) -> None:
-        # The buffer is swapped out before the call (no call in between), so
-        # an exception that lands after put_many returned drops nothing twice;
-        # one from inside it says how many went in (.done, else none).
-        batch, self._items = self._items, []
-        if not batch:
-            return
+        # Under _flush_lock. The buffer is swapped out inside the try, so
+        # the handler knows what this flush owns: what put_many did not
+        # put (its .done says how many it did; none without one) goes back
+        # to the front. (put_many is Python: nothing lands as it returns.)
+        batch: List[bytes] = []
         try:
-            self._queue.put_many(batch, block, timeout, raw=True)
+            with self._lock:
+                batch, self._items = self._items, []
+                self._flushing = len(batch)
+            if batch:
+                self._queue.put_many(batch, block, timeout, raw=True)
+            batch = []
+            self._flushing = 0
         except BaseException as exc:
-            done = getattr(exc, "done", 0)
-            self._items[:0] = batch[done:]
+            if batch:
+                done = getattr(exc, "done", 0)
+                with self._lock:
+                    self._items[:0] = batch[done:]
+                    self._flushing = 0
             raise
 
     def _start_flusher(self) -> None:
-        if self._delay is None or self._flusher is not None:
-            if self._idle:  # else it wakes by itself: no thread switch per batch
-                self._cond.notify()
+        """Under _lock, as the buffer gets its first message."""
+        if self._delay is None:
             return
-        ref = weakref.ref(self)
-        self._flusher = threading.Thread(target=_flush_when_due, args=(ref,), daemon=True,
-                                         name=f"sage_queue linger {self._queue.name}")
-        self._flusher.start()
+        if self._flusher is None:
+            self._flusher = threading.Thread(
+                target=_flush_when_due, args=(weakref.ref(self), self._lock, self._cond),
+                daemon=True, name=f"sage_queue linger {self._queue.name}")
+            self._flusher.start()
+        elif self._idle:  # else it wakes by itself: no thread switch per batch
+            self._cond.notify()
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Flushes (waiting up to timeout for room) and stops the
-        background thread; the queue stays open. Idempotent."""
+        background thread; the queue stays open. Idempotent. queue.Full
+        leaves it open, with what did not fit still buffered."""
         with self._lock:
             if self._closed:
                 return
             failed, self._failed = self._failed, None
-            self._flush_locked(True, timeout)
+        try:
+            self._flush(True, timeout)
+        except BaseException:
+            with self._lock:
+                if self._failed is None:
+                    self._failed = failed
+            raise
+        with self._lock:
             self._closed = True
             self._cond.notify()
         if failed is not None:
@@ -174,50 +210,55 @@ class LingeringProducer:
                 f"max_items={self._max} max_delay={self._delay}>")
 
 
-def _flush_when_due(ref: "weakref.ref[LingeringProducer]") -> None:
+def _flush_when_due(ref: "weakref.ref[LingeringProducer]", lock: Any, cond: Any) -> None:
     """The background thread: flushes a buffer whose oldest message is
-    max_delay old; waits for room in slices (the lock is free in between).
-    While puts come it wakes by its own timer (once per max_delay at most),
-    so a put never has to wake it (a thread switch costs the producer more
-    than a batch saves); after IDLE_ROUNDS empty rounds it sleeps until the
-    next put notifies it. It ends with close() (a producer never closed
-    stays until exit, where _flush_at_exit puts what it holds)."""
+    max_delay old. While puts come it wakes by its own timer (once per
+    max_delay at most), so a put never has to wake it (a thread switch
+    costs the producer more than a batch saves); after IDLE_ROUNDS empty
+    rounds it waits for the next put's notify, waking once a second to
+    end when the producer is gone (it holds no reference while it waits).
+    It ends with close()."""
     empty_rounds = 0
     while True:
-        p = ref()
-        if p is None:
-            return
-        with p._lock:
-            if p._closed:
+        with lock:
+            p = ref()
+            if p is None or p._closed:
                 return
             if not p._items:
                 empty_rounds += 1
                 p._idle = empty_rounds > IDLE_ROUNDS
-                p._cond.wait(None if p._idle else max(p._delay, 0.001))
-                p._idle = False
+                wait = 1.0 if p._idle else max(p._delay, 0.001)
+                p = None
+                cond.wait(wait)
                 continue
             empty_rounds = 0
+            p._idle = False
             wait = p._first + p._delay - monotonic()
             if wait > 0:
-                p._cond.wait(wait)
+                p = None
+                cond.wait(wait)
                 continue
-            try:
-                p._flush_locked(True, _SLICE)
-            except Full:
-                pass
-            except Exception as exc:  # kept for the next put/flush
+        try:  # due: outside _lock, so puts with room go on meanwhile
+            p._flush(True, _SLICE)
+        except Full:
+            pass
+        except Exception as exc:  # kept for the next put/flush
+            with lock:
                 p._failed = exc
-                p._cond.wait(1.0)
-        del p
+                p = None
+                cond.wait(1.0)
+        p = None
 
 
 def _flush_at_exit() -> None:
     for p in list(_live):
-        if p._items and not p._closed:
-            n = len(p._items)
-            try:
-                p.close(timeout=5.0)
-            except BaseException as exc:
+        if p._closed:
+            continue
+        try:
+            p.close(timeout=5.0)
+        except BaseException as exc:
+            n = p.pending
+            if n:
                 warnings.warn(f"queue '{p._queue.name}': {n} lingering message(s) could not be "
                               f"put at exit ({exc!r}); they are lost", RuntimeWarning)
 
@@ -226,8 +267,10 @@ def _after_fork_in_child() -> None:
     # The buffered messages are the parent's to put; the thread is not here.
     for p in list(_live):
         p._items = []
+        p._flushing = 0
         p._flusher = None
-        p._new_lock()
+        p._idle = False
+        p._new_locks()
 
 
 atexit.register(_flush_at_exit)

@@ -1,12 +1,15 @@
 """Producer linger (SageQueue.lingering): puts buffered and sent in
 batches by count, age, flush() and close(), in order, losing nothing."""
 
+import gc
 import multiprocessing as mp
 import os
 import queue
 import subprocess
 import sys
+import threading
 import time
+import weakref
 
 import pytest
 
@@ -110,6 +113,7 @@ def test_bad_arguments():
 
 _CHILD = """
 import sys
+import threading
 from sage_queue import SageQueue
 q = SageQueue(sys.argv[1])
 p = q.lingering(max_items=1000, max_delay=None)
@@ -151,3 +155,56 @@ def test_fork_child_does_not_put_the_parents_buffer_twice(make_queue):
     _inherited.close()
     got = sorted([q.get(timeout=5), q.get(timeout=5)])
     assert got == ["child", "parent"] and q.qsize() == 0
+
+
+def test_backpressure_loses_nothing(make_queue):
+    """A fast producer against a small queue: every put that finds the
+    buffer full flushes first; each message arrives once, in order."""
+    q = make_queue(max_items=16)
+    p = q.lingering(max_items=8, max_delay=0.001)
+    n = 3000
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(q.get(timeout=30) for _ in range(n)))
+    reader.start()
+    for i in range(n):
+        p.put(i)
+    p.close()
+    reader.join(60)
+    assert got == list(range(n))
+
+
+_EXIT_CHILD = """
+import sys, threading, time
+from sage_queue import SageQueue
+q = SageQueue(sys.argv[1])
+q.put("filler")  # the queue (max_items=1) is full: the thread's flush waits
+p = q.lingering(max_items=100, max_delay=0.0)
+p.put("lingering")
+time.sleep(0.3)  # the thread is inside its flush now
+"""
+
+
+def test_exit_waits_for_a_flush_in_flight(make_queue):
+    q = make_queue(max_items=1)
+    child = subprocess.Popen([sys.executable, "-c", _EXIT_CHILD, q.name])
+    time.sleep(1.0)
+    assert q.get(timeout=5) == "filler"  # room: the exit flush goes on
+    assert q.get(timeout=10) == "lingering"
+    assert child.wait(30) == 0
+
+
+def test_a_dropped_producer_is_collected(make_queue):
+    q = make_queue()
+    p = q.lingering(max_items=100, max_delay=0.001)
+    p.put("x")
+    p.flush()
+    gone = weakref.ref(p)
+    del p
+    gc.collect()
+    assert gone() is None  # its thread holds no reference while it waits
+    assert q.get(timeout=1) == "x"
+
+
+def test_infinite_delay_is_refused(make_queue):
+    with pytest.raises(ValueError):
+        make_queue().lingering(max_delay=float("inf"))
