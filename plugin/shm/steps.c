@@ -32,15 +32,40 @@ static struct {
 } env_step;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
+/* Splits the last ":<field>" off spec (in place); NULL if there is none. */
+static char *last_field(char *spec) {
+  char *colon = strrchr(spec, ':');
+  if (colon == NULL)
+    return NULL;
+  *colon = '\0';
+  return colon + 1;
+}
+
+/* Points are named "side:step" themselves, so the optional fields are
+ * taken from the right: [:<nth hit>], then [:kill|stop]. */
 static void parse_env(void) {
-  const char *spec = getenv("SAGE_SHM_STEP");
-  if (spec == NULL)
+  const char *env = getenv("SAGE_SHM_STEP");
+  if (env == NULL)
     return;
-  char action[16] = "kill";
+  char spec[sizeof env_step.point];
+  snprintf(spec, sizeof spec, "%s", env);
   long nth = 1;
-  if (sscanf(spec, "%63[^:]:%15[^:]:%ld", env_step.point, action, &nth) < 1)
-    return;
-  env_step.sig = strcmp(action, "stop") == 0 ? SIGSTOP : SIGKILL;
+  char *field = last_field(spec), *end = NULL;
+  if (field != NULL && *field != '\0') {
+    long n = strtol(field, &end, 10);
+    if (*end == '\0')
+      nth = n;
+    else
+      field[-1] = ':'; /* not a number: part of what comes before */
+  }
+  env_step.sig = SIGKILL;
+  field = last_field(spec);
+  if (field != NULL &&
+      (strcmp(field, "kill") == 0 || strcmp(field, "stop") == 0))
+    env_step.sig = strcmp(field, "stop") == 0 ? SIGSTOP : SIGKILL;
+  else if (field != NULL)
+    field[-1] = ':';
+  snprintf(env_step.point, sizeof env_step.point, "%s", spec);
   env_step.nth = nth > 0 ? nth : 1;
 }
 
