@@ -17,7 +17,10 @@ What that means for its users (docs/PYTHON.md, "Producer linger"):
   buffer is full and cannot be flushed within its timeout.
 * A flush by the background thread that fails (the queue was closed) keeps
   the messages buffered and raises its exception from the next put() or
-  flush().
+  flush() (its ``.done``, if any, counts that flush's batch, not the
+  message of the put that raises it: that one was not buffered).
+* Closing the queue does not flush its lingering producers: close them
+  first (``with q.lingering() as p:`` does).
 * An asynchronous exception (Ctrl-C) landing in put() may leave the
   message buffered or not; SageQueue.put() is the exact form.
 
