@@ -50,6 +50,15 @@ int sage__queue_forked(const sage_queue *q) {
          atomic_load_explicit(&fork_count, memory_order_relaxed);
 }
 
+/* After a put or get: rc says the transport got as far as the queue (a
+ * failed re-attach returns something else, and the next call retries). */
+static void note_settled(sage_queue *q, int rc) {
+  if ((rc == 0 || rc == -EAGAIN || rc == -ETIMEDOUT || rc == -EMSGSIZE ||
+       rc == -EINTR) &&
+      sage__queue_forked(q))
+    note_forks_seen(q);
+}
+
 /* A wait as the plugin takes it: SAGE_WAIT_* flags only if it declared
  * SAGE_CAP_WAIT_FLAGS (a negative wait, forever, carries none). */
 #define WAIT(q, t) ((t) < 0 ? (t) : (t) & (q)->wait_mask)
@@ -136,7 +145,7 @@ SAGE_API int sage_queue_put(sage_queue *q, const void *data, size_t len,
   if (data == NULL && len > 0)
     return sage__fail(-EINVAL, "put: data is NULL");
   int rc = q->plugin->ops->put(q->tq, data, len, WAIT(q, timeout_ns));
-  note_forks_seen(q);
+  note_settled(q, rc);
   return sage__put_end(op_result(q, "put", rc));
 }
 
@@ -146,7 +155,7 @@ SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,
   if ((buf == NULL && cap > 0) || len == NULL)
     return sage__fail(-EINVAL, "get: buffer or length pointer is NULL");
   int rc = q->plugin->ops->get(q->tq, buf, cap, len, WAIT(q, timeout_ns));
-  note_forks_seen(q);
+  note_settled(q, rc);
   return op_result(q, "get", rc);
 }
 

@@ -202,6 +202,8 @@ class Consumer:
                 # (batches enter _held in the ring's order), waiting for
                 # data in slices of REFILL_SLICE so the others' timeouts
                 # hold; a non-blocking get does not wait for it at all.
+                if timeout is not None and block and not timeout >= 0:
+                    timeout_ns(block, timeout)  # raises, as get() does
                 deadline = monotonic() + timeout if block and timeout is not None else None
                 slices = 0
                 while entry is NOTHING and self._prefetch > 1:

@@ -21,8 +21,10 @@ What that means for its users (docs/PYTHON.md, "Producer linger"):
   message of the put that raises it: that one was not buffered).
 * Closing the queue does not flush its lingering producers: close them
   first (``with q.lingering() as p:`` does).
-* An asynchronous exception (Ctrl-C) landing in put() may leave the
-  message buffered or not; SageQueue.put() is the exact form.
+* Asynchronous exceptions (Ctrl-C): one landing in put() may leave the
+  message buffered or not, and one landing in a flush's own error handling
+  may lose or repeat that batch; SageQueue.put() and put_many() are the
+  exact forms.
 
 Locks: _lock guards the buffer and is held only briefly (a put with room
 never waits for a flush); _flush_lock serialises flushes, which may wait
@@ -65,6 +67,7 @@ class LingeringProducer:
         self._first = 0.0  # when the oldest buffered message was put
         self._failed: Optional[BaseException] = None
         self._closed = False
+        self._closing = False  # close() is flushing: new puts are refused
         self._flusher: Optional[threading.Thread] = None
         self._idle = False  # the thread waits for a notify (see _flush_when_due)
         self._max_message = queue.max_message
@@ -91,9 +94,10 @@ class LingeringProducer:
         if type(data) is not bytes:  # out-of-band buffers: put as it is, in its turn
             with self._lock:
                 self._check()
-            with self._flush_lock:
-                self._flush_locked(block, timeout)
-                self._queue.put(item, block, timeout)
+            deadline = monotonic() + timeout if block and timeout is not None else None
+            self._flush(block, timeout)  # (another put may buffer in between)
+            left = None if deadline is None else max(deadline - monotonic(), 0.0)
+            self._queue.put(item, block, left)
             return
         self._add(data, block, timeout)
 
@@ -109,23 +113,21 @@ class LingeringProducer:
             raise self._queue._too_big(len(data))
         while True:
             with self._lock:
-                if self._closed or self._failed is not None:
+                if self._closed or self._closing or self._failed is not None:
                     self._check()
                 items = self._items
                 n = len(items)
-                if n < self._max:
+                if n + self._flushing < self._max:  # (a batch in flight counts)
                     items.append(data)
                     if n == 0:
                         self._first = monotonic()
                         self._start_flusher()
                     break
             # Full buffer: flush it first (Full: data is not buffered).
-            if not block and self._flush_lock.locked():
-                raise Full  # a flush is waiting for room already
             self._flush(block, timeout)
-        if n + 1 >= self._max and not self._flush_lock.locked():
-            try:  # now if there is room; else by the next put or the thread
-                self._flush(False, None)
+        if n + 1 >= self._max:
+            try:  # now if there is room and no flush is under way; else by
+                self._flush(False, None)  # the next put or the thread
             except Full:
                 pass
 
@@ -137,15 +139,30 @@ class LingeringProducer:
         self._flush(block, timeout)
 
     def _check(self) -> None:
-        if self._closed:
+        if self._closed or self._closing:
             raise ValueError("this LingeringProducer is closed")
         failed, self._failed = self._failed, None
         if failed is not None:
             raise failed
 
     def _flush(self, block: bool, timeout: Optional[float]) -> None:
-        with self._flush_lock:
+        """Takes the flush lock within the timeout (queue.Full if another
+        flush holds it that long), then flushes in the time left."""
+        lock = self._flush_lock
+        if not block:
+            got = lock.acquire(False)
+        elif timeout is None:
+            got = lock.acquire()
+        else:
+            deadline = monotonic() + timeout
+            got = lock.acquire(True, timeout)
+            timeout = max(deadline - monotonic(), 0.0)
+        if not got:
+            raise Full
+        try:
             self._flush_locked(block, timeout)
+        finally:
+            lock.release()
 
     def _flush_locked(self, block: bool, timeout: Optional[float]) -> None:
         # Under _flush_lock. The buffer is swapped out inside the try, so
@@ -186,21 +203,35 @@ class LingeringProducer:
         background thread; the queue stays open. Idempotent. queue.Full
         leaves it open, with what did not fit still buffered."""
         with self._lock:
-            if self._closed:
+            if self._closed or self._closing:
                 return
             failed, self._failed = self._failed, None
+            self._closing = True  # puts from now on are refused: none is left behind
         try:
             self._flush(True, timeout)
         except BaseException:
             with self._lock:
+                self._closing = False
                 if self._failed is None:
                     self._failed = failed
             raise
         with self._lock:
             self._closed = True
+            self._closing = False
             self._cond.notify()
         if failed is not None:
             raise failed
+
+    def __del__(self) -> None:
+        # Dropped unclosed (the thread keeps a producer whose buffer is not
+        # empty, so this is one without it: max_delay None): put what it
+        # holds if there is room now, else say it is lost.
+        if getattr(self, "_items", None) and not self._closed:
+            try:
+                self._flush(False, None)
+            except BaseException as exc:
+                warnings.warn(f"queue '{self._queue.name}': a LingeringProducer dropped unclosed "
+                              f"lost {len(self._items)} message(s) ({exc!r})", RuntimeWarning)
 
     def __enter__(self) -> "LingeringProducer":
         return self
@@ -219,8 +250,10 @@ def _flush_when_due(ref: "weakref.ref[LingeringProducer]", lock: Any, cond: Any)
     max_delay at most), so a put never has to wake it (a thread switch
     costs the producer more than a batch saves); after IDLE_ROUNDS empty
     rounds it waits for the next put's notify, waking once a second to
-    end when the producer is gone (it holds no reference while it waits).
-    It ends with close()."""
+    end when the producer is gone.
+    It holds a reference to the producer only while something is
+    buffered, so a producer dropped unclosed is put by it first. It ends
+    with close()."""
     empty_rounds = 0
     while True:
         with lock:
@@ -237,8 +270,7 @@ def _flush_when_due(ref: "weakref.ref[LingeringProducer]", lock: Any, cond: Any)
             empty_rounds = 0
             p._idle = False
             wait = p._first + p._delay - monotonic()
-            if wait > 0:
-                p = None
+            if wait > 0:  # (keeping p: what it buffered is put even if it is dropped)
                 cond.wait(wait)
                 continue
         try:  # due: outside _lock, so puts with room go on meanwhile

@@ -267,7 +267,10 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         them, so consumers that prefetch share work in runs, not message
         by message. close() puts them back at the tail of the queue; a
         crash of this process loses them, as any message taken. Needs a
-        transport with batches (NotSupportedError)."""
+        transport with batches (NotSupportedError). Threads sharing a
+        prefetching object take turns to refill, waiting in 10 ms slices:
+        a timed get may overrun its timeout by a few slices when several
+        wait at once."""
         return self._prefetch
 
     @prefetch.setter

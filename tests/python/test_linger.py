@@ -208,3 +208,50 @@ def test_a_dropped_producer_is_collected(make_queue):
 def test_infinite_delay_is_refused(make_queue):
     with pytest.raises(ValueError):
         make_queue().lingering(max_delay=float("inf"))
+
+
+def test_puts_racing_close_are_refused_or_put(make_queue):
+    q = make_queue(maxsize=1 << 22)
+    p = q.lingering(max_items=64, max_delay=0.001)
+    accepted = []
+    stop = threading.Event()
+
+    def putter(k):
+        i = 0
+        while not stop.is_set():
+            try:
+                p.put((k, i))
+            except ValueError:  # closed
+                return
+            accepted.append((k, i))
+            i += 1
+
+    threads = [threading.Thread(target=putter, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    p.close()
+    stop.set()
+    for t in threads:
+        t.join(10)
+    got = []
+    while True:
+        try:
+            got.append(q.get_nowait())
+        except queue.Empty:
+            break
+    assert sorted(got) == sorted(accepted)  # every put that returned is in
+
+
+def test_a_dropped_producer_puts_what_it_buffered(make_queue):
+    q = make_queue()
+    p = q.lingering(max_items=100, max_delay=0.05)
+    p.put("kept")
+    del p
+    gc.collect()
+    assert q.get(timeout=5) == "kept"
+    p = q.lingering(max_items=100, max_delay=None)  # no thread: put when dropped
+    p.put("also kept")
+    del p
+    gc.collect()
+    assert q.get(timeout=5) == "also kept"

@@ -280,3 +280,9 @@ def test_get_nowait_does_not_wait_for_another_threads_refill(make_queue):
     q.put("for the waiting thread")
     waiting.join(10)
     assert not waiting.is_alive()
+
+
+def test_negative_timeout_is_refused_with_prefetch(make_queue):
+    q = make_queue(prefetch=8)
+    with pytest.raises(ValueError):
+        q.get(timeout=-1)
