@@ -468,6 +468,15 @@ class Iceoryx2(Peer):
         # subscriber's buffer is full). send() returns how many subscribers
         # got it: 1, or the run is wrong.
         pub, size, memmove = end[2], len(item), ctypes.memmove
+        # Both ends were open before the start barrier, but a publisher
+        # sees a new subscriber only once it updates its connections
+        # (under load the first send could otherwise reach nobody).
+        deadline = time.monotonic() + self.STALL
+        while end[1].dynamic_config.number_of_subscribers < 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("iceoryx2: no subscriber")
+            time.sleep(0.001)
+        pub.update_connections()
         loan = pub.loan_slice_uninit
         items = [item] if batch == 1 else distinct(item, batch)
         for _ in range(n // len(items)):
