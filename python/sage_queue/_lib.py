@@ -212,6 +212,17 @@ FAST_CALLS = {
 }
 
 
+def _unconverted(loader: type, calls: dict) -> ctypes.CDLL:
+    """The library loaded again by `loader` (CDLL, or PyDLL: keeps the GIL)
+    with `calls` bound without argtypes (see module docstring)."""
+    handle = loader(_path)
+    for name in calls:
+        fn = getattr(handle, name)
+        fn.restype = _SIGNATURES[name][0]
+        fn.argtypes = None
+    return handle
+
+
 def fast() -> ctypes.CDLL:
     """The per-message calls without argtypes (see module docstring)."""
     global _fast
@@ -219,13 +230,9 @@ def fast() -> ctypes.CDLL:
         lib()
         with _lock:
             if _fast is None:
-                handle = ctypes.CDLL(_path)
-                for name in FAST_CALLS:
-                    fn = getattr(handle, name)
-                    fn.restype = _SIGNATURES[name][0]
-                    fn.argtypes = None
-                _fast = handle
+                _fast = _unconverted(ctypes.CDLL, FAST_CALLS)
     return _fast
+
 
 # What the queue passes to quick()'s calls: a Python int stands for a C int.
 QUICK_CALLS = {
@@ -241,12 +248,7 @@ def quick() -> ctypes.PyDLL:
         lib()
         with _lock:
             if _quick is None:
-                handle = ctypes.PyDLL(_path)
-                for name in QUICK_CALLS:
-                    fn = getattr(handle, name)
-                    fn.restype = _SIGNATURES[name][0]
-                    fn.argtypes = None
-                _quick = handle
+                _quick = _unconverted(ctypes.PyDLL, QUICK_CALLS)
     return _quick
 
 
