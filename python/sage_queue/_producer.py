@@ -377,16 +377,26 @@ class Producer:
             return total
         except BaseException as exc:
             # An item put alone (_put_timed) settled its own outcome in .done.
+            # .done is written before any call (_trusted inlined): a second
+            # interrupt may land at any call after it, and whatever leaves
+            # then carries the answer too.
             n = total + (done.value if done is not None else 0)
-            if _trusted(exc):
-                n += exc.__dict__["done"]
-            _set_done(exc, n)
-            if token is not None and token.value != NO_TOKEN and h is not None:
-                # Reserved: cancel it, unless it was committed (then the
-                # cancel fails with -EINVAL and the item counts as put).
-                if _entries.cancel(h, token):
-                    exc.__dict__["done"] = n + 1
-                token.value = NO_TOKEN
+            d = exc.__dict__
+            mark = d["_sage_settled"] if "_sage_settled" in d else None
+            if mark.__class__ is _Settled and mark.tb is exc.__traceback__.tb_next:
+                n += d["done"]
+            d["done"] = n
+            try:
+                d["_sage_settled"] = _Settled(exc.__traceback__)
+                if token is not None and token.value != NO_TOKEN and h is not None:
+                    # Reserved: cancel it, unless it was committed (then the
+                    # cancel fails with -EINVAL and the item counts as put).
+                    if _entries.cancel(h, token):
+                        d["done"] = n + 1
+                    token.value = NO_TOKEN
+            except BaseException as again:
+                again.__dict__["done"] = d["done"]
+                raise
             raise
         finally:
             self._calls -= 1

@@ -221,14 +221,14 @@ def test_puts_racing_close_are_refused_or_put(make_queue):
     stop = threading.Event()
 
     def putter(k):
-        i = 0
-        while not stop.is_set():
+        for i in range(5000):  # (nobody takes: stay well below the queue's bound)
+            if stop.is_set():
+                return
             try:
                 p.put((k, i))
             except ValueError:  # closed
                 return
             accepted.append((k, i))
-            i += 1
 
     threads = [threading.Thread(target=putter, args=(k,)) for k in range(2)]
     for t in threads:
