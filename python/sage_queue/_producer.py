@@ -87,7 +87,11 @@ class Producer:
             else:
                 self._put_timed(h, data, block, timeout)
         except BaseException as exc:
-            _settle_put(exc, called)
+            try:
+                _settle_put(exc, called)
+            except BaseException as again:  # a second interrupt while settling
+                _settle_put(again, called)
+                raise
             raise
         finally:
             self._calls -= 1
@@ -132,7 +136,11 @@ class Producer:
             else:
                 self._put_timed(h, data, block, timeout)
         except BaseException as exc:
-            _settle_put(exc, called)
+            try:
+                _settle_put(exc, called)
+            except BaseException as again:  # a second interrupt while settling
+                _settle_put(again, called)
+                raise
             raise
         finally:
             self._calls -= 1
@@ -173,7 +181,11 @@ class Producer:
             if rc:
                 self._put_failed(h, data, rc, tmo, start)
         except BaseException as exc:
-            _settle_put(exc, called)
+            try:
+                _settle_put(exc, called)
+            except BaseException as again:  # a second interrupt while settling
+                _settle_put(again, called)
+                raise
             raise
 
     def _put_failed(self, h: Handle, data: bytes, rc: int, tmo: "ctypes.c_int64",
@@ -188,7 +200,11 @@ class Producer:
                 called = True
                 rc = _entries.put(h, data, size, wait)
         except BaseException as exc:
-            _settle_put(exc, called)
+            try:
+                _settle_put(exc, called)
+            except BaseException as again:  # a second interrupt while settling
+                _settle_put(again, called)
+                raise
             raise
 
 
