@@ -140,8 +140,8 @@ SAGE_API int sage_queue_open(const char *transport, const char *name,
 
 SAGE_API int sage_queue_put(sage_queue *q, const void *data, size_t len,
                             int64_t timeout_ns) {
+  sage__put_begin(); /* first: a failed check leaves 1, not an older result */
   CHECK_Q(q);
-  sage__put_begin();
   if (data == NULL && len > 0)
     return sage__fail(-EINVAL, "put: data is NULL");
   int rc = q->plugin->ops->put(q->tq, data, len, WAIT(q, timeout_ns));

@@ -304,6 +304,27 @@ Test(flat, last_put_result_is_the_last_puts_result) {
   /* A put refused by its argument checks never ran: 1, not a result. */
   cr_assert_eq(sage_queue_put(q, NULL, 4, 0), -EINVAL);
   cr_assert_eq(sage_last_put_result(), 1);
+  cr_assert_eq(sage_queue_put(q, "x", 1, 0), 0);
+  cr_assert_eq(sage_queue_put(NULL, "x", 1, 0), -EINVAL);
+  cr_assert_eq(sage_last_put_result(), 1, "nor did one without a handle");
+  sage_queue_close(q);
+}
+
+/* The _r calls leave their return value in the request as well. */
+Test(flat, put_r_and_commit_r_leave_their_result_in_the_request) {
+  sage_queue *q = open_mem("mem", "putr");
+  struct sage_send s = {q, 77};
+  cr_assert_eq(sage_queue_put_r(&s, "x", 1, 0), 0);
+  cr_assert_eq(s.result, 0);
+  cr_assert_eq(sage_queue_put_r(&s, NULL, 4, 0), -EINVAL);
+  cr_assert_eq(s.result, -EINVAL);
+  s.result = 77;
+  cr_assert_eq(sage_queue_commit_r(&s, 1), -ENOTSUP, "mem has no reserve");
+  cr_assert_eq(s.result, -ENOTSUP);
+  cr_assert_eq(sage_queue_put_r(NULL, "x", 1, 0), -EINVAL);
+  cr_assert_eq(sage_queue_commit_r(NULL, 1), -EINVAL);
+  cr_assert_eq(sage_queue_try_put(NULL, "x", 1), -EINVAL);
+  cr_assert(strstr(sage_last_error(), "request is NULL") != NULL);
   sage_queue_close(q);
 }
 
@@ -313,15 +334,18 @@ Test(flat, try_put_and_try_get_never_wait) {
   struct sage_recv r = {q, buf, sizeof buf, 99};
   cr_assert_eq(sage_queue_try_get(&r), -EAGAIN);
   cr_assert_eq(r.len, 99, "an empty queue leaves len alone");
-  cr_assert_eq(sage_queue_try_put(q, "hello", 5), 0);
+  struct sage_send s = {q, 77};
+  cr_assert_eq(sage_queue_try_put(&s, "hello", 5), 0);
+  cr_assert_eq(s.result, 0);
   cr_assert_eq(sage_last_put_result(), 0);
-  cr_assert_eq(sage_queue_try_put(q, "0123456789", 10), 0);
+  cr_assert_eq(sage_queue_try_put(&s, "0123456789", 10), 0);
   cr_assert_eq(sage_queue_try_get(&r), 5, "returns the length");
   cr_assert_eq(r.len, 5);
   cr_assert_eq(memcmp(buf, "hello", 5), 0);
   cr_assert_eq(sage_queue_try_get(&r), -EMSGSIZE);
   cr_assert_eq(r.len, 10, "the size of the message left queued");
-  cr_assert_eq(sage_queue_try_put(q, "x", -1), -EINVAL);
+  cr_assert_eq(sage_queue_try_put(&s, "x", -1), -EINVAL);
+  cr_assert_eq(s.result, -EINVAL);
   cr_assert(strstr(sage_last_error(), "negative length") != NULL);
   r.cap = (size_t)INT_MAX + 1;
   cr_assert_eq(sage_queue_try_get(&r), -EINVAL);
@@ -335,17 +359,17 @@ Test(flat, try_put_and_try_get_never_wait) {
 
 Test(flat, try_calls_leave_a_forked_childs_first_call_to_put_get) {
   sage_queue *q = open_mem("mem", "tryfork");
-  cr_assert_eq(sage_queue_try_put(q, "a", 1), 0);
+  struct sage_send s = {q, 77};
+  cr_assert_eq(sage_queue_try_put(&s, "a", 1), 0);
   pid_t pid = fork();
   if (pid == 0) {
     char buf[8];
     struct sage_recv r = {q, buf, sizeof buf, 0};
-    int ok = sage_queue_try_put(q, "b", 1) == -EINPROGRESS &&
-             sage_last_put_result() == 1 &&
-             sage_queue_try_get(&r) == -EINPROGRESS;
+    int ok = sage_queue_try_put(&s, "b", 1) == -EINPROGRESS &&
+             s.result == -EINPROGRESS && sage_queue_try_get(&r) == -EINPROGRESS;
     size_t len;
     ok = ok && sage_queue_get(q, buf, sizeof buf, &len, 0) == 0 &&
-         sage_queue_try_put(q, "c", 1) == 0 && sage_queue_try_get(&r) == 1;
+         sage_queue_try_put(&s, "c", 1) == 0 && sage_queue_try_get(&r) == 1;
     _exit(ok ? 0 : 1);
   }
   int status;

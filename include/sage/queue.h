@@ -169,9 +169,24 @@ SAGE_API int sage_queue_get(sage_queue *q, void *buf, size_t cap, size_t *len,
  * return -EAGAIN, or -EINPROGRESS: the handle's first call since this
  * process forked, which may wait, is left to sage_queue_put/get. */
 
-/* sage_queue_put(q, data, len, 0), len a plain int (what a binding passes
- * for an integer); -EINVAL if len < 0. */
-SAGE_API int sage_queue_try_put(sage_queue *q, const void *data, int len);
+/* A put request for bindings in which an asynchronous exception can
+ * replace a call's return value (Python's KeyboardInterrupt lands right
+ * after a ctypes call returns): the calls taking one also write their
+ * return value into `result` before they return, where the binding reads
+ * it without making a call, and so knows whether the message went in.
+ * Owned by the caller: one per operation, or per thread. */
+struct sage_send {
+  sage_queue *queue;
+  int result; /* the last call's return value: 0 means the message is in */
+};
+
+/* sage_queue_put(s->queue, data, len, 0), len a plain int (what a binding
+ * passes for an integer); -EINVAL if len < 0 or s is NULL. */
+SAGE_API int sage_queue_try_put(struct sage_send *s, const void *data, int len);
+
+/* sage_queue_put(s->queue, data, len, timeout_ns), result in s->result. */
+SAGE_API int sage_queue_put_r(struct sage_send *s, const void *data, size_t len,
+                              int64_t timeout_ns);
 
 /* A receive request, filled once by the caller and reused. */
 struct sage_recv {
@@ -199,6 +214,9 @@ SAGE_API int sage_queue_reserve(sage_queue *q, size_t len, void **ptr,
                                 uint64_t *token, int64_t timeout_ns);
 SAGE_API int sage_queue_commit(sage_queue *q, uint64_t token);
 SAGE_API int sage_queue_cancel(sage_queue *q, uint64_t token);
+/* sage_queue_commit(s->queue, token), result in s->result (struct
+ * sage_send): 0 means the reserved message is in. */
+SAGE_API int sage_queue_commit_r(struct sage_send *s, uint64_t token);
 SAGE_API int sage_queue_peek(sage_queue *q, const void **ptr, size_t *len,
                              uint64_t *token, int64_t timeout_ns);
 SAGE_API int sage_queue_release(sage_queue *q, uint64_t token);

@@ -6,7 +6,9 @@ _lib.fast(), the rest from _lib.lib(), no errcheck on either. The data
 paths read them as ``_entries.put``; try_put and try_get, from
 _lib.quick(), are what they call first: a module attribute read is no call
 (see _handle.py on where exceptions can land) and the cheapest read
-CPython specialises for a call."""
+CPython specialises for a call. put, try_put and commit are the calls that
+also leave their result in a Send request (sage_queue_put_r, try_put,
+sage_queue_commit_r: see _producer.py)."""
 
 from __future__ import annotations
 
@@ -25,18 +27,16 @@ commit: Any = None
 cancel: Any = None
 peek: Any = None
 release: Any = None
-last_put_result: Any = None
 
 
 def bind() -> None:
     global put, get, try_put, try_get, put_batch, get_batch, reserve, commit, cancel, peek, release
-    global last_put_result
-    if last_put_result is not None:
+    if release is not None:
         return
     plain, fast, quick = _lib.lib(), _lib.fast(), _lib.quick()
-    put, get = fast.sage_queue_put, fast.sage_queue_get
+    put, get = fast.sage_queue_put_r, fast.sage_queue_get
     try_put, try_get = quick.sage_queue_try_put, quick.sage_queue_try_get
     put_batch, get_batch = plain.sage_queue_put_batch, plain.sage_queue_get_batch
-    reserve, commit, cancel = plain.sage_queue_reserve, plain.sage_queue_commit, plain.sage_queue_cancel
-    peek, release = plain.sage_queue_peek, plain.sage_queue_release
-    last_put_result = plain.sage_last_put_result  # last: bound means all are
+    reserve, commit = plain.sage_queue_reserve, plain.sage_queue_commit_r
+    cancel, peek = plain.sage_queue_cancel, plain.sage_queue_peek
+    release = plain.sage_queue_release  # last: bound means all are

@@ -40,13 +40,15 @@ class Handle(ctypes.c_void_p):
 # So every step that takes something from the ring (a message, a record to
 # write, a peeked record) happens inside a try whose handler settles it, and
 # what the step produced is written by C into a ctypes object created before
-# the try (a token, a length, a count), initialised to a sentinel: the
-# handler always knows what the call did even when its return value was
-# lost. Reservations are cancelled, peeked records released (after copying
+# the try (a token, a length, a count, a put's result in a Send request),
+# initialised to a sentinel: the handler always knows what the call did even
+# when its return value was lost (for puts, see "Settling .done" in
+# _producer.py). Reservations are cancelled, peeked records released (after copying
 # them out), and messages taken but not yet handed to the caller are kept in
 # SageQueue._held and handed out first by the next get on the same object.
 # The tests (tests/python/faults.py) raise an exception at every one of
-# those points in turn and check that nothing is lost, duplicated or stuck.
+# those points in turn, and more while the first is handled, and check that
+# nothing is lost, duplicated or stuck.
 NO_TOKEN = (1 << 64) - 1   # never a token (shm: lane 0xffffffff does not exist)
 NO_LEN = (1 << 64) - 1     # larger than any buffer: "nothing received"
 NOTHING = object()

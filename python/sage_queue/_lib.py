@@ -1,7 +1,8 @@
 """ctypes bindings to libsagequeue's flat API (include/sage/queue.h).
 
-Only opaque handles, plain integers and one request struct (Recv, for
-sage_queue_try_get) cross this boundary: no plugin or stats struct is
+Only opaque handles, plain integers and two request structs (Recv, for
+sage_queue_try_get; Send, for the put calls that leave their result where
+the package reads it without a call) cross this boundary: no plugin or stats struct is
 mirrored here, so the C ABI can grow without Python changes.
 This is the only module that touches ctypes' foreign-function machinery.
 
@@ -14,14 +15,15 @@ Two views of the same library are offered:
 * ``api()``: the same functions with an errcheck that turns a negative
   return into the matching :mod:`sage_queue.errors` exception, carrying
   sage_last_error()'s detail. Used for everything that is not a hot path.
-* ``fast()``: only the per-message calls (put, get), with restype set and
+* ``fast()``: only the per-message calls (put_r, get), with restype set and
   argtypes deliberately left unset. ctypes converts a declared argument
   through ``from_param`` (about 0.1 us per argument here: a third of a
   64-byte put); an undeclared one that already is a ctypes instance (or
   bytes, for a ``const void *``) is passed as it is. The queue therefore
   calls these only with instances of exactly the types in _SIGNATURES
   (``_Handle`` is a c_void_p, lengths are c_size_t, timeouts c_int64,
-  buffers c_void_p or bytes, out-pointers POINTER(c_size_t)); the test
+  buffers c_void_p or bytes, out-pointers POINTER(c_size_t), a Send
+  request byref()); the test
   suite checks that these declarations still match the calls.
 * ``quick()``: the non-blocking calls made for bindings (sage_queue_try_put,
   sage_queue_try_get: fewer arguments, never wait), argtypes unset as in
@@ -69,6 +71,18 @@ class Recv(_c.Structure):
 
 recv_p = _c.POINTER(Recv)
 
+
+class Send(_c.Structure):
+    """struct sage_send: the queue a put goes to, and where the put calls
+    leave their result (read without a call: see _producer.py)."""
+
+    _fields_ = [("queue", _c.c_void_p), ("result", _c.c_int)]
+
+
+send_p = _c.POINTER(Send)
+#: What ctypes.byref() makes (a request passed to fast()'s sage_queue_put_r).
+CArg = type(_c.byref(_c.c_int()))
+
 # name: (restype, argtypes)
 _SIGNATURES = {
     "sage_strerror": (_c.c_char_p, [_c.c_int]),
@@ -96,7 +110,9 @@ _SIGNATURES = {
     "sage_queue_open": (_c.c_int, [_c.c_char_p, _c.c_char_p, c_charp_p, _c.POINTER(_c.c_void_p)]),
     "sage_queue_put": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_size_t, _c.c_int64]),
     "sage_queue_get": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_size_t, c_size_p, _c.c_int64]),
-    "sage_queue_try_put": (_c.c_int, [_c.c_void_p, _c.c_void_p, _c.c_int]),
+    "sage_queue_try_put": (_c.c_int, [send_p, _c.c_void_p, _c.c_int]),
+    "sage_queue_put_r": (_c.c_int, [send_p, _c.c_void_p, _c.c_size_t, _c.c_int64]),
+    "sage_queue_commit_r": (_c.c_int, [send_p, _c.c_uint64]),
     "sage_queue_try_get": (_c.c_int, [recv_p]),
     # The arrays of the batch calls are passed as addresses (array.array
     # buffers), so they take c_void_p rather than typed pointers.
@@ -207,7 +223,7 @@ def api() -> ctypes.CDLL:
 
 #: The per-message calls fast() offers, with the types callers must pass.
 FAST_CALLS = {
-    "sage_queue_put": (_c.c_void_p, (bytes, _c.c_void_p), _c.c_size_t, _c.c_int64),
+    "sage_queue_put_r": (CArg, (bytes, _c.c_void_p), _c.c_size_t, _c.c_int64),
     "sage_queue_get": (_c.c_void_p, _c.c_void_p, _c.c_size_t, c_size_p, _c.c_int64),
 }
 
@@ -236,7 +252,7 @@ def fast() -> ctypes.CDLL:
 
 # What the queue passes to quick()'s calls: a Python int stands for a C int.
 QUICK_CALLS = {
-    "sage_queue_try_put": (_c.c_void_p, bytes, int),
+    "sage_queue_try_put": (send_p, bytes, int),
     "sage_queue_try_get": (recv_p,),
 }
 
@@ -306,13 +322,15 @@ _memory_view.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int]
 _PYBUF_READ = 0x100
 _PYBUF_WRITE = 0x200
 
-# bytes_at(address, size): a new bytes object holding a copy of the memory.
-# A C function, so that `held.extend(map(bytes_at, (address,), (size,)))`
-# copies and stores with a single call from Python: no asynchronous
-# exception can land between the copy and the store (see queue.py).
-bytes_at = ctypes.pythonapi["PyBytes_FromStringAndSize"]
-bytes_at.restype = ctypes.py_object
-bytes_at.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
+# copy_at(pointer, size): a new bytes object holding a copy of the memory,
+# taking the ctypes objects a peek fills in (c_void_p, c_size_t). A C
+# function, so that with `copy_out = map(copy_at, (ptr,), (length,))` made
+# before the peek, `held.extend(copy_out)` copies and stores with a single
+# call from Python: no asynchronous exception can land between the copy and
+# the store (see _handle.py).
+copy_at = ctypes.pythonapi["PyBytes_FromStringAndSize"]
+copy_at.restype = ctypes.py_object
+copy_at.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 
 _check_signals = ctypes.pythonapi.PyErr_CheckSignals
 _check_signals.restype = ctypes.c_int

@@ -4,6 +4,7 @@ still inside it, messages held for a get given back, fork and exit."""
 from __future__ import annotations
 
 import atexit
+import ctypes
 import errno
 import os
 import threading
@@ -13,7 +14,6 @@ import weakref
 from typing import Any, Dict, Optional
 
 from . import _hooks
-from . import _entries
 from . import _lib
 from . import serialization as _ser
 from ._handle import CAP_CROSS_PROCESS, Handle
@@ -179,31 +179,31 @@ class Lifetime:
         tail) through h, under _close_lock; returns how many did not fit
         (lost). Each leaves _held before its put (calls still inside may
         take held ones at the same time) and goes back to its head if an
-        exception lands before the put went in (sage_last_put_result()).
-        Each one put back is marked done once: its first put counted it as
-        unfinished already (join())."""
+        exception lands before the put went in (the put's result is in
+        `send`, read without a call: see _producer.py). Each one put back is
+        marked done once: its first put counted it as unfinished already
+        (join())."""
         held = self._held
-        put, task_done = _lib.lib().sage_queue_put, _lib.lib().sage_queue_task_done
+        lib = _lib.lib()
+        send = _lib.Send(h.value, 1)
+        request, task_done = ctypes.byref(send), lib.sage_queue_task_done
+        put = lib.sage_queue_put_r
         lost = 0
         while True:
             if not held:
                 return lost
-            entry = held[0]
+            entry, send.result = held[0], 1
             del held[0]  # no call between these two: this call owns it now
-            called = False
             try:
                 data = _held_bytes(entry)
                 if data is None:
                     lost += 1
-                else:
-                    size = len(data)
-                    called = True
-                    if put(h, data, size, 0) != 0:
-                        lost += 1
-                    else:  # the same task: its first put counted it (join)
-                        task_done(h, 1)
+                elif put(request, data, len(data), 0) != 0:
+                    lost += 1
+                else:  # the same task: its first put counted it (join)
+                    task_done(h, 1)
             except BaseException:
-                if not called or _entries.last_put_result() != 0:
+                if send.result != 0:
                     held.appendleft(entry)
                 raise
 

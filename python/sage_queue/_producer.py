@@ -12,10 +12,9 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from . import _entries
 from . import _lib
-from . import _waits as _w
 from . import serialization as _ser
 from ._handle import CAP_BATCH, NO_TOKEN, QUICK_MAX, Handle
-from ._waits import FOREVER, NOWAIT, SLICE, cap, get_ident, monotonic, timeout_ns
+from ._waits import cap, monotonic, timeout_ns
 
 _c_size_t = ctypes.c_size_t
 _ENOTSUP = -errno.ENOTSUP
@@ -35,6 +34,29 @@ def size_of(n: int) -> "ctypes.c_size_t":
     if len(sizes) < 4096:
         sizes[n] = size
     return size
+
+
+# Settling .done
+# --------------
+# Every exception that leaves a put once it started carries .done (how many
+# messages went in). An interrupt can land right after the call that put the
+# message returned, which loses its return value; a second one can land in
+# the handler that works the answer out (a Ctrl-C storm). So each put path
+# keeps its answer where C writes it and Python reads it without a call: the
+# result field of a Send request (sage_queue_try_put / put_r / commit_r
+# write it before they return), put_batch's count. A handler's first
+# statement sets .done from those, with no call before it, so nothing can
+# land between the exception and its .done; whatever a later call in the
+# handler raises (cancelling a reservation) gets the same .done.
+#
+# The quick call (try_put) leaves its result in the queue's own request,
+# self._send: it keeps the GIL, and a signal's exception is raised before
+# any other thread can run, so its handler reads that call's result. (An
+# exception another thread sends, PyThreadState_SetAsyncExc, is raised after
+# a thread switch there: a thread of the same SageQueue putting at that
+# instant could leave its own result.) The calls that may wait release the
+# GIL; each operation passes its own request to them.
+_QUICK = object()  # rc while the quick call runs: its result is self._send.result
 
 
 class Producer:
@@ -60,7 +82,7 @@ class Producer:
         if type(data) is not bytes:
             return self._put_object(item, data[0], data[1], block, timeout)
         self._calls += 1
-        called = False  # see _settle_put
+        rc = send = None  # see "Settling .done"
         try:
             # The hot path, inlined: one attribute read stands in for "open?".
             h = self._h
@@ -70,28 +92,15 @@ class Producer:
             if timeout is not None and block and not timeout >= 0:
                 timeout_ns(block, timeout)  # raises, before anything is put
             if n <= QUICK_MAX:  # first without waiting, keeping the GIL
-                called = True
-                rc = _entries.try_put(h, data, n)
+                rc = _QUICK
+                rc = _entries.try_put(self._send_p, data, n)
                 if not rc:
                     return
-                if not block and rc != _EINPROGRESS:  # (the first since fork: below)
-                    return self._put_failed(h, data, rc, NOWAIT, 0.0)
-            if block and timeout is None:
-                size = sizes.get(n) or size_of(n)
-                # cap(FOREVER), inlined: this is the hot path
-                wait = SLICE if get_ident() == _w.main_ident else FOREVER
-                called = True
-                rc = _entries.put(h, data, size, wait)
-                if rc:
-                    self._put_failed(h, data, rc, FOREVER, 0.0)
-            else:
-                self._put_timed(h, data, block, timeout)
+            send = _lib.Send(h.value, 1)
+            self._put_waiting(send, data, block, timeout, rc)
         except BaseException as exc:
-            try:
-                _settle_put(exc, called)
-            except BaseException as again:  # a second interrupt while settling
-                _settle_put(again, called)
-                raise
+            exc.__dict__["done"] = 1 if (rc is _QUICK and self._send.result == 0
+                                         or send is not None and send.result == 0) else 0
             raise
         finally:
             self._calls -= 1
@@ -111,7 +120,7 @@ class Producer:
                 return self._put_frame(None, [view], view.nbytes, [0], block, timeout)
             data = view.tobytes()
         self._calls += 1
-        called = False  # see _settle_put
+        rc = send = None  # as in put()
         try:
             h = self._h
             if h is None:
@@ -119,28 +128,16 @@ class Producer:
             n = len(data)
             if timeout is not None and block and not timeout >= 0:
                 timeout_ns(block, timeout)  # raises, before anything is put
-            if n <= QUICK_MAX:  # as in put()
-                called = True
-                rc = _entries.try_put(h, data, n)
+            if n <= QUICK_MAX:
+                rc = _QUICK
+                rc = _entries.try_put(self._send_p, data, n)
                 if not rc:
                     return
-                if not block and rc != _EINPROGRESS:  # (the first since fork: below)
-                    return self._put_failed(h, data, rc, NOWAIT, 0.0)
-            if block and timeout is None:
-                size = sizes.get(n) or size_of(n)
-                wait = SLICE if get_ident() == _w.main_ident else FOREVER
-                called = True
-                rc = _entries.put(h, data, size, wait)
-                if rc:
-                    self._put_failed(h, data, rc, FOREVER, 0.0)
-            else:
-                self._put_timed(h, data, block, timeout)
+            send = _lib.Send(h.value, 1)
+            self._put_waiting(send, data, block, timeout, rc)
         except BaseException as exc:
-            try:
-                _settle_put(exc, called)
-            except BaseException as again:  # a second interrupt while settling
-                _settle_put(again, called)
-                raise
+            exc.__dict__["done"] = 1 if (rc is _QUICK and self._send.result == 0
+                                         or send is not None and send.result == 0) else 0
             raise
         finally:
             self._calls -= 1
@@ -158,55 +155,38 @@ class Producer:
         if len(head) > self._max_message:
             raise self._too_big(len(head))
         self._calls += 1
+        send = None
         try:
             h = self._h
             if h is None:
                 raise self._closed_error()
-            self._put_timed(h, head, block, timeout)
+            send = _lib.Send(h.value, 1)
+            self._put_waiting(send, head, block, timeout)
         except BaseException as exc:
-            _settle_put(exc, False)
+            exc.__dict__["done"] = 1 if send is not None and send.result == 0 else 0
             raise
         finally:
             self._calls -= 1
 
-    def _put_timed(self, h: Handle, data: bytes, block: bool, timeout: Optional[float]) -> None:
-        called = False  # see _settle_put
-        try:
-            tmo = timeout_ns(block, timeout)
-            start = monotonic() if tmo.value > 0 else 0.0
-            size = sizes.get(len(data)) or size_of(len(data))
-            wait = cap(tmo)
-            called = True
-            rc = _entries.put(h, data, size, wait)
-            if rc:
-                self._put_failed(h, data, rc, tmo, start)
-        except BaseException as exc:
-            try:
-                _settle_put(exc, called)
-            except BaseException as again:  # a second interrupt while settling
-                _settle_put(again, called)
-                raise
-            raise
-
-    def _put_failed(self, h: Handle, data: bytes, rc: int, tmo: "ctypes.c_int64",
-                    start: float) -> None:
-        """Retries after -EINTR; raises Full or the error otherwise."""
-        called = False  # see _settle_put; the caller's call failed (rc)
-        try:
-            size = sizes.get(len(data)) or size_of(len(data))
-            while rc:
-                tmo, start = self._after_failure(rc, "put", len(data), tmo, start, Full)
-                wait = cap(tmo)
-                called = True
-                rc = _entries.put(h, data, size, wait)
-        except BaseException as exc:
-            try:
-                _settle_put(exc, called)
-            except BaseException as again:  # a second interrupt while settling
-                _settle_put(again, called)
-                raise
-            raise
-
+    def _put_waiting(self, send: "_lib.Send", data: bytes, block: bool,
+                     timeout: Optional[float], rc: Any = None) -> None:
+        """Puts data through calls that may wait (after a quick try that
+        returned rc, if one was made), retrying after -EINTR and between
+        slices; raises Full or the error. Each call leaves its result in
+        send.result, which the caller's handler reads: this frame sets no
+        .done of its own."""
+        tmo = timeout_ns(block, timeout)
+        start = monotonic() if tmo.value > 0 else 0.0
+        size = sizes.get(len(data)) or size_of(len(data))
+        request = ctypes.byref(send)
+        if rc is not None and not block and rc != _EINPROGRESS:
+            # The quick try was the put (no wait): Full, the error, or a retry.
+            tmo, start = self._after_failure(rc, "put", len(data), tmo, start, Full)
+        while True:
+            rc = _entries.put(request, data, size, cap(tmo))
+            if not rc:
+                return
+            tmo, start = self._after_failure(rc, "put", len(data), tmo, start, Full)
 
     def _put_frame(self, head: Optional[bytes], buffers: List[memoryview], size: int,
                    offsets: List[int], block: bool, timeout: Optional[float]) -> None:
@@ -215,40 +195,43 @@ class Producer:
         allows, else assembled and put."""
         if size > self._max_message:
             raise self._too_big(size)
-        token = None  # a reservation's token, on the zero-copy path
+        token = send = None  # a reservation's token, on the zero-copy path
         self._calls += 1
         try:
             h = self._h
             if h is None:
                 raise self._closed_error()
+            send = _lib.Send(h.value, 1)
             if self._zero_copy and _ser.buffers_size(buffers) >= _OOB:
                 token = ctypes.c_uint64(NO_TOKEN)
-                if self._write_in_place(h, token, head, buffers, size, offsets, block, timeout):
+                if self._write_in_place(h, send, token, head, buffers, size, offsets, block,
+                                        timeout):
                     return
-            self._put_timed(h, self._flatten(size, head, buffers, offsets), block, timeout)
+            self._put_waiting(send, self._flatten(size, head, buffers, offsets), block, timeout)
         except BaseException as exc:
-            # One handler settles .done for this frame (see _settle_put).
-            if token is not None and token.value != NO_TOKEN:
-                # Reserved and not committed: give the room back (if it was
-                # committed, this fails harmlessly with -EINVAL: it went in).
-                _set_done(exc, 1 if _entries.cancel(h, token) else 0)
-            else:
-                _settle_put(exc, False)
+            done = 1 if send is not None and send.result == 0 else 0
+            exc.__dict__["done"] = done
+            if not done and token is not None and token.value != NO_TOKEN:
+                try:  # reserved, not committed: give its room back
+                    _entries.cancel(h, token)
+                    token.value = NO_TOKEN
+                except BaseException as again:  # no call in between: the same answer
+                    again.__dict__["done"] = done
+                    raise
             raise
         finally:
             self._calls -= 1
 
-    def _write_in_place(self, h: Handle, token: "ctypes.c_uint64", head: Optional[bytes],
-                        buffers: List[memoryview], size: int, offsets: List[int], block: bool,
-                        timeout: Optional[float]) -> bool:
+    def _write_in_place(self, h: Handle, send: "_lib.Send", token: "ctypes.c_uint64",
+                        head: Optional[bytes], buffers: List[memoryview], size: int,
+                        offsets: List[int], block: bool, timeout: Optional[float]) -> bool:
         """Reserves size bytes, writes the frame into the ring and commits
         (False, with nothing done, if the transport has no reserve).
 
         The reservation's token lands in `token`, which the caller created
-        (as NO_TOKEN) before its try: on any exception, the caller cancels
-        what `token` holds. After a successful commit `token` still holds
-        the (now settled) token; cancelling it then fails with -EINVAL,
-        which tells the caller the message went in."""
+        (as NO_TOKEN) before its try; the commit's result lands in
+        send.result (0: the message is in). On any exception the caller
+        cancels what `token` holds unless the commit went in."""
         tmo = timeout_ns(block, timeout)
         start = monotonic() if tmo.value > 0 else 0.0
         ptr = ctypes.c_void_p()
@@ -268,7 +251,7 @@ class Producer:
                 _ser.write_frame(dst, head, buffers, offsets)
         finally:
             dst.release()
-        rc = _entries.commit(h, token)
+        rc = _entries.commit(ctypes.byref(send), token)
         if rc:
             token.value = NO_TOKEN  # settled: a failed commit drops the record
             raise self._error(rc, "commit")
@@ -303,7 +286,7 @@ class Producer:
         # No call before the try: an exception that leaves without .done
         # was raised as put_many() started, with nothing put.
         total = 0                         # items known to be in the queue
-        done = token = h = None
+        done = token = h = send = None    # see "Settling .done"
         self._calls += 1
         try:
             done = _c_size_t(0)           # written by put_batch: its share
@@ -337,6 +320,7 @@ class Producer:
             h = self._h
             if h is None:
                 raise self._closed_error()
+            send = _lib.Send(h.value, 1)  # an item put alone: its result
             i = 0
             for j in frames + [count]:
                 if self._h is None:  # closed by another thread meanwhile
@@ -371,48 +355,40 @@ class Producer:
                                 if self._h is None:  # closed while this call waited
                                     raise self._closed_error()
                     if not self._caps & CAP_BATCH:
-                        # One at a time: an exception from _put_timed says in
-                        # .done whether its item went in (see the handler).
+                        # One at a time; send.result says whether the one in
+                        # flight went in (one statement counts it and resets).
                         for data in payloads[i + total - first:j]:
                             left = None if deadline is None else max(deadline - monotonic(),
                                                                      0.0)
-                            self._put_timed(h, data, block, left)
-                            total += 1
+                            self._put_waiting(send, data, block, left)
+                            total, send.result = total + 1, 1
                 if j < count:  # large buffers: zero-copy, one message at a time
                     head, buffers, size = payloads[j]
                     left = None if deadline is None else max(deadline - monotonic(), 0.0)
                     offsets = _ser.frame_layout(head, buffers)[1]
-                    if self._write_in_place(h, token, head, buffers, size, offsets, block,
-                                            left):
-                        total, token.value = total + 1, NO_TOKEN
+                    if self._write_in_place(h, send, token, head, buffers, size, offsets,
+                                            block, left):
+                        total, token.value, send.result = total + 1, NO_TOKEN, 1
                     else:
-                        self._put_timed(h, self._flatten(size, head, buffers, offsets),
-                                        block, left)
-                        total += 1
+                        self._put_waiting(send, self._flatten(size, head, buffers, offsets),
+                                          block, left)
+                        total, send.result = total + 1, 1
                 i = j + 1
             return total
         except BaseException as exc:
-            # An item put alone (_put_timed) settled its own outcome in .done.
-            # .done is written before any call (_trusted inlined): a second
-            # interrupt may land at any call after it, and whatever leaves
-            # then carries the answer too.
-            n = total + (done.value if done is not None else 0)
-            d = exc.__dict__
-            mark = d["_sage_settled"] if "_sage_settled" in d else None
-            if mark.__class__ is _Settled and mark.tb is exc.__traceback__.tb_next:
-                n += d["done"]
-            d["done"] = n
-            try:
-                d["_sage_settled"] = _Settled(exc.__traceback__)
-                if token is not None and token.value != NO_TOKEN and h is not None:
-                    # Reserved: cancel it, unless it was committed (then the
-                    # cancel fails with -EINVAL and the item counts as put).
-                    if _entries.cancel(h, token):
-                        d["done"] = n + 1
+            # Items counted in total, the batch call's share in done, and the
+            # item in flight alone (send.result): no call before .done is set.
+            n = (total + (done.value if done is not None else 0)
+                 + (1 if send is not None and send.result == 0 else 0))
+            exc.__dict__["done"] = n
+            if (token is not None and token.value != NO_TOKEN and h is not None
+                    and not (send is not None and send.result == 0)):
+                try:  # reserved, not committed: give its room back
+                    _entries.cancel(h, token)
                     token.value = NO_TOKEN
-            except BaseException as again:
-                again.__dict__["done"] = d["done"]
-                raise
+                except BaseException as again:  # no call in between: the same answer
+                    again.__dict__["done"] = n
+                    raise
             raise
         finally:
             self._calls -= 1
@@ -426,56 +402,3 @@ class Producer:
         if self._zero_copy and _ser.buffers_size(buffers) >= _OOB:
             return (head, buffers, size)
         return self._flatten(size, head, buffers, offsets)
-
-
-
-
-class _Settled:
-    """exc._sage_settled: the traceback entry of the put frame that set
-    exc.done last (see _settle_put). Pickles as 0 (a traceback cannot, and
-    exceptions travel between processes), which matches no entry."""
-
-    __slots__ = ("tb",)
-
-    def __init__(self, tb: Any) -> None:
-        self.tb = tb
-
-    def __reduce__(self) -> Any:
-        return int, ()
-
-
-def _set_done(exc: BaseException, n: int) -> None:
-    """exc.done = n, said by the frame whose handler runs now."""
-    exc.__dict__["done"] = n
-    exc.__dict__["_sage_settled"] = _Settled(exc.__traceback__)
-
-
-def _trusted(exc: BaseException) -> bool:
-    """Whether exc.done is the answer of the put frame that the frame
-    whose handler runs now called, in this propagation.
-
-    In a handler, exc.__traceback__ starts with this frame's entry, and
-    tb_next is the entry of the callee the exception came out of (a bare
-    `raise` adds none). The callee's handler marked its own entry (see
-    _set_done); an exception raised again (one instance a signal handler
-    raises each time) gets new entries, so an old mark never matches, nor
-    does one raised at the callee's entry, before its handler."""
-    mark = exc.__dict__.get("_sage_settled")
-    return type(mark) is _Settled and mark.tb is exc.__traceback__.tb_next
-
-
-def _settle_put(exc: BaseException, called: bool) -> None:
-    """Says on an exception leaving a single-message put whether the
-    message went in: exc.done = 1 or 0 (the answer of an inner put frame
-    this one called stands: see _trusted).
-
-    `called` is set right before the C put, after every argument is
-    computed, so no asynchronous exception can land between the two; once
-    the call began, sage_last_put_result() is its outcome even when an
-    exception (KeyboardInterrupt as it returned) replaced the return value
-    (only sage_queue_put changes it)."""
-    if _trusted(exc):
-        exc.__dict__["_sage_settled"].tb = exc.__traceback__  # for this frame's caller
-    else:
-        _set_done(exc, 1 if called and _entries.last_put_result() == 0 else 0)
-

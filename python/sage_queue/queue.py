@@ -244,6 +244,8 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
             self._item_bound = _item_bound(self._transport, stats, opts)
             self._identity = (stats.get("creator_pid", 0), stats.get("created_ns", 0))
             self._auto_cleanup = opts.get("auto_cleanup") == "1"
+            self._send = _lib.Send(handle.value, 1)  # the quick put's request
+            self._send_p = ctypes.pointer(self._send)
             self._h = self._gh = handle
             handle = None
         finally:

@@ -62,7 +62,7 @@ class AtCall:
     def _local(self, frame, event, arg):
         if event != "opcode" or self.fired:
             return self._local
-        op = faults._opname(frame.f_code, frame.f_lasti)
+        op = faults._opname(frame.f_code, frame.f_lasti)[0]
         prev, self._last[frame] = self._last.get(frame), op
         if op == "CALL" and self.before is not None and self._here(frame):
             before, self.before = self.before, None
@@ -196,11 +196,11 @@ STALE = 7  # a .done no answer can be
 @needs_tracing
 def test_reused_exception_instance_gets_fresh_done(make_queue):
     q = make_queue(maxsize=4096, max_items=2)
-    ok, e = AtCall("put", "rc = _entries.try_put(h, data, n)", hook=None,
+    ok, e = AtCall("put", "rc = _entries.try_put(self._send_p, data, n)", hook=None,
                    exc=lambda _: STOP).run(q.put, "a")
     assert e is STOP and e.done == 1 and q.qsize() == 1
     q.put("fill")  # full now
-    ok, e = AtCall("put", "rc = _entries.try_put(h, data, n)",
+    ok, e = AtCall("put", "rc = _entries.try_put(self._send_p, data, n)",
                    exc=lambda _: STOP).run(q.put_nowait, "b")
     assert e is STOP and e.done == 0 and q.qsize() == 2
     drain(q)
@@ -211,8 +211,8 @@ def test_reused_exception_instance_gets_fresh_done(make_queue):
 
 def _reused_sweep(op, expect):
     """Sweeps op with STOP raised at every point, STOP carrying a stale
-    .done and the marks of its previous propagation: every .done it comes
-    out with is this call's (STALE left: raised before the put started)."""
+    .done from its previous propagation: every .done it comes out with is
+    this call's (STALE left: raised before the put started)."""
     def setup():
         STOP.__dict__["done"] = STALE
 
@@ -309,7 +309,7 @@ def test_get_many_of_held_messages_races_close(owner, max_items):
         a_go.set()
         ta.join(TIMEOUT)
 
-    ok, value = AtCall("_give_back", "put(h, data, ", hook=in_give_back,
+    ok, value = AtCall("_give_back", "put(request, data, ", hook=in_give_back,
                        raise_=False).run(q.close)
     assert ok, value
     a_ok, a_got = res["a"]

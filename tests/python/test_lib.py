@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sage_queue import _lib, errors
+from sage_queue import _handle as _lib_handle, _lib, errors
 
 
 # The C prototypes are the source of truth for the ctypes declarations: the
@@ -26,6 +26,7 @@ _C_TYPES = {
     "sage_queue*": ctypes.c_void_p,  # opaque handles
     "sage_plugin_list*": ctypes.c_void_p,
     "structsage_recv*": ctypes.POINTER(_lib.Recv),  # checked field by field below
+    "structsage_send*": ctypes.POINTER(_lib.Send),  # the same
 }
 # Arrays the batch calls take as addresses (_lib's note on them): c_void_p
 # stands for the typed pointer there, and only there.
@@ -124,13 +125,14 @@ def test_every_signature_matches_the_c_prototype():
         assert fn.restype == restype and fn.argtypes == argtypes, name
 
 
-def test_recv_struct_matches_the_c_struct():
-    body = re.search(r"struct\s+sage_recv\s*\{(.*?)\}\s*;", _header_text("queue.h"), re.S)
-    assert body, "struct sage_recv is not in include/sage/queue.h"
+@pytest.mark.parametrize("struct, mirror", [("sage_recv", _lib.Recv), ("sage_send", _lib.Send)])
+def test_request_structs_match_the_c_structs(struct, mirror):
+    body = re.search(r"struct\s+" + struct + r"\s*\{(.*?)\}\s*;", _header_text("queue.h"), re.S)
+    assert body, f"struct {struct} is not in include/sage/queue.h"
     fields = [re.match(r"(.*?)\s*\b(\w+)$", f.strip(), re.S).groups()
               for f in body.group(1).split(";") if f.strip()]
     want = [(name, _c_type(ctype, {})) for ctype, name in fields]
-    assert [(n, t) for n, t in _lib.Recv._fields_] == want
+    assert [(n, t) for n, t in mirror._fields_] == want
 
 
 def test_errcheck_turns_negative_codes_into_exceptions():
@@ -149,7 +151,9 @@ def test_fast_calls_match_the_declarations():
         assert len(types) == len(declared), name
         for passed, decl in zip(types, declared):
             accepted = passed if isinstance(passed, tuple) else (passed,)
-            assert decl in accepted, (name, passed, decl)
+            # byref(x) is what the queue passes for a pointer to x
+            assert decl in accepted or (_lib.CArg in accepted and hasattr(decl, "contents")), (
+                name, passed, decl)
         assert _lib.fast()[name].argtypes is None
         assert _lib.fast()[name].restype is ctypes.c_int
 
@@ -168,6 +172,7 @@ def test_quick_calls_match_the_declarations_and_keep_the_gil():
 
 
 _made = set()
+QUICK_MAX = _lib_handle.QUICK_MAX
 
 
 def _checked(name, real):
@@ -186,7 +191,7 @@ def _checked(name, real):
 def test_queue_passes_exactly_the_declared_types(q, monkeypatch):
     from sage_queue import _entries as entries
 
-    monkeypatch.setattr(entries, "put", _checked("sage_queue_put", entries.put))
+    monkeypatch.setattr(entries, "put", _checked("sage_queue_put_r", entries.put))
     monkeypatch.setattr(entries, "get", _checked("sage_queue_get", entries.get))
     monkeypatch.setattr(entries, "try_put", _checked("sage_queue_try_put", entries.try_put))
     monkeypatch.setattr(entries, "try_get", _checked("sage_queue_try_get", entries.try_get))
@@ -195,11 +200,14 @@ def test_queue_passes_exactly_the_declared_types(q, monkeypatch):
     q.put_nowait(3)
     q.put_bytes(bytearray(b"raw"))
     q.put_bytes(b"raw", block=False)
+    q.put_bytes(b"w" * (QUICK_MAX + 1))  # past the quick call: the waiting one
     assert q.get() == {"a": 1}
     assert q.get(timeout=1) == b"x"
     assert q.get_nowait() == 3
     assert q.get_bytes() == b"raw"
     assert q.get_bytes(timeout=0.5) == b"raw"
+    assert q.get_bytes() == b"w" * (QUICK_MAX + 1)
     with pytest.raises(queue.Empty):
         q.get(timeout=0.01)
-    assert _made >= {"sage_queue_try_put", "sage_queue_try_get", "sage_queue_get"}
+    assert _made >= {"sage_queue_try_put", "sage_queue_try_get", "sage_queue_get",
+                     "sage_queue_put_r"}
