@@ -77,7 +77,7 @@ class Consumer:
                         raise self._bad(entry, exc)
                 return self._unheld(entry, False)
         except BaseException as exc:
-            if entry is not NOTHING and type(exc) is not DecodeError:
+            if entry is not NOTHING and exc.__class__ is not DecodeError:
                 held.appendleft(entry)
             raise
         finally:
@@ -168,7 +168,7 @@ class Consumer:
                 saved = item if raw else (item,)
             if buf is not None:  # still this call's
                 n = length.value
-                if saved is NOTHING and n <= RECV_BUFFER and type(exc) is not DecodeError:
+                if saved is NOTHING and n <= RECV_BUFFER and exc.__class__ is not DecodeError:
                     saved = buf.data[:n]
                 length.value = NO_LEN
             if saved is not NOTHING:
@@ -238,7 +238,7 @@ class Consumer:
                 item = self._unheld(entry, raw)
             return item
         except BaseException as exc:
-            if entry is not NOTHING and type(exc) is not DecodeError:
+            if entry is not NOTHING and exc.__class__ is not DecodeError:
                 self._gh = None
                 held.appendleft(entry)
             raise
@@ -262,6 +262,7 @@ class Consumer:
             if self._zero_copy:
                 ptr, length = ctypes.c_void_p(), _c_size_t()
                 token = ctypes.c_uint64(NO_TOKEN)
+                copy_out = map(_lib.copy_at, (ptr,), (length,))  # used at most once
                 item = NOTHING
                 try:
                     rc = _entries.peek(h, ctypes.byref(ptr), ctypes.byref(length), ctypes.byref(token),
@@ -279,19 +280,21 @@ class Consumer:
                         token.value = NO_TOKEN
                         return item
                 except BaseException as exc:
-                    if token.value != NO_TOKEN:  # peeked, not released
-                        try:
-                            if item is NOTHING and type(exc) is not DecodeError:
-                                # Copy it out before the release takes it: one
-                                # call that copies and stores.
-                                self._gh = None
-                                self._held.extend(map(_lib.bytes_at, (ptr.value or 0,),
-                                                      (length.value,)))
-                        finally:
-                            _entries.release(h, token)  # -EINVAL if already released
-                    if item is not NOTHING:
-                        self._gh = None
-                        self._held.append(item if raw else (item,))
+                    # Keep what was taken (one call each), then release the
+                    # record in any case: the finally runs even when a second
+                    # exception lands right after the store.
+                    try:
+                        if item is not NOTHING:
+                            self._gh = None
+                            self._held.append(item if raw else (item,))
+                        elif token.value != NO_TOKEN and exc.__class__ is not DecodeError:
+                            # Peeked, not decoded: copy it out before the
+                            # release takes it, in the call that stores it.
+                            self._gh = None
+                            self._held.extend(copy_out)
+                    finally:
+                        if token.value != NO_TOKEN:  # peeked, not released
+                            _entries.release(h, token)  # -EINVAL if it was already
                     raise
             else:
                 buf = RecvBuffer(size)
@@ -311,7 +314,7 @@ class Consumer:
                     if item is not NOTHING:
                         self._gh = None
                         self._held.append(item if raw else (item,))
-                    elif length.value <= size and type(exc) is not DecodeError:
+                    elif length.value <= size and exc.__class__ is not DecodeError:
                         self._gh = None
                         self._held.append(buf.data[:length.value])
                     raise
