@@ -8,8 +8,9 @@ import ctypes
 import errno
 import queue as _stdqueue
 from array import array
-from itertools import accumulate
-from typing import Any, List, Optional
+from collections import deque
+from itertools import accumulate, chain, takewhile, tee
+from typing import Any, List, Optional, Tuple
 
 from . import _entries
 from . import _lib
@@ -359,12 +360,15 @@ class Consumer:
                 raise self._closed_error()
             tmo = timeout_ns(block, timeout) if wait is None else wait
             start = monotonic() if tmo.value > 0 else 0.0
-            lengths = array("Q", bytes(8 * max_items))
             count = _c_size_t(0)  # the C call writes how many it took
             buf = self._batch_buffer()
+            state = buf.batch
+            if state is None or state[0] < max_items:
+                state = buf.batch = _batch_state(buf.view, max_items)
+            _, lengths, taken = state  # the C call writes the lengths; taken: see the handler
             pieces: Optional[List[bytes]] = None
+            back = None  # with pieces: what goes back on an exception, reversed
             items: List[Any] = []
-            end = None   # pieces[end:] were moved to _held already
             err = None   # the DecodeError raised for pieces[0]
             try:
                 while True:
@@ -373,7 +377,7 @@ class Consumer:
                     if rc == 0:
                         break
                     if count.value:  # took some, then failed: keep them, report it
-                        pieces = _split(buf.view, lengths, count.value)
+                        pieces, back = _split(buf.view, lengths, count.value)
                         raise self._error(rc, "get_many")
                     if rc == _EMSGSIZE:
                         self._batch = buf
@@ -393,7 +397,9 @@ class Consumer:
                         item = self._get(block, timeout, raw)
                         return [item]
                     tmo, start = self._after_failure(rc, "get_many", 0, tmo, start, Empty)
-                pieces = _split(buf.view, lengths, count.value)
+                n = count.value
+                pieces, back = _split(buf.view, lengths, n)
+                lengths[:n] = _UNTAKEN * n  # ready for the next call (taken unread)
                 self._batch = buf
                 buf = None
                 if hold:  # raw pieces, whatever the caller's raw
@@ -426,34 +432,41 @@ class Consumer:
                             raise fast  # the fast way met something else first
                         if items:
                             # Deliver what came before it; it and the rest
-                            # wait for the next calls, in order.
-                            end = k
+                            # wait for the next calls, in order. (Once they
+                            # are held, only pieces[:k] would go back.)
+                            head = reversed(pieces[:k])
+                            back, moved = head, pieces[k:]
                             self._gh = None
-                            self._held.extend(pieces[k:])
+                            self._held.extend(moved)
                             return items
-                        err = bad
-                        end = 1
+                        head = reversed(pieces[:1])
+                        err, back, moved = bad, head, pieces[1:]
                         self._gh = None
-                        self._held.extend(pieces[1:])
+                        self._held.extend(moved)
                         raise err
                     items.append(value)
                 if fast is not None:  # every message decodes: it came from elsewhere
                     raise fast
                 return items
             except BaseException as exc:
+                # What this call took and did not hand over goes to _held
+                # in one call, the first this handler makes: another
+                # exception may land after any call (a Ctrl-C storm), and it
+                # would leave with them. The iterators were made earlier.
+                if buf is not None and pieces is None and count.value:
+                    # Taken, not yet split: `taken` splits and copies the
+                    # pieces out of buf as _held takes them.
+                    self._gh = None
+                    self._held.extend(taken)
+                elif pieces is not None and exc is not err:
+                    # Split: the raw pieces not yet held go back to the
+                    # front, in order (decoded ones are decoded again).
+                    # (err: pieces[0] goes as the error, the rest are held.)
+                    self._gh = None
+                    self._held.extendleft(back)
                 if buf is not None:  # still this call's
-                    if pieces is None and count.value:  # taken, not yet split
-                        pieces = _split(buf.view, lengths, count.value)
+                    buf.batch = None  # taken was read, or lengths not reset
                     self._batch = buf
-                # err: pieces[0] goes as the error, the rest are held; no
-                # call then (one that could land would replace err).
-                if pieces is not None and exc is not err:
-                    first = len(items)
-                    back = [(x,) for x in items] + pieces[first:end]
-                    if back:
-                        # Before whatever this call moved to _held already.
-                        self._gh = None
-                        self._held.extendleft(reversed(back))
                 raise
         finally:
             # Their tracebacks hold this frame, which holds them: a cycle
@@ -468,7 +481,7 @@ class Consumer:
         _get_held is; close() may give held messages back meanwhile."""
         held = self._held
         out: List[Any] = []
-        entry = NOTHING
+        taken = deque()  # the entries taken, latest first (see the handler)
         self._calls += 1
         try:
             if self._h is None:
@@ -480,29 +493,26 @@ class Consumer:
                     break
                 entry = held[0]
                 del held[0]  # no call between these two: atomic under the GIL
+                taken.appendleft(entry)  # nor before this one
                 try:
                     value = self._unheld(entry, raw)
                 except DecodeError:
+                    del taken[0]  # no call: it leaves as the error, or goes back
                     if not out:
-                        entry = NOTHING  # delivered, as the error
                         raise
-                    entry, back = NOTHING, entry
-                    held.appendleft(back)
+                    held.appendleft(entry)
                     break
-                entry = NOTHING
                 out.append(value)
             if not held and self._prefetch < 2:
                 self._gh = self._h
             return out
         except BaseException:
-            # No call unless there is something to put back: one that
-            # could land here would replace a DecodeError (the message).
-            if out or entry is not NOTHING:
-                back = out if raw else [(x,) for x in out]
-                if entry is not NOTHING:
-                    back.append(entry)
+            # What this call took goes back to the front, in order, in the
+            # first call this handler makes (taken is reversed already): a
+            # second exception landing after it loses nothing.
+            if taken:
                 self._gh = None
-                held.extendleft(reversed(back))
+                held.extendleft(taken)
             raise
         finally:
             self._calls -= 1
@@ -530,12 +540,30 @@ def _refill_wait(block: bool, deadline: Optional[float], slices: int) -> "ctypes
     return ctypes.c_int64(REFILL_SLICE_NS | WAIT_SLICE | flags)
 
 
-def _split(view: memoryview, lengths: array, count: int) -> List[bytes]:
-    """The first count messages packed in view, each as bytes."""
+def _split(view: memoryview, lengths: array, count: int) -> Tuple[List[bytes], Any]:
+    """The first count messages packed in view, each as bytes, and an
+    iterator over them in reverse (made here: returning makes no call)."""
     if not count:
-        return []
+        return [], iter(())
     ends = list(accumulate(lengths[:count]))
     data = view[:ends[-1]].tobytes()  # one copy; slicing bytes is cheap
-    return list(map(data.__getitem__, map(slice, [0] + ends[:-1], ends)))
+    pieces = list(map(data.__getitem__, map(slice, [0] + ends[:-1], ends)))
+    return pieces, reversed(pieces)
+
+
+# Lengths the batch call did not write: a message's length is never this.
+_UNTAKEN = array("Q", [NO_LEN])
+
+
+def _batch_state(view: memoryview, max_items: int) -> Tuple[int, array, Any]:
+    """(max_items, lengths for that many, an iterator over the messages a
+    batch call packs into view), each message as bytes, copied out as the
+    iterator is consumed: lengths is read then, up to its first _UNTAKEN.
+    Built of C iterators only, so consuming it (held.extend) runs no Python
+    code: no exception can land inside."""
+    lengths = _UNTAKEN * max_items
+    ends, starts_after = tee(accumulate(takewhile(NO_LEN.__ne__, lengths)))
+    pieces = map(bytes, map(view.__getitem__, map(slice, chain((0,), starts_after), ends)))
+    return max_items, lengths, pieces
 
 

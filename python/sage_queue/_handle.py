@@ -59,7 +59,7 @@ class RecvBuffer:
     queue's handle it also carries a sage_queue_try_get request for it."""
 
     __slots__ = ("data", "view", "address", "capacity", "request", "request_ptr", "length",
-                 "length_ptr", "_pin", "n", "last", "alone")
+                 "length_ptr", "_pin", "n", "last", "alone", "batch")
 
     def __init__(self, size: int, handle: "Handle | None" = None) -> None:
         self.data = bytearray(size)
@@ -80,4 +80,7 @@ class RecvBuffer:
         self.last = self.view[:0]
         # (self,): `pool += buf.alone` puts it back with no call (see _get).
         self.alone = (self,)
+        # As a batch buffer: (max items, lengths, iterator over the pieces)
+        # for get_many, made once and kept while unused (_consumer.py).
+        self.batch = None
 

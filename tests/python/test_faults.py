@@ -732,3 +732,75 @@ def test_2_put_many_interrupted_twice_is_exact(pair):
 
     assert faults.sweep_again(lambda: None, lambda _: q.put_many(items, timeout=5), check,
                               window=12) > 30
+
+
+def _get_case(q, other, which):
+    """(setup, op, expected messages, raw) for a get that takes `which`."""
+    if which == "small":
+        return lambda: other.put({"n": 7}), lambda _: q.get(timeout=5), [{"n": 7}], False
+    if which == "zero_copy":
+        item = big(2)
+        return lambda: other.put(item), lambda _: q.get(timeout=5), [item], False
+    if which == "raw_zero_copy":
+        item = bytes(big(3))
+        return lambda: other.put_bytes(item), lambda _: q.get_bytes(timeout=5), [item], True
+    items = list(range(6)) + [b"raw-looking", {"k": 1}, big(9)]
+    return lambda: other.put_many(items), lambda _: q.get_many(100, timeout=5), items, False
+
+
+@needs_again
+@in_finalizers
+@pytest.mark.parametrize("which", ["small", "zero_copy", "raw_zero_copy", "many"])
+def test_3_get_interrupted_again_keeps_every_message(pair, which):
+    """More interrupts while a get's handler keeps what it took: the
+    handler's first call stores it, so nothing is lost."""
+    q, other = pair
+    setup, op, items, raw = _get_case(q, other, which)
+
+    def check(_, inj, ok, value):
+        first = (value if which == "many" else [value]) if ok else []
+        assert first + drain(q, raw=raw) == items, (inj.fired, inj.fired_again)
+        assert_not_stalled(q, other)
+
+    assert faults.sweep_again(setup, op, check, times=2, window=14) > 5
+
+
+def _drain_with_errors(q, got):
+    while True:
+        try:
+            got += q.get_many(100, block=False)
+        except DecodeError as exc:
+            got.append(("bad", exc.payload))
+        except queue.Empty:
+            return got
+
+
+@needs_again
+@in_finalizers
+@pytest.mark.parametrize("held", [False, True])
+def test_3_get_many_with_a_bad_message_interrupted_again(pair, held):
+    """The same around a message that does not decode, taken from the ring
+    or from the messages a previous get_many held back."""
+    q, other = pair
+    bad = b"\x80\x05not a pickle"
+    expected = [("bad", bad), 3, 4] if held else [1, 2, ("bad", bad), 3, 4]
+
+    def setup():
+        other.put_many([1, 2])
+        other.put_bytes(bad)
+        other.put_many([3, 4])
+        if held:  # delivers 1, 2; holds the bad one and the rest
+            assert q.get_many(100, timeout=5) == [1, 2]
+
+    def check(_, inj, ok, value):
+        if ok:
+            got = list(value)
+        elif isinstance(value, DecodeError):
+            got = [("bad", value.payload)]
+        else:
+            got = []
+        assert _drain_with_errors(q, got) == expected, (inj.fired, inj.fired_again)
+        assert_not_stalled(q, other)
+
+    assert faults.sweep_again(setup, lambda _: q.get_many(100, timeout=5), check,
+                              window=20) > 10
