@@ -95,10 +95,11 @@ class Waiting:
                 return FOREVER_RESUMED, start
             now = monotonic()
             left = (v & NS_MAX) - int((now - start) * 1e9)
-            if left > 0:
-                return _c_int64(left | WAIT_RESUMED), now
+            if left > 0:  # the rest of the wait (a slice's rest is a slice)
+                return _c_int64(left | WAIT_RESUMED | (v & WAIT_SLICE)), now
             if rc == _EINTR and v == 0:
                 return NOWAIT, now
+            rc = _ETIMEDOUT  # interrupted with its time used up: timed out
         if rc == _EAGAIN or rc == _ETIMEDOUT:
             raise would_block()
         if rc == _EMSGSIZE and what != "get":

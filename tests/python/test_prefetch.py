@@ -5,6 +5,7 @@ import multiprocessing as mp
 import os
 import pickle
 import queue
+import signal
 import threading
 import time
 
@@ -258,6 +259,34 @@ def test_a_timed_out_prefetching_get_counts_once(make_queue):
     before = q.get_stats()
     with pytest.raises(queue.Empty):
         q.get(timeout=0.1)  # ten refill slices
+    after = q.get_stats()
+    assert after["blocked_gets"] - before["blocked_gets"] == 1
+    assert after["timeouts"] - before["timeouts"] == 1
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_a_prefetching_get_interrupted_by_signals_still_counts_once(make_queue):
+    """Signals that interrupt a refill slice (-EINTR) resume it as a slice:
+    only the get's own end counts as a timeout."""
+    q = make_queue(prefetch=8)
+    previous = signal.signal(signal.SIGUSR1, lambda *_: None)
+    stop = threading.Event()
+    main = threading.main_thread().ident
+
+    def poke():
+        while not stop.wait(0.003):
+            signal.pthread_kill(main, signal.SIGUSR1)
+
+    poker = threading.Thread(target=poke)
+    before = q.get_stats()
+    poker.start()
+    try:
+        with pytest.raises(queue.Empty):
+            q.get(timeout=0.2)
+    finally:
+        stop.set()
+        poker.join()
+        signal.signal(signal.SIGUSR1, previous)
     after = q.get_stats()
     assert after["blocked_gets"] - before["blocked_gets"] == 1
     assert after["timeouts"] - before["timeouts"] == 1
