@@ -40,6 +40,16 @@ SAGE_API int sage_queue_put_r(struct sage_send *s, const void *data, size_t len,
   return s->result = sage_queue_put(s->queue, data, len, timeout_ns);
 }
 
+SAGE_API int sage_queue_put_back_r(struct sage_send *s, const void *data,
+                                   size_t len) {
+  if (s == NULL)
+    return no_request("put_back_r");
+  int rc = sage_queue_put(s->queue, data, len, 0);
+  if (rc == 0) /* the same task: its first put counted it (join) */
+    (void)sage_queue_task_done(s->queue, 1);
+  return s->result = rc;
+}
+
 SAGE_API int sage_queue_commit_r(struct sage_send *s, uint64_t token) {
   if (s == NULL)
     return no_request("commit_r");

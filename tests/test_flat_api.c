@@ -321,8 +321,18 @@ Test(flat, put_r_and_commit_r_leave_their_result_in_the_request) {
   s.result = 77;
   cr_assert_eq(sage_queue_commit_r(&s, 1), -ENOTSUP, "mem has no reserve");
   cr_assert_eq(s.result, -ENOTSUP);
+  /* put_back_r: a put (task_done is -ENOTSUP on mem, and ignored). */
+  s.result = 77;
+  cr_assert_eq(sage_queue_put_back_r(&s, "z", 1), 0);
+  cr_assert_eq(s.result, 0);
+  char buf[4];
+  size_t len = 0;
+  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, 0), 0);
+  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, 0), 0);
+  cr_assert(len == 1 && buf[0] == 'z');
   cr_assert_eq(sage_queue_put_r(NULL, "x", 1, 0), -EINVAL);
   cr_assert_eq(sage_queue_commit_r(NULL, 1), -EINVAL);
+  cr_assert_eq(sage_queue_put_back_r(NULL, "x", 1), -EINVAL);
   cr_assert_eq(sage_queue_try_put(NULL, "x", 1), -EINVAL);
   cr_assert(strstr(sage_last_error(), "request is NULL") != NULL);
   sage_queue_close(q);

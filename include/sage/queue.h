@@ -188,6 +188,13 @@ SAGE_API int sage_queue_try_put(struct sage_send *s, const void *data, int len);
 SAGE_API int sage_queue_put_r(struct sage_send *s, const void *data, size_t len,
                               int64_t timeout_ns);
 
+/* Puts back, at the tail, a message this process took and did not hand
+ * over (timeout 0), result in s->result: sage_queue_put, then, if it went
+ * in, sage_queue_task_done(1) -- the message keeps the one task its first
+ * put counted, and no binding can be interrupted between the two. */
+SAGE_API int sage_queue_put_back_r(struct sage_send *s, const void *data,
+                                   size_t len);
+
 /* A receive request, filled once by the caller and reused. */
 struct sage_recv {
   sage_queue *queue;

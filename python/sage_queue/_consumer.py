@@ -172,11 +172,13 @@ class Consumer:
                 if saved is NOTHING and n <= RECV_BUFFER and exc.__class__ is not DecodeError:
                     saved = buf.data[:n]
                 length.value = NO_LEN
-            if saved is not NOTHING:
-                self._gh = None
-                self._held.append(saved)
-            if buf is not None:
-                pool += buf.alone
+            try:
+                if saved is not NOTHING:
+                    self._gh = None
+                    self._held.append(saved)
+            finally:  # also when another exception lands right after the store
+                if buf is not None:
+                    pool += buf.alone
             raise
 
     def _new_buffer(self) -> RecvBuffer:
@@ -284,18 +286,32 @@ class Consumer:
                     # Keep what was taken (one call each), then release the
                     # record in any case: the finally runs even when a second
                     # exception lands right after the store.
+                    bad = None  # an undecodable message's bytes, held until released
                     try:
                         if item is not NOTHING:
                             self._gh = None
                             self._held.append(item if raw else (item,))
-                        elif token.value != NO_TOKEN and exc.__class__ is not DecodeError:
-                            # Peeked, not decoded: copy it out before the
-                            # release takes it, in the call that stores it.
+                        elif token.value != NO_TOKEN:
                             self._gh = None
-                            self._held.extend(copy_out)
+                            if exc.__class__ is DecodeError:
+                                # Its bytes are in the error; held too, at
+                                # the front, until the release is done: an
+                                # exception landing after the release would
+                                # replace the error (the message).
+                                bad = exc.payload
+                                self._held.appendleft(bad)
+                            else:
+                                # Peeked, not decoded: copy it out before the
+                                # release takes it, in the call that stores it.
+                                self._held.extend(copy_out)
                     finally:
                         if token.value != NO_TOKEN:  # peeked, not released
                             _entries.release(h, token)  # -EINVAL if it was already
+                    if bad is not None:
+                        held = self._held
+                        if held and held[0] is bad:  # no call: it leaves as the error
+                            del held[0]
+                        # (else another get took it meanwhile, as this error)
                     raise
             else:
                 buf = RecvBuffer(size)

@@ -113,6 +113,7 @@ _SIGNATURES = {
     "sage_queue_try_put": (_c.c_int, [send_p, _c.c_void_p, _c.c_int]),
     "sage_queue_put_r": (_c.c_int, [send_p, _c.c_void_p, _c.c_size_t, _c.c_int64]),
     "sage_queue_commit_r": (_c.c_int, [send_p, _c.c_uint64]),
+    "sage_queue_put_back_r": (_c.c_int, [send_p, _c.c_void_p, _c.c_size_t]),
     "sage_queue_try_get": (_c.c_int, [recv_p]),
     # The arrays of the batch calls are passed as addresses (array.array
     # buffers), so they take c_void_p rather than typed pointers.

@@ -181,13 +181,11 @@ class Lifetime:
         take held ones at the same time) and goes back to its head if an
         exception lands before the put went in (the put's result is in
         `send`, read without a call: see _producer.py). Each one put back is
-        marked done once: its first put counted it as unfinished already
-        (join())."""
+        marked done once, in the same C call: its first put counted it as
+        unfinished already (join())."""
         held = self._held
-        lib = _lib.lib()
         send = _lib.Send(h.value, 1)
-        request, task_done = ctypes.byref(send), lib.sage_queue_task_done
-        put = lib.sage_queue_put_r
+        request, put_back = ctypes.byref(send), _lib.lib().sage_queue_put_back_r
         lost = 0
         while True:
             if not held:
@@ -198,10 +196,8 @@ class Lifetime:
                 data = _held_bytes(entry)
                 if data is None:
                     lost += 1
-                elif put(request, data, len(data), 0) != 0:
+                elif put_back(request, data, len(data)) != 0:
                     lost += 1
-                else:  # the same task: its first put counted it (join)
-                    task_done(h, 1)
             except BaseException:
                 if send.result != 0:
                     held.appendleft(entry)

@@ -22,9 +22,9 @@ What that means for its users (docs/PYTHON.md, "Producer linger"):
 * Closing the queue does not flush its lingering producers: close them
   first (``with q.lingering() as p:`` does).
 * Asynchronous exceptions (Ctrl-C): one landing in put() may leave the
-  message buffered or not, and one landing in a flush's own error handling
-  may lose or repeat that batch; SageQueue.put() and put_many() are the
-  exact forms.
+  message buffered or not (SageQueue.put() is the exact form); a flush
+  interrupted anywhere, its handler included, keeps what put_many() did not
+  put, at the front of the buffer.
 
 Locks: _lock guards the buffer and is held only briefly (a put with room
 never waits for a flush); _flush_lock serialises flushes, which may wait
@@ -180,10 +180,13 @@ class LingeringProducer:
             self._flushing = 0
         except BaseException as exc:
             if batch:
-                done = getattr(exc, "done", 0)
-                with self._lock:
-                    self._items[:0] = batch[done:]
-                    self._flushing = 0
+                # One statement, no call (no lock either): another interrupt
+                # landing in this handler would leave with the batch.
+                # Without _lock, the sum a putter checks (len(_items) +
+                # _flushing) does not change; the buffer's age may read a
+                # little young.
+                d = exc.__dict__
+                self._items[:0], self._flushing = batch[d["done"] if "done" in d else 0:], 0
             raise
 
     def _start_flusher(self) -> None:

@@ -68,14 +68,25 @@ AGAIN_SUPPORTED = _FAULT_TRACE is not None
 _opnames = {}
 
 
+def _handlers(code):
+    """offset -> the exception handler that covers it (None: none)."""
+    parse = getattr(dis, "_parse_exception_table", None)  # CPython 3.11+
+    entries = parse(code) if parse is not None else []
+    return lambda offset: next((e.target for e in entries if e.start <= offset < e.end),
+                               None)
+
+
 def _opname(code, offset):
-    """(name of the instruction at offset, offset of the one after it)."""
+    """(name of the instruction at offset, offset of the one after it, the
+    handler covering it)."""
     table = _opnames.get(code)
     if table is None:
         ops = list(dis.get_instructions(code))
-        table = _opnames[code] = {i.offset: (i.opname, j.offset if j else None)
+        handler = _handlers(code)
+        table = _opnames[code] = {i.offset: (i.opname, j.offset if j else None,
+                                             handler(i.offset))
                                   for i, j in zip(ops, ops[1:] + [None])}
-    return table.get(offset, (None, None))
+    return table.get(offset, (None, None, None))
 
 
 _paths = {}
@@ -149,13 +160,16 @@ class Injector:
     def _local(self, frame, event, arg):
         if event != "opcode":
             return self._local
-        op, after = _opname(frame.f_code, frame.f_lasti)
-        prev, prev_after = self._last.get(frame, (None, None))
-        # After a call only where it returned (not where its exception went).
+        op, after, handler = _opname(frame.f_code, frame.f_lasti)
+        prev, prev_after, prev_handler = self._last.get(frame, (None, None, None))
+        # After a call only where it returned (not where its exception went),
+        # and only where raising here goes where CPython's would: to the
+        # call's own handler (after `return call()` in a try/finally the
+        # next instruction is the inlined finally, outside that try).
         point = op in _BACK or (prev in _CALLS and frame not in self._python_child
-                                and frame.f_lasti == prev_after)
+                                and frame.f_lasti == prev_after and handler == prev_handler)
         self._python_child.discard(frame)
-        self._last[frame] = (op, after)
+        self._last[frame] = (op, after, handler)
         if point:
             self._point(frame, op)
         return self._local

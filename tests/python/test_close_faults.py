@@ -309,7 +309,7 @@ def test_get_many_of_held_messages_races_close(owner, max_items):
         a_go.set()
         ta.join(TIMEOUT)
 
-    ok, value = AtCall("_give_back", "put(request, data, ", hook=in_give_back,
+    ok, value = AtCall("_give_back", "put_back(request, data, ", hook=in_give_back,
                        raise_=False).run(q.close)
     assert ok, value
     a_ok, a_got = res["a"]

@@ -16,6 +16,7 @@ import pytest
 
 import faults
 import helpers
+from test_close_faults import join_reapers
 import sage_queue
 from sage_queue import DecodeError, QueueClosedError, QueueNotFoundError, SageQueue, SageQueueRef
 
@@ -804,3 +805,105 @@ def test_3_get_many_with_a_bad_message_interrupted_again(pair, held):
 
     assert faults.sweep_again(setup, lambda _: q.get_many(100, timeout=5), check,
                               window=20) > 10
+
+
+# ---- found by review: buffers, bad large messages, join accounting ------
+
+@needs_again
+@in_finalizers
+def test_3_get_interrupted_twice_gives_its_buffer_back(pair):
+    """A second interrupt landing right after _get's handler stored the
+    message: the receive buffer still goes back to the pool, or close()
+    would wait for a call in flight forever (the handle stays attached)."""
+    q, other = pair
+
+    def setup():
+        other.put({"n": 7})
+        return SageQueue(q.name)  # a fresh consumer handle per run
+
+    def check(c, inj, ok, value):
+        got = ([value] if ok else []) + drain(c)
+        assert got == [{"n": 7}], (inj.fired, inj.fired_again)
+        c.close()
+        deadline = time.monotonic() + 1
+        while q.get_stats()["attached"] > 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert q.get_stats()["attached"] == 2, ("closed handle still attached",
+                                                inj.fired, inj.fired_again)
+
+    assert faults.sweep_again(setup, lambda c: c.get(timeout=5), check, times=1,
+                              window=14) > 5
+
+
+@needs_tracing
+def test_3_large_bad_message_interrupted_is_reported_or_kept(pair):
+    """A large message that does not decode (zero-copy get): an interrupt
+    landing after its release replaces the DecodeError; the message is then
+    still held, and the next get raises its DecodeError."""
+    q, other = pair
+    bad = b"SQB1" + os.urandom(BIG)
+
+    def check(_, inj, ok, value):
+        got = [("bad", value.payload)] if isinstance(value, DecodeError) else []
+        while True:
+            try:
+                got += q.get_many(100, block=False)
+            except DecodeError as exc:
+                got.append(("bad", exc.payload))
+            except queue.Empty:
+                break
+        assert got == [("bad", bad)], (inj.fired, repr(value)[:60])
+        assert_not_stalled(q, other)
+
+    assert faults.sweep(lambda: other.put_bytes(bad), lambda _: q.get(timeout=5), check) > 10
+
+
+@needs_tracing
+def test_9_close_interrupted_keeps_join_accounting(make_queue):
+    """close() gives held messages back, each in one C call that puts it
+    and marks its second task done: an interrupt anywhere leaves exactly
+    one task per message (join() returns once they are done)."""
+    owner = make_queue(maxsize=1 << 20)
+    batch = [pickle.dumps("a", 5), b"junk", pickle.dumps("b", 5)]
+
+    def setup():
+        q = SageQueue(owner.name)
+        owner.put_many(batch, raw=True)
+        assert q.get_many(10) == ["a"]  # holds b"junk" and "b"
+        return q
+
+    def check(q, inj, ok, value):
+        if not ok:
+            q.close()  # again: finishes what was cut short
+        join_reapers(q)
+        assert sorted(drain(owner, raw=True)) == sorted(batch[1:]), inj.fired
+        # Three messages were put and taken: three tasks, whatever happened.
+        assert owner.unfinished_tasks == len(batch), (inj.fired, owner.unfinished_tasks)
+        owner.task_done(len(batch))
+
+    assert faults.sweep(setup, lambda q: q.close(), check) > 10
+
+
+@needs_again
+@in_finalizers
+def test_3_prefetching_get_interrupted_again_keeps_every_message(pair):
+    q, other = pair
+    items = [1, {"k": 2}, big(3), 4, 5, b"x" * 70000, 7]
+
+    def setup():
+        other.put_many(items)
+        return SageQueue(q.name, prefetch=3)
+
+    def check(c, inj, ok, value):
+        got = [value] if ok else []
+        while True:
+            try:
+                got.append(c.get(block=False))
+            except queue.Empty:
+                break
+        assert got == items, (inj.fired, inj.fired_again)
+        assert not c._busy(), (inj.fired, inj.fired_again)
+        c.close()
+
+    assert faults.sweep_again(setup, lambda c: c.get(timeout=5), check, times=2,
+                              window=14) > 10
