@@ -116,8 +116,12 @@ class LingeringProducer:
                 if self._closed or self._closing or self._failed is not None:
                     self._check()
                 items = self._items
+                # _flushing first: a failed flush's restore (no lock) moves
+                # its count into _items, so in this order the sum can only
+                # read high. (A batch in flight counts.)
+                flushing = self._flushing
                 n = len(items)
-                if n + self._flushing < self._max:  # (a batch in flight counts)
+                if n + flushing < self._max:
                     items.append(data)
                     if n == 0:
                         self._first = monotonic()
@@ -181,10 +185,11 @@ class LingeringProducer:
         except BaseException as exc:
             if batch:
                 # One statement, no call (no lock either): another interrupt
-                # landing in this handler would leave with the batch.
-                # Without _lock, the sum a putter checks (len(_items) +
-                # _flushing) does not change; the buffer's age may read a
-                # little young.
+                # landing in this handler would leave with the batch. It
+                # moves the batch's count from _flushing into _items, which
+                # _add reads in that order (see there). The buffer's age
+                # may then read young: the flush failed (no room, or an
+                # interrupt), and the next put or flush tries again.
                 d = exc.__dict__
                 self._items[:0], self._flushing = batch[d["done"] if "done" in d else 0:], 0
             raise

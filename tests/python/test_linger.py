@@ -13,6 +13,8 @@ import weakref
 
 import pytest
 
+from sage_queue import linger
+
 from sage_queue import LingeringProducer, SageQueue
 
 
@@ -259,3 +261,64 @@ def test_a_dropped_producer_puts_what_it_buffered(make_queue):
     del p
     gc.collect()
     assert q.get(timeout=5) == "also kept"
+
+
+def test_a_failed_flush_restored_without_the_lock_never_overfills(make_queue):
+    """A failed flush puts its batch back without _lock; a putter in another
+    thread that reads the buffer around that instant (CPython may switch
+    threads right after len() returns: stood in for by a trace function)
+    still never buffers past max_items."""
+    q = make_queue(max_items=2)
+    q.put("x")
+    q.put("y")  # the queue is full: every flush fails with Full
+    p = q.lingering(max_items=2, max_delay=None)
+    p.put("a")
+    p.put("b")  # buffer full; its flush found no room: both stay buffered
+    assert p.pending == 2
+
+    at_check, restored = threading.Event(), threading.Event()
+    code = linger.LingeringProducer._add.__code__
+    check_line = next(ln for _, _, ln in code.co_lines()
+                      if ln and "< self._max:" in
+                      open(code.co_filename).read().splitlines()[ln - 1])
+
+    def tracer(frame, event, arg):
+        if frame.f_code is code:
+            def local(frame, event, arg):
+                if event == "line" and frame.f_lineno == check_line and not at_check.is_set():
+                    at_check.set()       # n = len(items) is read: a thread switch here
+                    restored.wait(5)     # (CPython may switch right after len() returns)
+                return local
+            return local
+        return None
+
+    def flusher():
+        try:
+            p.flush(True, 0.3)  # swaps [a, b] out; put_many times out; restores
+        except queue.Full:
+            pass
+        restored.set()
+
+    def putter():
+        sys.settrace(tracer)
+        try:
+            p.put("c", timeout=1)  # a full buffer and no room: Full, not buffered
+        except queue.Full:
+            pass
+        finally:
+            sys.settrace(None)
+
+    f = threading.Thread(target=flusher)
+    f.start()
+    deadline = time.monotonic() + 5
+    while p._flushing != 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    t = threading.Thread(target=putter)
+    t.start()
+    t.join(10)
+    f.join(10)
+    # The buffer may hold at most max_items (len(_items) + _flushing <= max).
+    assert p.pending <= 2, f"buffered {p._items} with max_items=2"
+    assert [q.get(timeout=5), q.get(timeout=5)] == ["x", "y"]
+    p.close(timeout=5)  # room now: the buffer goes in, in order
+    assert [q.get(timeout=5) for _ in range(2)] == ["a", "b"] and q.empty()
