@@ -542,17 +542,16 @@ class Consumer:
 def _refill_wait(block: bool, deadline: Optional[float], slices: int) -> "ctypes.c_int64":
     """The C timeout of a prefetch refill's next wait: NOWAIT without block;
     a slice of REFILL_SLICE_NS (flagged, so the stats count the get's wait
-    once: blocked once, a timeout only for its last slice); Empty once the
-    deadline passed."""
+    once: blocked once, a timeout only for its last slice); the last piece
+    unflagged, at least 1 ns once the deadline passed in a slice: the wait
+    then ends in the transport, which counts its timeout."""
     if not block:
         return NOWAIT
     flags = WAIT_RESUMED if slices else 0
     if deadline is not None:
         left = int((deadline - monotonic()) * 1e9)
-        if left <= 0 and slices:
-            raise Empty
         if left <= REFILL_SLICE_NS:
-            return ctypes.c_int64(max(left, 0) | flags)
+            return ctypes.c_int64(max(left, 1 if slices else 0) | flags)
     return ctypes.c_int64(REFILL_SLICE_NS | WAIT_SLICE | flags)
 
 

@@ -95,11 +95,13 @@ class Waiting:
                 return FOREVER_RESUMED, start
             now = monotonic()
             left = (v & NS_MAX) - int((now - start) * 1e9)
-            if left > 0:  # the rest of the wait (a slice's rest is a slice)
-                return _c_int64(left | WAIT_RESUMED | (v & WAIT_SLICE)), now
-            if rc == _EINTR and v == 0:
+            if v == 0:  # (interrupted: -EINTR) a non-blocking call, again
                 return NOWAIT, now
-            rc = _ETIMEDOUT  # interrupted with its time used up: timed out
+            if left > 0 or rc == _EINTR:
+                # The rest of the wait (a slice's rest is a slice). Cut
+                # short with its time used up, one more look (1 ns): the
+                # wait ends in the transport, which counts its timeout.
+                return _c_int64(max(left, 1) | WAIT_RESUMED | (v & WAIT_SLICE)), now
         if rc == _EAGAIN or rc == _ETIMEDOUT:
             raise would_block()
         if rc == _EMSGSIZE and what != "get":
