@@ -68,12 +68,13 @@ SAGE_API const char *sage_strerror(int code);
  * thread's next failing call. */
 SAGE_API const char *sage_last_error(void);
 
-/* What the calling thread's most recent sage_queue_put returned, or 1
- * while it has begun and not returned (or failed its argument checks). For
- * bindings in which an asynchronous exception can replace a call's return
- * value (Python's KeyboardInterrupt right after a ctypes call): read it
- * before this thread puts again and it tells whether that put went in (0)
- * or not. No other call changes it. */
+/* What the calling thread's most recent sage_queue_put returned (also
+ * one made by sage_queue_try_put, put_r or put_back_r), or 1 while it has
+ * begun and not returned (or failed its argument checks). Read before this
+ * thread puts again, it tells whether that put went in (0) or not. No
+ * other call changes it. Bindings in which an asynchronous exception can
+ * replace a call's return value should rather pass a struct sage_send (see
+ * below): reading that needs no call, which could be interrupted too. */
 SAGE_API int sage_last_put_result(void);
 
 /* Library version string, e.g. "0.1.0", and the host ABI version. */
