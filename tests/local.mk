@@ -48,6 +48,13 @@ check_PROGRAMS += tests/test_shm_recovery tests/test_shm_segment \
 	tests/test_shm_lanes tests/test_shm_stall
 TESTS += tests/test_shm_recovery tests/test_shm_segment tests/test_shm_lanes \
 	tests/test_shm_stall
+# Adaptive spinning: the rule (compiled in from wait.c) and a queue's.
+check_PROGRAMS += tests/test_shm_spin
+TESTS += tests/test_shm_spin
+tests_test_shm_spin_SOURCES = tests/test_shm_spin.c plugin/shm/wait.c
+tests_test_shm_spin_CPPFLAGS = $(PLUGIN_CPPFLAGS) -I$(top_srcdir)/plugin/shm
+tests_test_shm_spin_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
+tests_test_shm_spin_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 tests_test_shm_stall_SOURCES = tests/test_shm_stall.c
 tests_test_shm_stall_CFLAGS = $(TEST_CFLAGS)
 tests_test_shm_stall_LDADD = $(TEST_LIBS) -ldl

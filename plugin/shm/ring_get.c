@@ -60,7 +60,9 @@ static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
   struct shm_header *h = q->hdr;
   struct shm_slot *s = shm_slot_of(q, r);
   struct ticket_watch w = {q, r};
-  if (shm_spin(q->spin_ns, deadline, ticket_ready, &w))
+  int64_t started = shm_now_ns();
+  if (shm_spin(started, shm_spin_budget(q, WAIT_DATA), deadline, ticket_ready,
+               &w))
     return 0;
   int in_flight =
       shm_ticket(atomic_load_explicit(&h->tail, memory_order_acquire)) != r;
@@ -76,8 +78,10 @@ static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
   shm_sleeper_enter(q, WAIT_DATA); /* seq_cst: pairs with publish */
   uint32_t ev = atomic_load(&h->data_event);
   int rc = 0;
-  if (!published(atomic_load(&s->ctl), r) && atomic_load(&h->read) == r)
+  if (!published(atomic_load(&s->ctl), r) && atomic_load(&h->read) == r) {
     rc = shm_lane_sleep(q, lane, &h->data_event, ev, deadline, stall);
+    shm_spin_learn(q, WAIT_DATA, started, rc);
+  }
   shm_sleeper_leave(q, WAIT_DATA);
   return rc;
 }

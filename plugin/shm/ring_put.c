@@ -79,7 +79,9 @@ static int wait_for_space(shm_queue *q, int *lane, uint64_t H,
                           int64_t deadline) {
   struct shm_header *h = q->hdr;
   struct head_watch w = {&h->head, H};
-  if (shm_spin(q->spin_ns, deadline, head_moved, &w))
+  int64_t started = shm_now_ns();
+  if (shm_spin(started, shm_spin_budget(q, WAIT_SPACE), deadline, head_moved,
+               &w))
     return 0;
   int64_t now = shm_now_ns();
   if (free_stuck_head(q, H, now))
@@ -88,8 +90,10 @@ static int wait_for_space(shm_queue *q, int *lane, uint64_t H,
   shm_sleeper_enter(q, WAIT_SPACE); /* seq_cst: pairs with release */
   uint32_t ev = atomic_load(&h->space_event);
   int rc = 0;
-  if (atomic_load(&h->head) == H)
+  if (atomic_load(&h->head) == H) {
     rc = shm_lane_sleep(q, lane, &h->space_event, ev, deadline, stall);
+    shm_spin_learn(q, WAIT_SPACE, started, rc);
+  }
   shm_sleeper_leave(q, WAIT_SPACE);
   return rc;
 }

@@ -55,7 +55,8 @@ struct sage_transport_queue {
   int observe;        /* mapped read-only, not attached */
   _Atomic int forked; /* set in a fork child: re-attach before use */
   uint64_t segment_id;
-  int64_t spin_ns;
+  int64_t spin_ns, spin_max_ns; /* adaptive spin bounds (wait.c) */
+  _Atomic int64_t spin_data_ns, spin_space_ns; /* current spin budgets */
   struct shm_watch data_watch, space_watch;
   _Atomic uint32_t empty_polls; /* non-blocking gets that found nothing */
   char name[SHM_PATH_MAX];      /* queue name as the user gave it */
@@ -70,7 +71,8 @@ typedef struct sage_transport_queue shm_queue;
 /* Open-time options (transport.c parses them). */
 struct shm_options {
   uint64_t capacity, max_items, mode, create, auto_cleanup, attach_max;
-  uint64_t slots, spin_ns, attach, allow_foreign, stall_timeout_ns;
+  uint64_t slots, spin_ns, spin_max_ns, attach, allow_foreign;
+  uint64_t stall_timeout_ns;
   uint64_t first_ticket, first_unit; /* create: starting positions */
   uint64_t uid; /* owner whose namespace to open; default: geteuid() */
   int admin;    /* internal: observe read-write (to unlink by name) */
@@ -107,11 +109,19 @@ static inline void shm_lane_add(_Atomic uint64_t *counter, uint64_t n) {
 /* ---- wait.c: futexes, deadlines, spinning ---- */
 int64_t shm_now_ns(void);
 int64_t shm_deadline(int64_t timeout_ns); /* -1: forever, 0: now */
-/* Spins until done(arg), spin_ns elapse or the deadline (-1: none)
- * passes; pause first, then yield so an oversubscribed peer can run.
- * Returns 1 if done. */
-int shm_spin(int64_t spin_ns, int64_t deadline_ns, int (*done)(void *arg),
-             void *arg);
+/* Spins until done(arg), spin_ns after `started` or the deadline (-1:
+ * none) passes; pause first, then yield so an oversubscribed peer can
+ * run. Returns 1 if done. */
+int shm_spin(int64_t started, int64_t spin_ns, int64_t deadline_ns,
+             int (*done)(void *arg), void *arg);
+/* Adaptive spinning: how long a wait on side w spins before it sleeps;
+ * and what a wait that spun from `started`, then slept and got rc from
+ * the sleep, teaches the budget (an interrupted sleep teaches nothing). */
+int64_t shm_spin_budget(shm_queue *q, enum shm_wait w);
+void shm_spin_learn(shm_queue *q, enum shm_wait w, int64_t started, int rc);
+/* The rule itself (pure): the next budget after a wait that slept. */
+int64_t shm_spin_next(int64_t budget, int64_t base, int64_t max,
+                      int64_t waited_ns);
 /* Sleeps while *word == expected, at most until deadline (and at most
  * cap_ns if > 0). Returns 0, -ETIMEDOUT (deadline passed) or -EINTR. */
 int shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int shared,

@@ -20,6 +20,7 @@
 
 #define SHM_VERSION "0.1.0"
 #define DEFAULT_SPIN_NS 5000
+#define DEFAULT_SPIN_MAX_NS 100000 /* adaptive spin ceiling (wait.c) */
 
 /* ---- options ---- */
 
@@ -39,6 +40,7 @@ static const struct sage_opt_spec open_specs[] = {
     OPT("attach_max", SAGE_OPT_SIZE, attach_max, 1, SHM_MAX_ATTACH),
     OPT("slots", SAGE_OPT_SIZE, slots, 0, SHM_MAX_SLOTS),
     OPT("spin_ns", SAGE_OPT_SIZE, spin_ns, 0, 1000000000),
+    OPT("spin_max_ns", SAGE_OPT_SIZE, spin_max_ns, 0, 1000000000),
     OPT("attach", SAGE_OPT_BOOL, attach, 0, 0),
     OPT("allow_foreign", SAGE_OPT_BOOL, allow_foreign, 0, 0),
     OPT("uid", SAGE_OPT_SIZE, uid, 0, UINT32_MAX),
@@ -55,6 +57,7 @@ static int parse_options(const char *const *options, struct shm_options *o) {
       .mode = 0600,
       .attach_max = SHM_DEFAULT_ATTACH,
       .spin_ns = DEFAULT_SPIN_NS,
+      .spin_max_ns = DEFAULT_SPIN_MAX_NS,
       .attach = 1,
       .uid = SHM_UID_SELF,
   };
@@ -133,6 +136,9 @@ static int shm_open_op(const char *name, const char *const *options,
   q->index = -1;
   q->observe = !o.attach;
   q->spin_ns = (int64_t)o.spin_ns;
+  q->spin_max_ns = (int64_t)o.spin_max_ns;
+  atomic_init(&q->spin_data_ns, q->spin_ns);
+  atomic_init(&q->spin_space_ns, q->spin_ns);
   rc = shm_segment_open(q, name, &o);
   if (rc != 0) {
     free(q);

@@ -1,5 +1,5 @@
 /* Sleeping and waking on shared 32-bit words (Linux futexes), monotonic
- * deadlines, and the spin hint. */
+ * deadlines, and spinning before a sleep (adaptive). */
 #include "config.h"
 
 #include <errno.h>
@@ -35,11 +35,11 @@ void shm_cpu_relax(void) {
 
 #define PAUSE_ROUNDS 64 /* cpu_relax rounds before yielding */
 
-int shm_spin(int64_t spin_ns, int64_t deadline_ns, int (*done)(void *arg),
-             void *arg) {
+int shm_spin(int64_t started, int64_t spin_ns, int64_t deadline_ns,
+             int (*done)(void *arg), void *arg) {
   if (spin_ns <= 0)
     return done(arg);
-  int64_t end = shm_now_ns() + spin_ns;
+  int64_t end = started + spin_ns;
   if (deadline_ns >= 0 && deadline_ns < end)
     end = deadline_ns;
   for (unsigned round = 0;; round++) {
@@ -53,6 +53,48 @@ int shm_spin(int64_t spin_ns, int64_t deadline_ns, int (*done)(void *arg),
     if (round >= PAUSE_ROUNDS)
       sched_yield();
   }
+}
+
+/* A wait that slept and was woken within `max` would have cost less spun
+ * through: a wake-up costs tens of microseconds (40-50 in a VM), and once
+ * one side of a request/response pair sleeps, the other's replies come a
+ * wake-up late and it sleeps too. So such a wait makes the next ones spin
+ * 1.5 times as long as it took, up to `max`; a wait that slept longer
+ * than `max` (or timed out) halves the budget, down to `base`, so waiters
+ * of an idle queue soon sleep almost at once again. */
+int64_t shm_spin_next(int64_t budget, int64_t base, int64_t max,
+                      int64_t waited_ns) {
+  if (max <= base)
+    return base; /* adaptation off */
+  if (waited_ns <= max) {
+    int64_t want = waited_ns + waited_ns / 2;
+    if (want > max)
+      want = max;
+    return want > budget ? want : budget;
+  }
+  int64_t half = budget / 2;
+  return half < base ? base : half;
+}
+
+static _Atomic int64_t *spin_word(shm_queue *q, enum shm_wait w) {
+  return w == WAIT_DATA ? &q->spin_data_ns : &q->spin_space_ns;
+}
+
+int64_t shm_spin_budget(shm_queue *q, enum shm_wait w) {
+  return atomic_load_explicit(spin_word(q, w), memory_order_relaxed);
+}
+
+/* Threads of one handle may race here; a lost update only delays the
+ * adaptation by one wait. */
+void shm_spin_learn(shm_queue *q, enum shm_wait w, int64_t started, int rc) {
+  if (rc != 0 && rc != -ETIMEDOUT)
+    return;
+  int64_t waited = rc == 0 ? shm_now_ns() - started : INT64_MAX;
+  _Atomic int64_t *word = spin_word(q, w);
+  int64_t budget = atomic_load_explicit(word, memory_order_relaxed);
+  atomic_store_explicit(
+      word, shm_spin_next(budget, q->spin_ns, q->spin_max_ns, waited),
+      memory_order_relaxed);
 }
 
 /* Raw syscall: not a cancellation point, and no glibc wrapper exists. */
