@@ -15,8 +15,13 @@ against multiprocessing.Queue. A Python-level shared-memory ping-pong probe
 runs before and after, to show where the two vCPUs sat (see
 docs/DESIGN.md, "Performance"): compare only runs with similar probes.
 
-Writes <out>/python_bench.md (table), .json (raw figures and machine
-description) and .png (ratio chart).
+Request/response rows (64 B bytes, one request in flight, blocking get on
+both sides): SageQueue, its raw path, the raw path with spin_max_ns=0 (the
+spin before sleeping fixed, as before it adapted), mp.Queue, faster-fifo and
+pyzmq; the round trip's mean, p50 and p99.
+
+Writes <out>/python_bench.md (tables), .json (raw figures and machine
+description) and .png (throughput ratio chart).
 
 How each peer batches: SageQueue uses put_many/get_many (every item its
 own message, so different consumers can take different items);
@@ -159,6 +164,14 @@ class Peer:
     def get_batch(self, q: Any, batch: int) -> Callable[[], List[Any]]:
         return partial(q.get_many, batch)
 
+    # One side of a request/response pair: the put and the blocking get of
+    # bytes (the pickled peers pickle them).
+    def rtt_put(self, end: Any) -> Callable[[Any], Any]:
+        return self.put_one(end)
+
+    def rtt_get(self, end: Any) -> Callable[[], Any]:
+        return self.get_one(end)
+
     def producer(self, end: Any, item: Any, n: int, batch: int) -> None:
         if batch == 1:
             put = self.put_one(end)
@@ -219,6 +232,19 @@ class SageRaw(Sage):
 
     def get_batch(self, q, batch):
         return partial(q.get_many, batch, raw=True)
+
+
+class SageRawFixedSpin(SageRaw):
+    """The raw path with the spin before sleeping fixed at spin_ns (5 us),
+    as before the adaptive spin: for the request/response rows only."""
+
+    name = "SageQueue raw, spin_max_ns=0"
+
+    def setup(self):
+        q = SageQueue(maxsize=RING, auto_cleanup=False, spin_max_ns=0)
+        ref = q.get_reference()
+        q.close()
+        return ref
 
 
 class Buffered:
@@ -339,6 +365,12 @@ class Zmq(Peer):
         ctx, sock = end
         sock.close()
         ctx.term()
+
+    def rtt_put(self, end):
+        return end[1].send
+
+    def rtt_get(self, end):
+        return end[1].recv
 
     @staticmethod
     def _send_obj(sock, obj):
@@ -517,10 +549,16 @@ class Iceoryx2(Peer):
 
 
 PEERS: List[Peer] = [Sage(), SageRaw(), SageBuffered(), SageRawBuffered(), SageList(), MPQueue()]
+# Request/response: blocking get on both sides (iceoryx2's receive never
+# blocks, so it has no row here).
+RTT_PEERS: List[Peer] = [Sage(), SageRaw(), SageRawFixedSpin(), MPQueue()]
 if faster_fifo is not None:
     PEERS.append(FasterFifo())
 if zmq is not None:
     PEERS.append(Zmq())
+for peer in PEERS:
+    if isinstance(peer, (FasterFifo, Zmq)):
+        RTT_PEERS.append(peer)
 if iox2 is not None:
     iox2.set_log_level(iox2.LogLevel.Error)  # not "no config file, defaults"
     PEERS.append(Iceoryx2())
@@ -583,6 +621,74 @@ def run_once(peer: Peer, case: str, item: Any, n: int, batch: int) -> float:
         raise RuntimeError(f"{peer.name} {case}: run failed "
                            f"(exit {producer.exitcode}/{consumer.exitcode})")
     return n / result.value
+
+
+# --------------------------------------------------------- request/response
+
+# One request in flight: the client on core 0 puts 64 B and blocks in get
+# for the reply; the echo process on core 1 blocks in get and puts each
+# request back. What a caller of a remote service over the queue waits.
+RTT_WARM = 200
+
+
+def _echo_main(peer, chans, n, go):
+    _pin(1)
+    req, rsp = peer.consumer_open(chans[0]), peer.producer_open(chans[1])
+    get, put = peer.rtt_get(req), peer.rtt_put(rsp)
+    go.wait()
+    for _ in range(n):
+        put(get())
+    go.wait()  # the client has every reply: closing cannot drop one
+    peer.close(req)
+    peer.close(rsp)
+
+
+def _client_main(peer, chans, item, n, go, result):
+    _pin(0)
+    req, rsp = peer.producer_open(chans[0]), peer.consumer_open(chans[1])
+    put, get = peer.rtt_put(req), peer.rtt_get(rsp)
+    go.wait()
+    for _ in range(RTT_WARM):
+        put(item)
+        get()
+    perf, samples = time.perf_counter_ns, []
+    for _ in range(n - RTT_WARM):
+        t = perf()
+        put(item)
+        if get() != item:
+            raise RuntimeError(f"{peer.name}: wrong reply")
+        samples.append(perf() - t)
+    go.wait()
+    peer.close(req)
+    peer.close(rsp)
+    samples.sort()
+    result[0] = statistics.fmean(samples)
+    result[1] = samples[len(samples) // 2]
+    result[2] = samples[int(len(samples) * 0.99)]
+
+
+def run_rtt(peer: Peer, item: bytes, n: int) -> List[float]:
+    """Round trip ns of one run: [mean, median, p99]."""
+    chans = (peer.setup(), peer.setup())
+    peer.raw, peer.size = True, len(item)
+    go = CTX.Barrier(2)
+    result = CTX.Array("d", 3)
+    echo = CTX.Process(target=_echo_main, args=(peer, chans, n, go))
+    client = CTX.Process(target=_client_main, args=(peer, chans, item, n, go, result))
+    echo.start()
+    client.start()
+    client.join(TIMEOUT)
+    echo.join(60)
+    for p in (client, echo):
+        if p.is_alive():
+            p.kill()
+            p.join()
+    for chan in chans:
+        peer.teardown(chan)
+    if client.exitcode != 0 or echo.exitcode != 0 or result[0] <= 0:
+        raise RuntimeError(f"{peer.name} request/response: run failed "
+                           f"(exit {client.exitcode}/{echo.exitcode})")
+    return list(result)
 
 
 # ----------------------------------------------------------- ping-pong probe
@@ -682,6 +788,25 @@ def markdown(results: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rtt_markdown(rows: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
+    if not rows:
+        return ""
+    lines = [
+        "", "Request/response, 64 B bytes, one request in flight, blocking get "
+        "on both sides (client on core 0, echo process on core 1): round trip "
+        f"in µs, each run's mean (min / **median** / max of {meta['reps']} runs), "
+        "and the medians of the runs' p50 and p99; speed-up = mp.Queue's median "
+        "mean / the peer's.", "",
+        "| peer | min | mean | max | p50 | p99 | speed-up × mp.Queue |",
+        "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['peer']} | {r['mean_min'] / 1e3:.1f} | **{r['mean_median'] / 1e3:.1f}** | "
+            f"{r['mean_max'] / 1e3:.1f} | {r['p50_median'] / 1e3:.1f} | "
+            f"{r['p99_median'] / 1e3:.1f} | {r['speedup_mpq']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def chart(results: List[Dict[str, Any]], path: str) -> None:
     import matplotlib
 
@@ -727,7 +852,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply every message count (e.g. 0.1 for a smoke run)")
     parser.add_argument("--cases", default="",
-                        help="comma-separated subset of shapes, e.g. '64B bytes,small dict'")
+                        help="comma-separated subset of shapes, e.g. '64B bytes,small dict'"
+                             "; 'rtt' for the request/response rows")
+    parser.add_argument("--rtt-rounds", type=int, default=4000,
+                        help="round trips per request/response run")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 
@@ -752,9 +880,31 @@ def main(argv: Optional[List[str]] = None) -> int:
                     raw.setdefault(f"{case}|{mode}|{peer.name}", []).append(rate)
                     print(f"rep {rep} {case:12s} {mode:8s} {peer.name:16s} {human(rate)}/s",
                           flush=True)
+    rtt: Dict[str, List[List[float]]] = {}
+    if not args.cases or "rtt" in args.cases.split(","):
+        item = make_payload("64B bytes")
+        rounds = max(RTT_WARM + 100, int(args.rtt_rounds * args.scale))
+        for rep in range(args.reps + 1):  # rep 0 is the warm-up
+            for peer in RTT_PEERS:
+                figures = run_rtt(peer, item, rounds)
+                if rep > 0:
+                    rtt.setdefault(peer.name, []).append(figures)
+                    print(f"rep {rep} request/response {peer.name:28s} mean "
+                          f"{figures[0] / 1e3:.1f} us", flush=True)
     probe_after = pingpong_probe()
     print(f"ping-pong probe: {probe_after}", flush=True)
 
+    rtt_results = []
+    if rtt:
+        base = statistics.median(r[0] for r in rtt["mp.Queue"])
+        for name, runs in rtt.items():
+            means = [r[0] for r in runs]
+            rtt_results.append({
+                "peer": name, "runs": runs, "mean_min": min(means),
+                "mean_median": statistics.median(means), "mean_max": max(means),
+                "p50_median": statistics.median(r[1] for r in runs),
+                "p99_median": statistics.median(r[2] for r in runs),
+                "speedup_mpq": base / statistics.median(means)})
     results = []
     for case, mode in shapes:
         size = len(pickle.dumps(make_payload(case), 5))
@@ -772,8 +922,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             "probe": {"before": probe_before, "after": probe_after},
             "command": "bench/python/bench_queues.py " + " ".join(argv or sys.argv[1:])}
     with open(os.path.join(args.out, "python_bench.json"), "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1)
-    text = markdown(results, meta)
+        json.dump({"meta": meta, "results": results,
+                   "request_response": rtt_results}, f, indent=1)
+    text = markdown(results, meta) + rtt_markdown(rtt_results, meta)
     with open(os.path.join(args.out, "python_bench.md"), "w") as f:
         f.write(text)
     chart(results, os.path.join(args.out, "python_bench.png"))
