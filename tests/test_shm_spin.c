@@ -1,6 +1,7 @@
 /* Adaptive spinning (plugin/shm/wait.c): the rule on its own, and through
- * a queue: a get that slept and was woken soon spins through the next
- * wait of that length instead of sleeping (stats show who is asleep). */
+ * a queue: a get or put that slept and was woken soon spins through the
+ * next wait of that length instead of sleeping (stats show who is
+ * asleep), and sleep slices that run out teach it nothing. */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -44,7 +45,36 @@ Test(spin_rule, a_ceiling_at_or_below_the_base_turns_it_off) {
   cr_assert_eq(shm_spin_next(5 * US, 5 * US, 5 * US, 4 * US), 5 * US);
 }
 
+Test(spin_rule, a_base_of_zero_means_no_spinning_at_all) {
+  cr_assert_eq(shm_spin_next(0, 0, 100 * US, 40 * US), 0);
+}
+
+/* What shm_spin_learn takes from one sleep, on a handle with spin_ns 5 us
+ * and spin_max_ns 100 us whose data-side budget was 5 us. */
+static int64_t learned(int64_t waited, int rc, int woken) {
+  shm_queue q;
+  memset(&q, 0, sizeof q);
+  q.spin_ns = 5 * US;
+  q.spin_max_ns = 100 * US;
+  atomic_init(&q.spin_data_ns, 5 * US);
+  atomic_init(&q.spin_space_ns, 5 * US);
+  shm_spin_learn(&q, WAIT_DATA, shm_now_ns() - waited, rc, woken);
+  cr_assert_eq(shm_spin_budget(&q, WAIT_SPACE), 5 * US, "the other side");
+  return shm_spin_budget(&q, WAIT_DATA);
+}
+
+Test(spin_rule, only_a_wake_up_teaches_a_short_wait) {
+  int64_t grown = learned(40 * US, 0, 1);
+  cr_assert(grown >= 60 * US && grown <= 100 * US, "%lld", (long long)grown);
+  /* a sleep slice that ran out (word unchanged) is no wake-up */
+  cr_assert_eq(learned(40 * US, 0, 0), 5 * US);
+  cr_assert_eq(learned(40 * US, -ETIMEDOUT, 0), 5 * US);
+  cr_assert_eq(learned(40 * US, -EINTR, 1), 5 * US, "interrupted: nothing");
+}
+
 /* ---- through a queue ---- */
+
+#define CEILING "100000000" /* 100 ms, the option's largest */
 
 static char qname[64];
 
@@ -55,14 +85,55 @@ static void remove_queue(void) {
 
 TestSuite(spin_queue, .fini = remove_queue);
 
-static sage_queue *create(const char *spin_max_ns) {
+static sage_queue *create(const char *spin_max_ns, const char *max_items) {
   snprintf(qname, sizeof qname, "spin-%d", (int)getpid());
-  const char *opts[] = {"create",      "always",    "spin_ns", "1000",
-                        "spin_max_ns", spin_max_ns, NULL};
+  const char *opts[] = {"create",    "always",      "spin_ns",
+                        "1000",      "spin_max_ns", spin_max_ns,
+                        "max_items", max_items,     NULL};
   sage_queue *q;
   cr_assert_eq(sage_queue_open("shm", qname, opts, &q), 0, "%s",
                sage_last_error());
   return q;
+}
+
+static struct sage_stats stats_of(sage_queue *q) {
+  struct sage_stats st = {.size = sizeof st};
+  cr_assert_eq(sage_queue_stats(q, &st), 0, "%s", sage_last_error());
+  return st;
+}
+
+static void pause_ns(long long ns) {
+  struct timespec ts = {ns / 1000000000, ns % 1000000000};
+  nanosleep(&ts, NULL);
+}
+
+/* Waits (up to 10 s, polling every 100 us) until field's value is `want`;
+ * 1 if it got there. */
+#define UNTIL(q, field, want)                                                  \
+  ({                                                                           \
+    int reached_ = 0;                                                          \
+    for (int i_ = 0; i_ < 100000 && !reached_; i_++) {                         \
+      reached_ = stats_of(q).field == (want);                                  \
+      if (!reached_)                                                           \
+        pause_ns(100 * US);                                                    \
+    }                                                                          \
+    reached_;                                                                  \
+  })
+
+/* Whether field reads 1 (a waiter asleep) at some poll within `within` ns
+ * (0: one look, 10 ms from now). */
+static int asleep_within(sage_queue *q, int readers, long long within) {
+  if (within == 0) {
+    pause_ns(10 * MS);
+    struct sage_stats st = stats_of(q);
+    return (readers ? st.waiting_readers : st.waiting_writers) == 1;
+  }
+  for (long long t = 0; t < within; t += MS, pause_ns(MS)) {
+    struct sage_stats st = stats_of(q);
+    if ((readers ? st.waiting_readers : st.waiting_writers) == 1)
+      return 1;
+  }
+  return 0;
 }
 
 static void *get_twice(void *arg) {
@@ -73,47 +144,19 @@ static void *get_twice(void *arg) {
   return NULL;
 }
 
-static uint64_t readers_asleep(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0, "%s", sage_last_error());
-  return st.waiting_readers;
-}
-
-static void pause_ns(long long ns) {
-  struct timespec ts = {ns / 1000000000, ns % 1000000000};
-  nanosleep(&ts, NULL);
-}
-
-/* Waits (up to 10 s) until the getter sleeps; 1 if it did. */
-static int until_asleep(sage_queue *q) {
-  for (int i = 0; i < 10000; i++, pause_ns(MS))
-    if (readers_asleep(q) == 1)
-      return 1;
-  return 0;
-}
-
-/* The getter sleeps in its first get (spin 1 us) and is woken 100 ms
- * later, then waits again. Returns whether it was asleep `after` ns into
- * that second wait (polled every ms; 0: looked once, 10 ms in). */
-static int asleep_in_second_wait(const char *spin_max_ns, long long after) {
-  sage_queue *q = create(spin_max_ns);
+/* A getter sleeps in its first get (spin 1 us) and is woken ~50 ms later,
+ * then waits again: whether it sleeps within `within` of that wait. */
+static int getter_asleep_again(const char *spin_max_ns, long long within) {
+  sage_queue *q = create(spin_max_ns, "0");
   pthread_t getter;
   cr_assert_eq(pthread_create(&getter, NULL, get_twice, q), 0);
-  cr_assert(until_asleep(q), "the first get never slept");
-  pause_ns(100 * MS);
+  cr_assert(UNTIL(q, waiting_readers, 1), "the first get never slept");
+  pause_ns(50 * MS);
   cr_assert_eq(sage_queue_put(q, "one", 3, -1), 0, "%s", sage_last_error());
-  while (readers_asleep(q) != 0) /* woken; then it waits again */
-    pause_ns(100 * US);
-  int asleep = 0;
-  if (after == 0) {
-    pause_ns(10 * MS);
-    asleep = readers_asleep(q) == 1;
-  } else {
-    for (long long t = 0; t < after && !asleep; t += MS, pause_ns(MS))
-      asleep = readers_asleep(q) == 1;
-  }
+  cr_assert(UNTIL(q, total_got, 1), "the first get never returned");
+  int asleep = asleep_within(q, 1, within);
   /* a spinning getter sleeps once its budget is spent */
-  cr_assert(until_asleep(q), "the second get never slept");
+  cr_assert(UNTIL(q, waiting_readers, 1), "the second get never slept");
   cr_assert_eq(sage_queue_put(q, "two", 3, -1), 0, "%s", sage_last_error());
   pthread_join(getter, NULL);
   sage_queue_close(q);
@@ -121,20 +164,75 @@ static int asleep_in_second_wait(const char *spin_max_ns, long long after) {
 }
 
 Test(spin_queue, a_get_woken_soon_after_sleeping_spins_next_time) {
-  /* woken after ~100 ms, within a 1 s ceiling: the next wait spins about
-   * 150 ms before it sleeps */
-  cr_assert_not(asleep_in_second_wait("1000000000", 0),
+  /* woken after ~50 ms, within the ceiling: the next wait spins ~75 ms */
+  cr_assert_not(getter_asleep_again(CEILING, 0),
                 "the second get slept within 10 ms: the spin did not adapt");
 }
 
 Test(spin_queue, a_ceiling_of_zero_keeps_the_spin_fixed) {
-  cr_assert(asleep_in_second_wait("0", 100 * MS),
+  cr_assert(getter_asleep_again("0", 100 * MS),
             "with spin_max_ns=0 the second get should sleep after 1 us");
+}
+
+static void *put_twice(void *arg) {
+  for (int i = 0; i < 2; i++)
+    cr_assert_eq(sage_queue_put(arg, "more", 4, -1), 0);
+  return NULL;
+}
+
+Test(spin_queue, a_put_woken_soon_after_sleeping_spins_next_time) {
+  sage_queue *q = create(CEILING, "1"); /* one message fills it */
+  cr_assert_eq(sage_queue_put(q, "full", 4, -1), 0, "%s", sage_last_error());
+  pthread_t putter;
+  cr_assert_eq(pthread_create(&putter, NULL, put_twice, q), 0);
+  cr_assert(UNTIL(q, waiting_writers, 1), "the first put never slept");
+  pause_ns(50 * MS);
+  char buf[16];
+  size_t len;
+  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, -1), 0);
+  cr_assert(UNTIL(q, total_put, 2), "the first blocked put never returned");
+  cr_assert_not(asleep_within(q, 0, 0),
+                "the second put slept within 10 ms: the spin did not adapt");
+  cr_assert(UNTIL(q, waiting_writers, 1), "the second put never slept");
+  cr_assert_eq(sage_queue_get(q, buf, sizeof buf, &len, -1), 0);
+  pthread_join(putter, NULL);
+  sage_queue_close(q);
+}
+
+/* A get behind a record that its (live) producer has not committed sleeps
+ * in slices (10 ms and up) to check on it, and spins only briefly between
+ * them, whatever the ceiling. */
+static void *get_for_a_second(void *arg) {
+  char buf[16];
+  size_t len;
+  cr_assert_eq(sage_queue_get(arg, buf, sizeof buf, &len, 1000 * MS),
+               -ETIMEDOUT);
+  struct timespec cpu;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  return (void *)(intptr_t)(cpu.tv_sec * 1000 + cpu.tv_nsec / MS);
+}
+
+Test(spin_queue, a_get_behind_a_pending_record_mostly_sleeps) {
+  sage_queue *q = create(CEILING, "0");
+  void *ptr;
+  uint64_t token;
+  cr_assert_eq(sage_queue_reserve(q, 8, &ptr, &token, -1), 0, "%s",
+               sage_last_error());
+  pthread_t getter;
+  void *cpu_ms;
+  cr_assert_eq(pthread_create(&getter, NULL, get_for_a_second, q), 0);
+  pthread_join(getter, &cpu_ms);
+  cr_assert_lt((intptr_t)cpu_ms, 300,
+               "a get that waited 1 s behind a pending record used %ld ms of "
+               "CPU: it spun instead of sleeping",
+               (long)(intptr_t)cpu_ms);
+  cr_assert_eq(sage_queue_cancel(q, token), 0, "%s", sage_last_error());
+  sage_queue_close(q);
 }
 
 Test(spin_queue, an_out_of_range_ceiling_is_refused) {
   snprintf(qname, sizeof qname, "spin-%d", (int)getpid());
-  const char *opts[] = {"create", "always", "spin_max_ns", "2000000000", NULL};
+  const char *opts[] = {"create", "always", "spin_max_ns", "100000001", NULL};
   sage_queue *q;
   cr_assert_eq(sage_queue_open("shm", qname, opts, &q), -EINVAL);
   cr_assert(strstr(sage_last_error(), "spin_max_ns") != NULL, "%s",

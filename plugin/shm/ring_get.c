@@ -54,13 +54,16 @@ static int resolve_stuck(shm_queue *q, uint32_t r, int64_t now) {
 }
 
 /* Waits for ticket r to be published (or claimed by another consumer). The
- * lane is given up while asleep: see shm_lane_sleep. */
+ * lane is given up while asleep: see shm_lane_sleep. *since is when the
+ * call's first wait began (0: this is it), for the adaptive spin. */
 static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
-                           int64_t deadline) {
+                           int64_t deadline, int64_t *since) {
   struct shm_header *h = q->hdr;
   struct shm_slot *s = shm_slot_of(q, r);
   struct ticket_watch w = {q, r};
   int64_t started = shm_now_ns();
+  if (*since == 0)
+    *since = started;
   if (shm_spin(started, shm_spin_budget(q, WAIT_DATA), deadline, ticket_ready,
                &w))
     return 0;
@@ -80,7 +83,7 @@ static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
   int rc = 0;
   if (!published(atomic_load(&s->ctl), r) && atomic_load(&h->read) == r) {
     rc = shm_lane_sleep(q, lane, &h->data_event, ev, deadline, stall);
-    shm_spin_learn(q, WAIT_DATA, started, rc);
+    shm_spin_learn(q, WAIT_DATA, *since, rc, atomic_load(&h->data_event) != ev);
   }
   shm_sleeper_leave(q, WAIT_DATA);
   return rc;
@@ -126,6 +129,7 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
                  size_t *first_len) {
   struct shm_header *h = q->hdr;
   int blocked = 0;
+  int64_t since = 0; /* when this call began to wait */
   for (;;) {
     struct shm_lane *lane = shm_lane_shared(q, *lane_index);
     uint32_t r = atomic_load_explicit(&h->read, memory_order_acquire);
@@ -152,7 +156,7 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
       return -EAGAIN;
     if (!blocked++ && !(mode & SHM_RESUMED))
       shm_lane_add(&lane->blocked_gets, 1);
-    int rc = wait_for_ticket(q, lane_index, r, deadline);
+    int rc = wait_for_ticket(q, lane_index, r, deadline, &since);
     if (rc != 0)
       return rc;
   }

@@ -74,12 +74,14 @@ static int free_stuck_head(shm_queue *q, uint64_t H, int64_t now) {
 }
 
 /* Sleeps until head moves (or the deadline), freeing the head record when
- * its owner died. */
-static int wait_for_space(shm_queue *q, int *lane, uint64_t H,
-                          int64_t deadline) {
+ * its owner died. *since: as for wait_for_ticket (ring_get.c). */
+static int wait_for_space(shm_queue *q, int *lane, uint64_t H, int64_t deadline,
+                          int64_t *since) {
   struct shm_header *h = q->hdr;
   struct head_watch w = {&h->head, H};
   int64_t started = shm_now_ns();
+  if (*since == 0)
+    *since = started;
   if (shm_spin(started, shm_spin_budget(q, WAIT_SPACE), deadline, head_moved,
                &w))
     return 0;
@@ -92,7 +94,8 @@ static int wait_for_space(shm_queue *q, int *lane, uint64_t H,
   int rc = 0;
   if (atomic_load(&h->head) == H) {
     rc = shm_lane_sleep(q, lane, &h->space_event, ev, deadline, stall);
-    shm_spin_learn(q, WAIT_SPACE, started, rc);
+    shm_spin_learn(q, WAIT_SPACE, *since, rc,
+                   atomic_load(&h->space_event) != ev);
   }
   shm_sleeper_leave(q, WAIT_SPACE);
   return rc;
@@ -128,6 +131,7 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
   struct shm_lane_local *local = shm_lane_local(q, *lane);
   uint64_t T = atomic_load_explicit(&h->tail, memory_order_relaxed);
   int blocked = 0;
+  int64_t since = 0; /* when this call began to wait */
   for (;;) {
     uint32_t end_unit;
     int fresh = !cache_usable(q, local, T);
@@ -144,7 +148,7 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
         return -EAGAIN;
       if (!nonblocking && !blocked++ && !(mode & SHM_RESUMED))
         shm_lane_add(&shared->blocked_puts, 1);
-      int rc = nonblocking ? 0 : wait_for_space(q, lane, H, deadline);
+      int rc = nonblocking ? 0 : wait_for_space(q, lane, H, deadline, &since);
       if (rc != 0)
         return rc;
       shared = shm_lane_shared(q, *lane);

@@ -115,10 +115,12 @@ int64_t shm_deadline(int64_t timeout_ns); /* -1: forever, 0: now */
 int shm_spin(int64_t started, int64_t spin_ns, int64_t deadline_ns,
              int (*done)(void *arg), void *arg);
 /* Adaptive spinning: how long a wait on side w spins before it sleeps;
- * and what a wait that spun from `started`, then slept and got rc from
- * the sleep, teaches the budget (an interrupted sleep teaches nothing). */
+ * and what a call that began waiting at `since`, then slept, got rc from
+ * the sleep and was `woken` (its futex word moved: not a sleep slice
+ * running out) teaches the budget. An interrupted sleep teaches nothing. */
 int64_t shm_spin_budget(shm_queue *q, enum shm_wait w);
-void shm_spin_learn(shm_queue *q, enum shm_wait w, int64_t started, int rc);
+void shm_spin_learn(shm_queue *q, enum shm_wait w, int64_t since, int rc,
+                    int woken);
 /* The rule itself (pure): the next budget after a wait that slept. */
 int64_t shm_spin_next(int64_t budget, int64_t base, int64_t max,
                       int64_t waited_ns);

@@ -21,6 +21,9 @@
 #define SHM_VERSION "0.1.0"
 #define DEFAULT_SPIN_NS 5000
 #define DEFAULT_SPIN_MAX_NS 100000 /* adaptive spin ceiling (wait.c) */
+/* Spinning longer than a sleep slice (recover.c: 10 ms up) only delays the
+ * stall checks; 100 ms is far past any wake-up cost. */
+#define SHM_MAX_SPIN_NS 100000000
 
 /* ---- options ---- */
 
@@ -40,7 +43,7 @@ static const struct sage_opt_spec open_specs[] = {
     OPT("attach_max", SAGE_OPT_SIZE, attach_max, 1, SHM_MAX_ATTACH),
     OPT("slots", SAGE_OPT_SIZE, slots, 0, SHM_MAX_SLOTS),
     OPT("spin_ns", SAGE_OPT_SIZE, spin_ns, 0, 1000000000),
-    OPT("spin_max_ns", SAGE_OPT_SIZE, spin_max_ns, 0, 1000000000),
+    OPT("spin_max_ns", SAGE_OPT_SIZE, spin_max_ns, 0, SHM_MAX_SPIN_NS),
     OPT("attach", SAGE_OPT_BOOL, attach, 0, 0),
     OPT("allow_foreign", SAGE_OPT_BOOL, allow_foreign, 0, 0),
     OPT("uid", SAGE_OPT_SIZE, uid, 0, UINT32_MAX),

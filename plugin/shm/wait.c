@@ -60,11 +60,12 @@ int shm_spin(int64_t started, int64_t spin_ns, int64_t deadline_ns,
  * one side of a request/response pair sleeps, the other's replies come a
  * wake-up late and it sleeps too. So such a wait makes the next ones spin
  * 1.5 times as long as it took, up to `max`; a wait that slept longer
- * than `max` (or timed out) halves the budget, down to `base`, so waiters
- * of an idle queue soon sleep almost at once again. */
+ * than `max`, timed out or was not woken (its sleep slice ran out) halves
+ * the budget, down to `base`, so waiters of an idle queue soon sleep
+ * almost at once again. A base of 0 means no spinning, adaptive or not. */
 int64_t shm_spin_next(int64_t budget, int64_t base, int64_t max,
                       int64_t waited_ns) {
-  if (max <= base)
+  if (max <= base || base == 0)
     return base; /* adaptation off */
   if (waited_ns <= max) {
     int64_t want = waited_ns + waited_ns / 2;
@@ -86,10 +87,11 @@ int64_t shm_spin_budget(shm_queue *q, enum shm_wait w) {
 
 /* Threads of one handle may race here; a lost update only delays the
  * adaptation by one wait. */
-void shm_spin_learn(shm_queue *q, enum shm_wait w, int64_t started, int rc) {
+void shm_spin_learn(shm_queue *q, enum shm_wait w, int64_t since, int rc,
+                    int woken) {
   if (rc != 0 && rc != -ETIMEDOUT)
-    return;
-  int64_t waited = rc == 0 ? shm_now_ns() - started : INT64_MAX;
+    return; /* interrupted: shows nothing */
+  int64_t waited = rc == 0 && woken ? shm_now_ns() - since : INT64_MAX;
   _Atomic int64_t *word = spin_word(q, w);
   int64_t budget = atomic_load_explicit(word, memory_order_relaxed);
   atomic_store_explicit(
