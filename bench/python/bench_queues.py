@@ -782,6 +782,8 @@ def markdown(results: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
     lines += ["", "Ping-pong probe (Python, one way): before "
               f"{probe['before']['median_ns']:.0f} ns median / {probe['before']['p99_ns']:.0f} ns "
               f"p99, after {probe['after']['median_ns']:.0f} / {probe['after']['p99_ns']:.0f} ns.",
+              *([""] + [f"Retried once after a failed run: {r}." for r in meta["retries"]]
+                if meta["retries"] else []),
               "", "Machine: " + f"{meta['machine']['cpu']}, {meta['machine']['cpus']} CPUs, "
               f"Linux {meta['machine']['kernel']}; " +
               ", ".join(f"{k} {v}" for k, v in meta['machine']['versions'].items()) + "."]
@@ -845,6 +847,18 @@ def chart(results: List[Dict[str, Any]], path: str) -> None:
 
 # --------------------------------------------------------------------- main
 
+def retried(retries: List[str], what: str, run: Callable[[], Any]) -> Any:
+    """run(), once more if it fails (a peer's run can fail for reasons of
+    its own, e.g. iceoryx2 reporting a sample delivered to no subscriber);
+    every retry is listed in the report. A second failure ends the run."""
+    try:
+        return run()
+    except RuntimeError as e:
+        retries.append(f"{what}: {e}")
+        print(f"retrying {what} after: {e}", flush=True)
+        return run()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "bench"))
@@ -863,6 +877,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     probe_before = pingpong_probe()
     print(f"ping-pong probe: {probe_before}", flush=True)
     raw: Dict[str, List[float]] = {}
+    retries: List[str] = []
     for rep in range(args.reps + 1):  # rep 0 is the warm-up
         for case, mode in shapes:
             count, batch = SHAPES[(case, mode)]
@@ -875,7 +890,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 if rep == 0:
                     n = max(batch, n // 10 - (n // 10) % batch)
                 print(f"  {case} {mode} {peer.name} n={n}", flush=True)
-                rate = run_once(peer, case, item, n, batch)
+                rate = retried(retries, f"{case} {mode} {peer.name} rep {rep}",
+                               partial(run_once, peer, case, item, n, batch))
                 if rep > 0:
                     raw.setdefault(f"{case}|{mode}|{peer.name}", []).append(rate)
                     print(f"rep {rep} {case:12s} {mode:8s} {peer.name:16s} {human(rate)}/s",
@@ -886,7 +902,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         rounds = max(RTT_WARM + 100, int(args.rtt_rounds * args.scale))
         for rep in range(args.reps + 1):  # rep 0 is the warm-up
             for peer in RTT_PEERS:
-                figures = run_rtt(peer, item, rounds)
+                figures = retried(retries, f"request/response {peer.name} rep {rep}",
+                                  partial(run_rtt, peer, item, rounds))
                 if rep > 0:
                     rtt.setdefault(peer.name, []).append(figures)
                     print(f"rep {rep} request/response {peer.name:28s} mean "
@@ -918,7 +935,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                             "batch": SHAPES[(case, mode)][1], "runs": rates,
                             "min": min(rates), "median": med, "max": max(rates),
                             "mbps": med * size / 1e6, "ratio_mpq": med / base})
-    meta = {"reps": args.reps, "machine": machine(),
+    meta = {"reps": args.reps, "machine": machine(), "retries": retries,
             "probe": {"before": probe_before, "after": probe_after},
             "command": "bench/python/bench_queues.py " + " ".join(argv or sys.argv[1:])}
     with open(os.path.join(args.out, "python_bench.json"), "w") as f:
