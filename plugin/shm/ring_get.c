@@ -54,16 +54,15 @@ static int resolve_stuck(shm_queue *q, uint32_t r, int64_t now) {
 }
 
 /* Waits for ticket r to be published (or claimed by another consumer). The
- * lane is given up while asleep: see shm_lane_sleep. *since is when the
- * call's first wait began (0: this is it), for the adaptive spin. */
+ * lane is given up while asleep: see shm_lane_sleep. */
 static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
-                           int64_t deadline, int64_t *since) {
+                           int64_t deadline, struct shm_call_wait *cw) {
   struct shm_header *h = q->hdr;
   struct shm_slot *s = shm_slot_of(q, r);
   struct ticket_watch w = {q, r};
   int64_t started = shm_now_ns();
-  if (*since == 0)
-    *since = started;
+  if (cw->since == 0)
+    cw->since = started;
   if (shm_spin(started, shm_spin_budget(q, WAIT_DATA), deadline, ticket_ready,
                &w))
     return 0;
@@ -83,7 +82,7 @@ static int wait_for_ticket(shm_queue *q, int *lane, uint32_t r,
   int rc = 0;
   if (!published(atomic_load(&s->ctl), r) && atomic_load(&h->read) == r) {
     rc = shm_lane_sleep(q, lane, &h->data_event, ev, deadline, stall);
-    shm_spin_learn(q, WAIT_DATA, *since, rc, atomic_load(&h->data_event) != ev);
+    shm_spin_learn(q, WAIT_DATA, cw, rc, ticket_ready(&w));
   }
   shm_sleeper_leave(q, WAIT_DATA);
   return rc;
@@ -125,11 +124,9 @@ static uint32_t claimable(shm_queue *q, uint32_t r, size_t cap, size_t max,
  * -EMSGSIZE (with *first_len) if the first one does not fit. Waiting may
  * change *lane (see shm_lane_sleep). */
 static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
-                 int64_t deadline, int mode, struct claim *c,
+                 int64_t deadline, struct shm_call_wait *cw, struct claim *c,
                  size_t *first_len) {
   struct shm_header *h = q->hdr;
-  int blocked = 0;
-  int64_t since = 0; /* when this call began to wait */
   for (;;) {
     struct shm_lane *lane = shm_lane_shared(q, *lane_index);
     uint32_t r = atomic_load_explicit(&h->read, memory_order_acquire);
@@ -152,11 +149,11 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
     }
     if (*first_len > cap)
       return -EMSGSIZE;
-    if (mode & SHM_NONBLOCK)
+    if (cw->mode & SHM_NONBLOCK)
       return -EAGAIN;
-    if (!blocked++ && !(mode & SHM_RESUMED))
+    if (shm_call_blocks(cw))
       shm_lane_add(&lane->blocked_gets, 1);
-    int rc = wait_for_ticket(q, lane_index, r, deadline, &since);
+    int rc = wait_for_ticket(q, lane_index, r, deadline, cw);
     if (rc != 0)
       return rc;
   }
@@ -282,6 +279,7 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
   if (rc != 0)
     return rc;
   int mode = shm_wait_mode(timeout_ns);
+  struct shm_call_wait cw = {mode, 0, 0};
   timeout_ns = SAGE_WAIT_NS(timeout_ns);
   if (timeout_ns == 0 && poll_empty(q))
     return -EAGAIN;
@@ -292,7 +290,7 @@ static int get_msgs(shm_queue *q, void *buf, size_t cap, size_t *lens,
   while (*count == 0 && rc == 0) { /* a run of only SKIPs yields nothing */
     struct claim c;
     size_t first_len;
-    rc = claim(q, &lane, cap, max, deadline, mode, &c, &first_len);
+    rc = claim(q, &lane, cap, max, deadline, &cw, &c, &first_len);
     if (rc == -EMSGSIZE) {
       lens[0] = first_len;
       sage_plugin_fail(rc,
@@ -343,6 +341,7 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
   if (rc != 0)
     return rc;
   int mode = shm_wait_mode(timeout_ns);
+  struct shm_call_wait cw = {mode, 0, 0};
   timeout_ns = SAGE_WAIT_NS(timeout_ns);
   if (timeout_ns == 0 && poll_empty(q))
     return -EAGAIN;
@@ -353,7 +352,7 @@ int shm_peek(shm_queue *q, const void **ptr, size_t *len, uint64_t *token,
   for (;;) {
     struct claim c;
     size_t first_len;
-    rc = claim(q, &lane, q->geo.capacity, 1, deadline, mode, &c, &first_len);
+    rc = claim(q, &lane, q->geo.capacity, 1, deadline, &cw, &c, &first_len);
     if (rc != 0)
       break;
     struct shm_lane *shared = shm_lane_shared(q, lane);

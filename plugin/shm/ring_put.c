@@ -74,14 +74,14 @@ static int free_stuck_head(shm_queue *q, uint64_t H, int64_t now) {
 }
 
 /* Sleeps until head moves (or the deadline), freeing the head record when
- * its owner died. *since: as for wait_for_ticket (ring_get.c). */
+ * its owner died. */
 static int wait_for_space(shm_queue *q, int *lane, uint64_t H, int64_t deadline,
-                          int64_t *since) {
+                          struct shm_call_wait *cw) {
   struct shm_header *h = q->hdr;
   struct head_watch w = {&h->head, H};
   int64_t started = shm_now_ns();
-  if (*since == 0)
-    *since = started;
+  if (cw->since == 0)
+    cw->since = started;
   if (shm_spin(started, shm_spin_budget(q, WAIT_SPACE), deadline, head_moved,
                &w))
     return 0;
@@ -94,8 +94,7 @@ static int wait_for_space(shm_queue *q, int *lane, uint64_t H, int64_t deadline,
   int rc = 0;
   if (atomic_load(&h->head) == H) {
     rc = shm_lane_sleep(q, lane, &h->space_event, ev, deadline, stall);
-    shm_spin_learn(q, WAIT_SPACE, *since, rc,
-                   atomic_load(&h->space_event) != ev);
+    shm_spin_learn(q, WAIT_SPACE, cw, rc, head_moved(&w));
   }
   shm_sleeper_leave(q, WAIT_SPACE);
   return rc;
@@ -124,14 +123,12 @@ static uint64_t reload_head(shm_queue *q, struct shm_lane_local *local) {
 /* Reserves the longest prefix of msgs (at least one) that fits, waiting for
  * space as needed. Waiting may change *lane (see shm_lane_sleep). */
 static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
-                   size_t count, int64_t deadline, int mode,
+                   size_t count, int64_t deadline, struct shm_call_wait *cw,
                    struct shm_reservation *res) {
   struct shm_header *h = q->hdr;
   struct shm_lane *shared = shm_lane_shared(q, *lane);
   struct shm_lane_local *local = shm_lane_local(q, *lane);
   uint64_t T = atomic_load_explicit(&h->tail, memory_order_relaxed);
-  int blocked = 0;
-  int64_t since = 0; /* when this call began to wait */
   for (;;) {
     uint32_t end_unit;
     int fresh = !cache_usable(q, local, T);
@@ -143,12 +140,12 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
       k = fitting(q, T, H, msgs, count, &end_unit);
     }
     if (k == 0) {
-      int nonblocking = mode & SHM_NONBLOCK;
+      int nonblocking = cw->mode & SHM_NONBLOCK;
       if (nonblocking && !free_stuck_head(q, H, shm_now_ns()))
         return -EAGAIN;
-      if (!nonblocking && !blocked++ && !(mode & SHM_RESUMED))
+      if (!nonblocking && shm_call_blocks(cw))
         shm_lane_add(&shared->blocked_puts, 1);
-      int rc = nonblocking ? 0 : wait_for_space(q, lane, H, deadline, &since);
+      int rc = nonblocking ? 0 : wait_for_space(q, lane, H, deadline, cw);
       if (rc != 0)
         return rc;
       shared = shm_lane_shared(q, *lane);
@@ -340,6 +337,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
     if (msgs[i].len > q->geo.capacity / 2)
       return too_big(q, msgs[i].len);
   int mode = shm_wait_mode(timeout_ns);
+  struct shm_call_wait cw = {mode, 0, 0};
   int64_t deadline = shm_deadline(SAGE_WAIT_NS(timeout_ns));
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
@@ -351,7 +349,7 @@ static int put_msgs(shm_queue *q, const struct sage_msg *msgs, size_t count,
       unannounced = 0;
     }
     struct shm_reservation r;
-    rc = reserve(q, &lane, msgs + *done, count - *done, deadline, mode, &r);
+    rc = reserve(q, &lane, msgs + *done, count - *done, deadline, &cw, &r);
     if (rc != 0)
       break;
     struct shm_lane *shared = shm_lane_shared(q, lane);
@@ -399,13 +397,14 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
   if (len > q->geo.capacity / 2)
     return too_big(q, len);
   int mode = shm_wait_mode(timeout_ns);
+  struct shm_call_wait cw = {mode, 0, 0};
   int64_t deadline = shm_deadline(SAGE_WAIT_NS(timeout_ns));
   int lane = shm_lane_acquire(q, deadline);
   if (lane < 0)
     return shm_lane_finish(q, -1, lane, mode);
   struct sage_msg msg = {NULL, len};
   struct shm_reservation r;
-  rc = reserve(q, &lane, &msg, 1, deadline, mode, &r);
+  rc = reserve(q, &lane, &msg, 1, deadline, &cw, &r);
   if (rc != 0)
     return end_put(q, lane, rc, 0, mode);
   struct placement p =

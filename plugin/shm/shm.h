@@ -114,13 +114,17 @@ int64_t shm_deadline(int64_t timeout_ns); /* -1: forever, 0: now */
  * run. Returns 1 if done. */
 int shm_spin(int64_t started, int64_t spin_ns, int64_t deadline_ns,
              int (*done)(void *arg), void *arg);
+struct shm_call_wait; /* lanes.c section below */
 /* Adaptive spinning: how long a wait on side w spins before it sleeps;
- * and what a call that began waiting at `since`, then slept, got rc from
- * the sleep and was `woken` (its futex word moved: not a sleep slice
- * running out) teaches the budget. An interrupted sleep teaches nothing. */
+ * and what a sleep of call cw that returned rc teaches the budget, `met`
+ * saying whether what it waited for has happened. Only a call that sleeps
+ * and then finds its condition met has waited a known, short time: one
+ * whose sleep slice ran out, that timed out, or that resumes a longer
+ * wait begun in an earlier call (a slice of it) counts as a long wait. An
+ * interrupted sleep teaches nothing. */
 int64_t shm_spin_budget(shm_queue *q, enum shm_wait w);
-void shm_spin_learn(shm_queue *q, enum shm_wait w, int64_t since, int rc,
-                    int woken);
+void shm_spin_learn(shm_queue *q, enum shm_wait w,
+                    const struct shm_call_wait *cw, int rc, int met);
 /* The rule itself (pure): the next budget after a wait that slept. */
 int64_t shm_spin_next(int64_t budget, int64_t base, int64_t max,
                       int64_t waited_ns);
@@ -199,6 +203,20 @@ static inline int shm_wait_mode(int64_t timeout_ns) {
     return 0;
   return (timeout_ns & SAGE_WAIT_RESUMED ? SHM_RESUMED : 0) |
          (timeout_ns & SAGE_WAIT_SLICE ? SHM_SLICE : 0);
+}
+/* One call's waiting, across every wait it makes (a get that meets a
+ * cancelled record and waits again, a batch put that reserves in pieces):
+ * it counts as one blocked call, and the adaptive spin learns how long it
+ * waited from its first wait. */
+struct shm_call_wait {
+  int mode;      /* the call's shm_wait_mode */
+  int blocked;   /* counted in blocked_gets / blocked_puts already */
+  int64_t since; /* when its first wait began; 0 before that */
+};
+/* Whether this wait is the call's first (count it as blocked, unless the
+ * call resumes a longer wait that counted it). */
+static inline int shm_call_blocks(struct shm_call_wait *cw) {
+  return !cw->blocked++ && !(cw->mode & SHM_RESUMED);
 }
 /* Ends an operation: counts a timeout (unless `mode` is a SLICE) and
  * releases the lane if held. */

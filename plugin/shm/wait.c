@@ -87,11 +87,13 @@ int64_t shm_spin_budget(shm_queue *q, enum shm_wait w) {
 
 /* Threads of one handle may race here; a lost update only delays the
  * adaptation by one wait. */
-void shm_spin_learn(shm_queue *q, enum shm_wait w, int64_t since, int rc,
-                    int woken) {
+void shm_spin_learn(shm_queue *q, enum shm_wait w,
+                    const struct shm_call_wait *cw, int rc, int met) {
   if (rc != 0 && rc != -ETIMEDOUT)
     return; /* interrupted: shows nothing */
-  int64_t waited = rc == 0 && woken ? shm_now_ns() - since : INT64_MAX;
+  int64_t waited = INT64_MAX;
+  if (rc == 0 && met && !(cw->mode & SHM_RESUMED))
+    waited = shm_now_ns() - cw->since;
   _Atomic int64_t *word = spin_word(q, w);
   int64_t budget = atomic_load_explicit(word, memory_order_relaxed);
   atomic_store_explicit(
