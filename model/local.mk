@@ -4,7 +4,7 @@
 #   make check-model-doc      the protocol doc as written: must FAIL (flaws)
 #   make check-model-mutants  broken variants of the model: must each FAIL
 #
-# Needs spin (apt-get install spin) and a C compiler. About 5 minutes and
+# Needs spin (apt-get install spin) and a C compiler. About 8 minutes and
 # under 3 GiB (pan -DCOLLAPSE: exhaustive, compressed state storage).
 EXTRA_DIST += model/ring.pml model/check.sh
 
@@ -38,15 +38,19 @@ MODEL_LTL = -a -f -m200000 -N published_taken,-a -f -m200000 -N no_lost_wakeup
 MODEL_LTL_ALL = $(MODEL_LTL),-a -f -m200000 -N drained
 
 # name:spin defines:pan cflags:pan runs (see check.sh). Common to all:
-# 2 producers (1 and 2 units a record), 2 consumers (0 blocking, up to 2
+# 2 producers (1 and 2 units a record; with SMALL_RECORDS 0 and 1: producer
+# 0's payloads live in their slots), 2 consumers (0 blocking, up to 2
 # records a get; 1 a timeout-0 poller), 2 slots, 3 ring units.
 MODEL_CONFIGS = \
   "safety:-DMAX_CRASH=2 -DCANCEL=1 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
   "crash_stall:-DMAX_CRASH=1 -DMAX_STALL=1 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
   "batch:-DMSGS0=2 -DMAX_CRASH=1 -DTORN_INTENT=1 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
+  "small:-DSMALL_RECORDS -DMAX_CRASH=2 -DCANCEL=1 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
+  "small_batch:-DSMALL_RECORDS -DMSGS0=2 -DMAX_CRASH=1 -DTORN_INTENT=1 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
   "stall_timeout:-DSTALL_TIMEOUT=1 -DMAX_CRASH=0 -DMSGS1=2 $(MODEL_FIXES):$(MODEL_SAFE):-m200000" \
   "wakeup:-DPOLLER=0 -DMSGS0=2 -DMAX_CRASH=0 -DMAX_STALL=1 -DKILL_MASK=8 -DFIX_DEAD_HEAD=1 -DFIX_STALL_UNCOUNT=1:$(MODEL_SAFE):-m200000" \
   "live_poll:-DLIVENESS -DMAX_CRASH=1 $(MODEL_FIXES):$(MODEL_LIVE):$(MODEL_LTL_ALL)" \
+  "live_small:-DLIVENESS -DSMALL_RECORDS -DMAX_CRASH=1 $(MODEL_FIXES):$(MODEL_LIVE):$(MODEL_LTL_ALL)" \
   "live_sleep:-DLIVENESS -DPOLLER=0 -DMAX_CRASH=1 $(MODEL_FIXES):$(MODEL_LIVE):$(MODEL_LTL)"
 
 # The doc as written (no FIX_*): each must find its counterexample.

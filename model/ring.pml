@@ -16,6 +16,9 @@
  * - Producer p's records are p+1 units; a record never wraps the ring (it
  *   is padded to the ring's start, like place()). Each ring unit carries a
  *   ghost owner ticket, written by producers and asserted by consumers.
+ *   SMALL_RECORDS: producer p's records are p units, so producer 0's take
+ *   none and live in their slot (layout.h), whose body has its own ghost
+ *   owner; a consumer reads the body when end == from, like the C code.
  * - One lane (one thread) per attachment: producers 0,1; consumers 2,3.
  * - Event words: one "changed since I read it" bit per reader (exact for a
  *   counter that never wraps). futex_wait sleeps iff the bit is clear;
@@ -132,7 +135,11 @@
 #define NCONS 2
 #define MAXT (MSGS0 + MSGS1)    /* tickets ever reserved */
 #define NATT (NPROD + NCONS)
+#ifdef SMALL_RECORDS /* producer 0's payloads live in their slots */
+#define SIZE(p) (p)             /* units per record of producer p */
+#else
 #define SIZE(p) ((p) + 1)       /* units per record of producer p */
+#endif
 #define KGET 2
 #define NONE 255
 
@@ -162,6 +169,7 @@ bool space_changed[NPROD], space_asleep[NPROD]; /* space_event, futex */
 
 /* ---------- ghost state (checks only) ---------- */
 byte unit_owner[CAP];     /* ticket whose bytes a ring unit holds */
+byte body_owner[N];       /* ticket whose bytes a slot's body holds */
 bool g_counted[MAXT + 1], g_lost[MAXT + 1], g_freed[MAXT + 1];
 byte g_deliv[MAXT + 1];
 byte g_from[MAXT + 1];    /* unit where ticket t's record begins */
@@ -593,6 +601,13 @@ end_space_sleep:
           :: else -> break
           od;
           assert(ctl_t[S(t)] <= t);  /* slot metadata written only by its producer */
+          if
+          :: SIZE(p) == 0 ->         /* a small record: bytes in the slot */
+             old = body_owner[S(t)];
+             assert(old == NONE || (old < t && g_freed[old])); /* no reuse of live bytes */
+             body_owner[S(t)] = t
+          :: else
+          fi;
           s_from[S(t)] = u; s_end[S(t)] = e; s_start[S(t)] = st;
           s_len[S(t)] = SIZE(p);
           u = e; i++; j = 0; old = 0; t = 0; off = 0; pad = 0; st = 0; e = 0
@@ -791,6 +806,8 @@ end_data_sleep:
     do
     :: i < k && stv[i] != READY -> i++
     :: i < k && stv[i] == READY ->
+       assert(s_end[S(r + i)] != s_from[S(r + i)] ||
+              body_owner[S(r + i)] == r + i);   /* no torn read of a slot */
        do
        :: j < s_len[S(r + i)] ->
           assert(unit_owner[s_start[S(r + i)] + j] == r + i); /* no torn read */
@@ -894,7 +911,7 @@ init {
   atomic {
     i = 0;
     do
-    :: i < N -> ctl_t[i] = i - N; ctl_s[i] = DONE; i++  /* lap before the first */
+    :: i < N -> ctl_t[i] = i - N; ctl_s[i] = DONE; body_owner[i] = NONE; i++  /* lap before the first */
     :: else -> break
     od;
     i = 0;

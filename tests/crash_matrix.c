@@ -24,10 +24,11 @@
  *
  * Afterwards: no duplicates, no torn messages, exactly the deliveries the
  * protocol predicts for that point, exact stats and task accounting, and a
- * put/get round trip. The whole matrix runs twice: from position 0, and
+ * put/get round trip. The whole matrix runs three times: from position 0;
  * from tickets and units just short of 2^32, so that both wrap inside the
- * victim's operation. Standalone (no Criterion): it runs under every
- * sanitizer build. */
+ * victim's operation; and from 0 with 128-byte slots, where most messages
+ * live in their slots instead of the ring (layout.h). Standalone (no
+ * Criterion): it runs under every sanitizer build. */
 #include "config.h"
 
 #include <errno.h>
@@ -294,7 +295,7 @@ struct expect {
 struct cell {
   const struct row *row;
   enum col col;
-  int wrap;
+  int pass; /* enum pass */
   char name[64];
   sage_queue *q;
   struct expect exp[MAX_EXPECT];
@@ -342,18 +343,38 @@ static unsigned count_fate(const struct cell *c, unsigned flag) {
   return n;
 }
 
+/* The three runs of the matrix. */
+enum pass { PASS_ZERO, PASS_WRAP, PASS_SMALL, N_PASSES };
+static const char *const pass_tags[N_PASSES] = {"[zero]", "[wrap]", "[small]"};
+static const char *const pass_titles[N_PASSES] = {
+    "from ticket 0, unit 0:", "from ticket 2^32-5, unit 2^32-40 (both wrap):",
+    "from ticket 0, unit 0, 128-byte slots (payloads up to 104 bytes in "
+    "their slots):"};
+
 static int open_queue(struct cell *c) {
   static unsigned counter;
   char ticket[16], unit[16];
+  int wrap = c->pass == PASS_WRAP;
   snprintf(c->name, sizeof c->name, "cm-%d-%u", (int)getpid(), counter++);
   snprintf(current_shm, sizeof current_shm, "/sageq-%u-%s", (unsigned)geteuid(),
            c->name);
-  snprintf(ticket, sizeof ticket, "%u", c->wrap ? 0xfffffffbu : 0u);
-  snprintf(unit, sizeof unit, "%u", c->wrap ? 0xffffffd8u : 0u);
-  const char *opts[] = {
-      "create",     "always",     "capacity", "4096",         "slots",
-      "64",         "attach_max", "16",       "first_ticket", ticket,
-      "first_unit", unit,         NULL};
+  snprintf(ticket, sizeof ticket, "%u", wrap ? 0xfffffffbu : 0u);
+  snprintf(unit, sizeof unit, "%u", wrap ? 0xffffffd8u : 0u);
+  const char *opts[] = {"create",
+                        "always",
+                        "capacity",
+                        "4096",
+                        "slots",
+                        "64",
+                        "attach_max",
+                        "16",
+                        "first_ticket",
+                        ticket,
+                        "first_unit",
+                        unit,
+                        "slot_size",
+                        c->pass == PASS_SMALL ? "128" : "32",
+                        NULL};
   int rc = sage_queue_open("shm", c->name, opts, &c->q);
   return rc == 0 ? 0 : fail(c, "open: %s", sage_last_error());
 }
@@ -433,8 +454,9 @@ static int fill_full(struct cell *c) {
   for (int i = 0; rc == 0; i++)
     if ((rc = parent_put(c, 0, seq, sizes[i % 4])) == 0)
       seq++;
-  while (rc == -EAGAIN && (rc = parent_put(c, 0, seq, MARKER_LEN)) == 0)
-    seq++;
+  if (rc == -EAGAIN) /* then as many markers as still fit */
+    while ((rc = parent_put(c, 0, seq, MARKER_LEN)) == 0)
+      seq++;
   return rc == -EAGAIN ? 0 : fail(c, "fill: %s", sage_strerror(rc));
 }
 
@@ -758,8 +780,7 @@ static void verify(struct cell *c) {
 
 static void run_cell(struct cell *c) {
   snprintf(current_cell, sizeof current_cell, "%s %s @%s / %s\n",
-           c->wrap ? "[wrap]" : "[zero]", c->row->name, c->row->point,
-           col_names[c->col]);
+           pass_tags[c->pass], c->row->name, c->row->point, col_names[c->col]);
   memset(cm_board, 0, sizeof *cm_board);
   alarm(60);
   if (open_queue(c) == 0) {
@@ -792,7 +813,7 @@ static void run_cell(struct cell *c) {
 
 /* ---- the table ---- */
 
-static char outcome[2][N_ROWS][N_COLS][256];
+static char outcome[N_PASSES][N_ROWS][N_COLS][256];
 static int passed, failed;
 
 static unsigned count_exact(const struct cell *c, unsigned fate) {
@@ -823,9 +844,8 @@ static void describe(struct cell *c, char *buf, size_t cap) {
     snprintf(buf + n, cap - (size_t)n, " gone=%u", gone);
 }
 
-static void print_table(int wrap) {
-  printf("\n%s\n", wrap ? "from ticket 2^32-5, unit 2^32-40 (both wrap):"
-                        : "from ticket 0, unit 0:");
+static void print_table(int pass) {
+  printf("\n%s\n", pass_titles[pass]);
   printf("%-16s %-21s", "operation", "killed at");
   for (int k = 0; k < N_COLS; k++)
     printf(" %-15s", col_names[k]);
@@ -833,17 +853,17 @@ static void print_table(int wrap) {
   for (size_t i = 0; i < N_ROWS; i++) {
     printf("%-16s %-21s", rows[i].name, rows[i].point);
     for (int k = 0; k < N_COLS; k++)
-      printf(" %-15.15s", outcome[wrap][i][k]);
+      printf(" %-15.15s", outcome[pass][i][k]);
     printf("\n");
   }
 }
 
 static void print_failures(void) {
-  for (int w = 0; w < 2; w++)
+  for (int w = 0; w < N_PASSES; w++)
     for (size_t i = 0; i < N_ROWS; i++)
       for (int k = 0; k < N_COLS; k++)
         if (strncmp(outcome[w][i][k], "FAIL", 4) == 0)
-          printf("%s %s @%s / %s: %s\n", w ? "[wrap]" : "[zero]", rows[i].name,
+          printf("%s %s @%s / %s: %s\n", pass_tags[w], rows[i].name,
                  rows[i].point, col_names[k], outcome[w][i][k]);
 }
 
@@ -874,10 +894,10 @@ int main(void) {
     signal(sigs[i], give_up);
   signal(SIGPIPE, SIG_IGN); /* a party that died early: its pipe errs */
   int64_t start = cm_now_ms();
-  for (int wrap = 0; wrap < 2; wrap++)
+  for (int pass = 0; pass < N_PASSES; pass++)
     for (size_t i = 0; i < N_ROWS; i++)
       for (int k = 0; k < N_COLS; k++) {
-        char *out = outcome[wrap][i][k];
+        char *out = outcome[pass][i][k];
         if (!(rows[i].cols & M(k))) {
           snprintf(out, sizeof outcome[0][0][0], "n/a");
           continue;
@@ -886,12 +906,12 @@ int main(void) {
         memset(&c, 0, sizeof c);
         c.row = &rows[i];
         c.col = (enum col)k;
-        c.wrap = wrap;
+        c.pass = pass;
         run_cell(&c);
         describe(&c, out, sizeof outcome[0][0][0]);
       }
-  print_table(0);
-  print_table(1);
+  for (int pass = 0; pass < N_PASSES; pass++)
+    print_table(pass);
   printf("\ndead=N: reservations abandoned (DEAD: never counted, never "
          "delivered)\nlost=N: messages abandoned with their dead consumer "
          "(LOST)\ngone=N: messages the victim took with it (task_done owed; "

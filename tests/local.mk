@@ -48,6 +48,12 @@ check_PROGRAMS += tests/test_shm_recovery tests/test_shm_segment \
 	tests/test_shm_lanes tests/test_shm_stall
 TESTS += tests/test_shm_recovery tests/test_shm_segment tests/test_shm_lanes \
 	tests/test_shm_stall
+# Small payloads in their slots (reads the segment layout).
+check_PROGRAMS += tests/test_shm_small
+TESTS += tests/test_shm_small
+tests_test_shm_small_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/shm
+tests_test_shm_small_CFLAGS = $(TEST_CFLAGS)
+tests_test_shm_small_LDADD = $(TEST_LIBS)
 # Adaptive spinning: the rule (compiled in from wait.c) and a queue's.
 check_PROGRAMS += tests/test_shm_spin
 TESTS += tests/test_shm_spin

@@ -93,12 +93,13 @@ static void poke(size_t offset, const void *value, size_t n) {
   close(fd);
 }
 
-/* Header field offsets (plugin/shm/layout.h, layout version 1). */
+/* Header field offsets (plugin/shm/layout.h, layout version 3). */
 enum {
   OFF_VERSION = 8,
   OFF_TOTAL = 16,
   OFF_CAPACITY = 24,
   OFF_SLOTS = 32,
+  OFF_SLOT_SIZE = 36,
   OFF_SLOTS_OFF = 56
 };
 
@@ -128,6 +129,16 @@ Test(segment, slot_count_out_of_range) {
   uint32_t slots = 0x80000000u;
   poke(OFF_SLOTS, &slots, sizeof slots);
   expect_corrupt("slot count");
+}
+
+Test(segment, slot_size_out_of_range) {
+  uint32_t sizes[] = {0, 48, 256};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    fresh_name("slotsize");
+    poke(OFF_SLOT_SIZE, &sizes[i], sizeof sizes[i]);
+    expect_corrupt("slot size");
+    remove_queue();
+  }
 }
 
 Test(segment, truncated) {

@@ -8,15 +8,20 @@
  * 32-bit unit position (8-byte units, modulo 2^32). Differences are taken in
  * modular 32-bit arithmetic, which is exact while fewer than 2^31 tickets or
  * units are outstanding (capacity is capped far below that).
+ *
+ * Small payloads (up to slot_size - SHM_SLOT_BODY bytes: 8, 40 or 104) live
+ * in their slot and take no ring units, so one such message is one slot
+ * line for its producer and consumer (struct shm_slot).
  */
 #ifndef SAGE_SHM_LAYOUT_H
 #define SAGE_SHM_LAYOUT_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SHM_MAGIC 0x314d534551474153ull /* "SAGEQSM1" little-endian */
-#define SHM_LAYOUT_VERSION 2u
+#define SHM_LAYOUT_VERSION 3u
 #define SHM_LINE                                                               \
   128               /* pad hot words to two cache lines (adjacent prefetch)    \
                      */
@@ -27,6 +32,8 @@
 #define SHM_DEFAULT_CAPACITY (1ull << 20)
 #define SHM_MIN_SLOTS 64u
 #define SHM_MAX_SLOTS (1u << 24)
+#define SHM_MIN_SLOT_SIZE 32u /* bytes per slot: a power of two in range */
+#define SHM_MAX_SLOT_SIZE 128u
 #define SHM_LANES 8u /* concurrent ops per attachment */
 #define SHM_DEFAULT_ATTACH 64u
 #define SHM_MAX_ATTACH 4096u
@@ -46,16 +53,24 @@ enum shm_slot_state {
 };
 
 /* One message's metadata. Written by its producer before publishing ctl;
- * never written by anyone else (recovery only changes ctl). */
+ * never written by anyone else (recovery only changes ctl). A slot is
+ * slot_size bytes (header): this struct, then more body bytes. */
 struct shm_slot {
   _Atomic uint64_t ctl;   /* (ticket << 32) | shm_slot_state */
   _Atomic uint32_t from;  /* unit position where the reservation began */
   _Atomic uint32_t end;   /* unit position just past the record */
-  _Atomic uint32_t start; /* unit offset of the payload in the ring */
   _Atomic uint32_t len;   /* payload bytes */
   _Atomic uint32_t owner; /* attachment index of the producer (diagnostic) */
-  uint32_t reserved;
+  /* A record in the ring (end != from): the unit offset of its payload. A
+   * small record (end == from, len > 0): its payload, which runs on to the
+   * end of the slot (slot_size - SHM_SLOT_BODY bytes). Only the consumer
+   * that claimed the record reads this. */
+  union {
+    _Atomic uint32_t start;
+    unsigned char body[8];
+  };
 };
+#define SHM_SLOT_BODY offsetof(struct shm_slot, body)
 
 /* What one thread of an attached process is doing, so survivors can tell a
  * slow owner from a dead one. An empty range means idle. Counters are

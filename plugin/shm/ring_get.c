@@ -98,12 +98,12 @@ struct claim {
 static uint32_t claimable(shm_queue *q, uint32_t r, size_t cap, size_t max,
                           size_t *first_len) {
   struct shm_slot *const slots = q->slots;
-  const uint32_t slot_mask = q->geo.slot_count - 1;
+  const uint32_t slot_mask = q->geo.slot_count - 1, shift = q->geo.slot_shift;
   size_t used = 0;
   uint32_t k = 0;
   *first_len = 0;
   while (k < max) {
-    struct shm_slot *s = &slots[(r + k) & slot_mask];
+    struct shm_slot *s = shm_slot_at(slots, (r + k) & slot_mask, shift);
     uint64_t ctl = atomic_load_explicit(&s->ctl, memory_order_acquire);
     if (!published(ctl, r + k))
       break;
@@ -159,22 +159,28 @@ static int claim(shm_queue *q, int *lane_index, size_t cap, size_t max,
   }
 }
 
-/* A slot's payload bounds as read from shared memory: a corrupt one must
- * not make us read outside the ring. */
-static inline int outside_ring(const struct shm_geometry *geo, uint64_t start,
-                               size_t len) {
-  return start >= geo->cap_units || len > geo->capacity / 2 ||
-         start * SHM_UNIT + len > geo->capacity;
+/* Where a claimed record's payload is, bounds-checked: a corrupt slot must
+ * not make us read outside the ring or the slot. NULL if it would. A small
+ * record (end == from) is in the slot's body (layout.h). */
+static inline const unsigned char *
+record_payload(const struct shm_geometry *geo, const unsigned char *ring,
+               struct shm_slot *s, size_t len) {
+  if (len > geo->capacity / 2)
+    return NULL;
+  if (atomic_load_explicit(&s->end, memory_order_relaxed) ==
+      atomic_load_explicit(&s->from, memory_order_relaxed))
+    return len <= geo->inline_max ? s->body : NULL;
+  uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
+  if (start >= geo->cap_units || start * SHM_UNIT + len > geo->capacity)
+    return NULL;
+  return ring + start * SHM_UNIT;
 }
 
 /* Bounds-checks a claimed slot. Returns the payload or NULL. */
 static const void *payload(shm_queue *q, uint32_t ticket, size_t *len) {
   struct shm_slot *s = shm_slot_of(q, ticket);
-  uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
   *len = atomic_load_explicit(&s->len, memory_order_relaxed);
-  if (outside_ring(&q->geo, start, *len))
-    return NULL;
-  return q->ring + start * SHM_UNIT;
+  return record_payload(&q->geo, q->ring, s, *len);
 }
 
 static int is_ready(shm_queue *q, uint32_t ticket) {
@@ -189,7 +195,8 @@ static uint32_t end_of(shm_queue *q, uint32_t ticket) {
 
 static int corrupt(shm_queue *q, uint32_t ticket) {
   return sage_plugin_fail(
-      -EBADMSG, "queue '%s' is corrupt: record %u points outside the ring",
+      -EBADMSG,
+      "queue '%s' is corrupt: record %u points outside the ring or its slot",
       q->name, ticket);
 }
 
@@ -208,16 +215,17 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
   int rc = 0;
   *any_dead = 0;
   for (uint32_t i = 0; i < c->count; i++) {
-    struct shm_slot *s = &slots[(c->ticket + i) & slot_mask];
+    struct shm_slot *s =
+        shm_slot_at(slots, (c->ticket + i) & slot_mask, geo.slot_shift);
     uint32_t st =
         shm_ctl_state(atomic_load_explicit(&s->ctl, memory_order_relaxed));
     if (st != SLOT_READY) {
       *any_dead |= st == SLOT_DEAD;
       continue;
     }
-    uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
     size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
-    if (outside_ring(&geo, start, len)) {
+    const unsigned char *from = record_payload(&geo, ring, s, len);
+    if (from == NULL) {
       rc = corrupt(q, c->ticket + i);
       break;
     }
@@ -229,7 +237,7 @@ static int copy_out(shm_queue *q, const struct claim *c, void *buf, size_t cap,
       break;
     }
     if (len > 0)
-      memcpy((char *)buf + off, ring + start * SHM_UNIT, len);
+      memcpy((char *)buf + off, from, len);
     lens[n++] = len;
     off += len;
   }

@@ -39,7 +39,8 @@ static uint32_t fitting(const shm_queue *q, uint64_t T, uint64_t H,
   if (count > room)
     count = room;
   while (k < count) {
-    uint32_t end = place(cap_units, u, shm_units(msgs[k].len)).end;
+    uint32_t end =
+        place(cap_units, u, shm_record_units(&q->geo, msgs[k].len)).end;
     if (end - head > cap_units)
       break;
     u = end;
@@ -178,14 +179,20 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
   }
 }
 
-/* Writes a record's slot metadata (its ctl is published later). */
-static inline void fill_slot(struct shm_slot *s, struct placement p, size_t len,
-                             uint32_t owner) {
+/* Writes a record's slot metadata (its ctl is published later) and
+ * returns where its payload goes: the ring, or the slot's body for a small
+ * record, which takes no ring units (layout.h). */
+static inline unsigned char *fill_slot(unsigned char *ring, struct shm_slot *s,
+                                       struct placement p, size_t len,
+                                       uint32_t owner) {
   atomic_store_explicit(&s->from, p.from, memory_order_relaxed);
   atomic_store_explicit(&s->end, p.end, memory_order_relaxed);
-  atomic_store_explicit(&s->start, p.start, memory_order_relaxed);
   atomic_store_explicit(&s->len, (uint32_t)len, memory_order_relaxed);
   atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
+  if (p.end == p.from)
+    return s->body;
+  atomic_store_explicit(&s->start, p.start, memory_order_relaxed);
+  return ring + (size_t)p.start * SHM_UNIT;
 }
 
 /* Publishes ticket t as `st`. Returns 0 if a survivor gave it up (DEAD)
@@ -262,17 +269,20 @@ static int end_put(shm_queue *q, int lane, int rc, uint32_t published,
  * copied to locals: the stores below could alias it. */
 static uint64_t write_records(shm_queue *q, const struct shm_reservation *r,
                               const struct sage_msg *msgs) {
-  const uint32_t cap_units = q->geo.cap_units;
-  const uint32_t slot_mask = q->geo.slot_count - 1, owner = (uint32_t)q->index;
+  const struct shm_geometry geo = q->geo;
+  const uint32_t slot_mask = geo.slot_count - 1, owner = (uint32_t)q->index;
   unsigned char *const ring = q->ring;
   struct shm_slot *const slots = q->slots;
   uint32_t u = shm_unit(r->from);
   uint64_t bytes = 0;
   for (uint32_t i = 0; i < r->count; i++) {
-    struct placement p = place(cap_units, u, shm_units(msgs[i].len));
+    struct placement p =
+        place(geo.cap_units, u, shm_record_units(&geo, msgs[i].len));
+    struct shm_slot *s =
+        shm_slot_at(slots, (r->ticket + i) & slot_mask, geo.slot_shift);
+    unsigned char *to = fill_slot(ring, s, p, msgs[i].len, owner);
     if (msgs[i].len > 0)
-      memcpy(ring + (size_t)p.start * SHM_UNIT, msgs[i].data, msgs[i].len);
-    fill_slot(&slots[(r->ticket + i) & slot_mask], p, msgs[i].len, owner);
+      memcpy(to, msgs[i].data, msgs[i].len);
     u = p.end;
     bytes += msgs[i].len;
   }
@@ -283,12 +293,12 @@ static uint64_t write_records(shm_queue *q, const struct shm_reservation *r,
  * polling a slot sees its line change about once. */
 static void publish_records(shm_queue *q, const struct shm_reservation *r) {
   struct shm_slot *const slots = q->slots;
-  const uint32_t slot_mask = q->geo.slot_count - 1;
+  const uint32_t slot_mask = q->geo.slot_count - 1, shift = q->geo.slot_shift;
   for (uint32_t i = 0; i < r->count; i++)
     /* release: the body and metadata written before become visible */
-    atomic_store_explicit(&slots[(r->ticket + i) & slot_mask].ctl,
-                          shm_ctl(r->ticket + i, SLOT_READY),
-                          memory_order_release);
+    atomic_store_explicit(
+        &shm_slot_at(slots, (r->ticket + i) & slot_mask, shift)->ctl,
+        shm_ctl(r->ticket + i, SLOT_READY), memory_order_release);
 }
 
 /* Un-counts what survivors gave up: the lane counts `kept` of its
@@ -408,10 +418,10 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
   if (rc != 0)
     return end_put(q, lane, rc, 0, mode);
   struct placement p =
-      place(q->geo.cap_units, shm_unit(r.from), shm_units(len));
-  fill_slot(shm_slot_of(q, r.ticket), p, len, (uint32_t)q->index);
+      place(q->geo.cap_units, shm_unit(r.from), shm_record_units(&q->geo, len));
+  *ptr =
+      fill_slot(q->ring, shm_slot_of(q, r.ticket), p, len, (uint32_t)q->index);
   SHM_STEP("reserve:reserved");
-  *ptr = q->ring + (size_t)p.start * SHM_UNIT;
   q->local[lane].pending =
       (struct shm_pending){1, r.ticket, p.end, (uint32_t)len};
   *token = TOKEN(lane, r.ticket);

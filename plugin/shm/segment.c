@@ -48,9 +48,9 @@ static void init_positions(struct shm_header *h, const struct shm_geometry *g,
   struct shm_slot *slots = (struct shm_slot *)((char *)h + g->slots_off);
   const uint32_t n = g->slot_count;
   for (uint32_t i = 0; i < n; i++)
-    atomic_store_explicit(&slots[(ticket + i) & (n - 1)].ctl,
-                          shm_ctl(ticket + i - n, SLOT_DONE),
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &shm_slot_at(slots, (ticket + i) & (n - 1), g->slot_shift)->ctl,
+        shm_ctl(ticket + i - n, SLOT_DONE), memory_order_relaxed);
   atomic_store_explicit(&h->tail, shm_pos(ticket, unit), memory_order_relaxed);
   atomic_store_explicit(&h->head, shm_pos(ticket, unit), memory_order_relaxed);
   atomic_store_explicit(&h->read, ticket, memory_order_relaxed);
@@ -65,7 +65,7 @@ static void init_header(struct shm_header *h, const struct shm_geometry *g,
   h->total_size = g->total_size;
   h->capacity = g->capacity;
   h->slot_count = g->slot_count;
-  h->slot_size = sizeof(struct shm_slot);
+  h->slot_size = 1u << g->slot_shift;
   h->max_items = (uint32_t)o->max_items;
   h->attach_max = g->attach_max;
   h->lanes_per_attach = SHM_LANES;
@@ -108,7 +108,12 @@ static int plan_geometry(const struct shm_options *o, struct shm_geometry *g) {
     return sage_plugin_fail(-EINVAL, "max_items %llu exceeds slots %llu",
                             (unsigned long long)o->max_items,
                             (unsigned long long)slots);
-  shm_layout_size(capacity, (uint32_t)slots, (uint32_t)o->attach_max, g);
+  if (o->slot_size != next_pow2(o->slot_size))
+    return sage_plugin_fail(-EINVAL,
+                            "slot_size %llu is not 32, 64 or 128 bytes",
+                            (unsigned long long)o->slot_size);
+  shm_layout_size(capacity, (uint32_t)slots, (uint32_t)o->slot_size,
+                  (uint32_t)o->attach_max, g);
   g->max_items = (uint32_t)o->max_items;
   g->item_bound = g->max_items ? g->max_items : g->slot_count;
   g->stall_timeout_ns = (int64_t)o->stall_timeout_ns;

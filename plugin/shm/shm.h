@@ -19,6 +19,8 @@
 struct shm_geometry {
   uint64_t capacity, total_size, slots_off, attach_off, ring_off;
   uint32_t cap_units, slot_count, item_bound, attach_max, max_items;
+  uint32_t slot_shift;      /* log2 of the slot size */
+  uint32_t inline_max;      /* payloads up to this size live in their slot */
   int64_t stall_timeout_ns; /* 0: live owners are never taken over */
 };
 
@@ -71,7 +73,7 @@ typedef struct sage_transport_queue shm_queue;
 /* Open-time options (transport.c parses them). */
 struct shm_options {
   uint64_t capacity, max_items, mode, create, auto_cleanup, attach_max;
-  uint64_t slots, spin_ns, spin_max_ns, attach, allow_foreign;
+  uint64_t slots, slot_size, spin_ns, spin_max_ns, attach, allow_foreign;
   uint64_t stall_timeout_ns;
   uint64_t first_ticket, first_unit; /* create: starting positions */
   uint64_t uid; /* owner whose namespace to open; default: geteuid() */
@@ -92,11 +94,22 @@ enum { CREATE_AUTO = 0, CREATE_ALWAYS = 1, CREATE_NEVER = 2 };
  * ops table, calls them all). */
 
 /* Helpers shared by the ring files. */
+static inline struct shm_slot *shm_slot_at(struct shm_slot *slots,
+                                           uint32_t index, uint32_t shift) {
+  return (struct shm_slot *)((char *)slots + ((size_t)index << shift));
+}
 static inline struct shm_slot *shm_slot_of(shm_queue *q, uint32_t ticket) {
-  return &q->slots[ticket & (q->geo.slot_count - 1)];
+  return shm_slot_at(q->slots, ticket & (q->geo.slot_count - 1),
+                     q->geo.slot_shift);
 }
 static inline uint32_t shm_units(size_t len) {
   return (uint32_t)((len + SHM_UNIT - 1) / SHM_UNIT);
+}
+/* Ring units a put of len bytes takes: none for a small payload, which
+ * goes in its slot (layout.h). */
+static inline uint32_t shm_record_units(const struct shm_geometry *geo,
+                                        size_t len) {
+  return len <= geo->inline_max ? 0 : shm_units(len);
 }
 /* Adds to a counter that only the current lane holder writes: a plain
  * read-modify-write suffices. */
@@ -140,8 +153,8 @@ void shm_cpu_relax(void);
  * calls it on arbitrary bytes. */
 int shm_header_validate(const struct shm_header *h, uint64_t mapped_size,
                         struct shm_geometry *geo, char *why, size_t cap);
-uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
-                         struct shm_geometry *geo);
+uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t slot_size,
+                         uint32_t attach, struct shm_geometry *geo);
 /* Points q's section views into the mapping at `base`, per the validated
  * q->geo (also what the segment fuzzer uses to build a queue). */
 void shm_segment_views(shm_queue *q, void *base);

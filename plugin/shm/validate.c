@@ -11,20 +11,29 @@
 
 _Static_assert(sizeof(struct shm_header) % SHM_LINE == 0, "header padding");
 _Static_assert(sizeof(struct shm_lane) == SHM_LINE, "lane padding");
-_Static_assert(sizeof(struct shm_slot) == 32, "slot size");
+_Static_assert(sizeof(struct shm_slot) == SHM_MIN_SLOT_SIZE, "slot size");
 
 #define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
 #define PAGE 4096u
 
-uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t attach,
-                         struct shm_geometry *geo) {
+static uint32_t log2_of(uint32_t x) {
+  uint32_t n = 0;
+  while ((1u << n) < x)
+    n++;
+  return n;
+}
+
+uint64_t shm_layout_size(uint64_t capacity, uint32_t slots, uint32_t slot_size,
+                         uint32_t attach, struct shm_geometry *geo) {
   geo->capacity = capacity;
   geo->slot_count = slots;
+  geo->slot_shift = log2_of(slot_size);
+  geo->inline_max = slot_size - (uint32_t)SHM_SLOT_BODY;
   geo->attach_max = attach;
   geo->cap_units = (uint32_t)(capacity / SHM_UNIT);
   geo->slots_off = ALIGN_UP(sizeof(struct shm_header), SHM_LINE);
-  geo->attach_off = ALIGN_UP(
-      geo->slots_off + (uint64_t)slots * sizeof(struct shm_slot), SHM_LINE);
+  geo->attach_off =
+      ALIGN_UP(geo->slots_off + (uint64_t)slots * slot_size, SHM_LINE);
   geo->ring_off = ALIGN_UP(
       geo->attach_off + (uint64_t)attach * sizeof(struct shm_attach), PAGE);
   geo->total_size = geo->ring_off + capacity;
@@ -47,8 +56,11 @@ static int check_geometry(const struct shm_header *h, char *why, size_t cap) {
   if (!pow2(h->slot_count) || h->slot_count < SHM_MIN_SLOTS ||
       h->slot_count > SHM_MAX_SLOTS)
     return BAD("slot count %u is out of range", h->slot_count);
-  if (h->slot_size != sizeof(struct shm_slot) ||
-      h->attach_size != sizeof(struct shm_attach) ||
+  if (!pow2(h->slot_size) || h->slot_size < SHM_MIN_SLOT_SIZE ||
+      h->slot_size > SHM_MAX_SLOT_SIZE)
+    return BAD("slot size %u is not a power of two in %u..%u", h->slot_size,
+               SHM_MIN_SLOT_SIZE, SHM_MAX_SLOT_SIZE);
+  if (h->attach_size != sizeof(struct shm_attach) ||
       h->lanes_per_attach != SHM_LANES)
     return BAD("record sizes differ from this plugin's layout");
   if (h->attach_max == 0 || h->attach_max > SHM_MAX_ATTACH)
@@ -80,7 +92,8 @@ int shm_header_validate(const struct shm_header *src, uint64_t mapped_size,
   int rc = check_geometry(&h, why, cap);
   if (rc != 0)
     return rc;
-  uint64_t total = shm_layout_size(h.capacity, h.slot_count, h.attach_max, geo);
+  uint64_t total =
+      shm_layout_size(h.capacity, h.slot_count, h.slot_size, h.attach_max, geo);
   if (h.slots_off != geo->slots_off || h.attach_off != geo->attach_off ||
       h.ring_off != geo->ring_off || h.total_size != total)
     return BAD("section offsets do not match the declared sizes");

@@ -47,7 +47,10 @@ static void *flipper(void *arg) {
   uint32_t big = (uint32_t)(hdr->capacity / 2);
   while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
     uint32_t r = atomic_load_explicit(&hdr->read, memory_order_relaxed);
-    struct shm_slot *s = &slots[r & (hdr->slot_count - 1)];
+    struct shm_slot *s =
+        (struct shm_slot *)((char *)slots +
+                            (size_t)(r & (hdr->slot_count - 1)) *
+                                hdr->slot_size);
     atomic_store_explicit(&s->len, big, memory_order_relaxed);
     atomic_store_explicit(&s->len, SMALL, memory_order_relaxed);
   }

@@ -4,7 +4,7 @@
  * a valid checksum; stats must reconcile.
  *
  * usage: stress_mpmc [-p P] [-c C] [-n N] [-s MAXSIZE] [-k capacity]
- *                    [-t threads|processes|mixed]
+ *                    [-t threads|processes|mixed] [-w] [-z SLOT]
  * Defaults come from $SAGE_STRESS_MESSAGES etc. so sanitizer builds can
  * scale down; the make-check runs use >= 1,000,000 messages. */
 #include "config.h"
@@ -37,6 +37,7 @@ struct config {
   int producers, consumers, threads, mixed, near_wrap;
   uint32_t per_producer, max_size;
   uint64_t capacity;
+  unsigned slot_size; /* shm option: payloads up to slot_size - 24 inline */
   char name[64];
   struct shared *sh;
 };
@@ -181,7 +182,7 @@ static uint64_t env_or(const char *name, uint64_t fallback) {
 
 static void parse(int argc, char **argv, struct config *cfg, uint64_t *n) {
   int opt;
-  while ((opt = getopt(argc, argv, "p:c:n:s:k:t:w")) != -1) {
+  while ((opt = getopt(argc, argv, "p:c:n:s:k:t:wz:")) != -1) {
     switch (opt) {
     case 'p':
       cfg->producers = atoi(optarg);
@@ -201,23 +202,30 @@ static void parse(int argc, char **argv, struct config *cfg, uint64_t *n) {
     case 'w':
       cfg->near_wrap = 1;
       break;
+    case 'z':
+      cfg->slot_size = (unsigned)atoi(optarg);
+      break;
     case 't':
       cfg->threads = strcmp(optarg, "threads") == 0;
       cfg->mixed = strcmp(optarg, "mixed") == 0;
       break;
     default:
       fprintf(stderr, "usage: stress_mpmc [-p P] [-c C] [-n N] [-s MAX] "
-                      "[-k CAP] [-t threads|processes|mixed] [-w]\n"
+                      "[-k CAP] [-t threads|processes|mixed] [-w] [-z SLOT]\n"
                       "  -w: start the 32-bit ticket and unit positions "
-                      "just before they wrap\n");
+                      "just before they wrap\n"
+                      "  -z: slot size in bytes (32, 64, 128)\n");
       exit(2);
     }
   }
 }
 
 int main(int argc, char **argv) {
-  struct config cfg = {
-      .producers = 4, .consumers = 4, .max_size = 256, .capacity = 1 << 18};
+  struct config cfg = {.producers = 4,
+                       .consumers = 4,
+                       .max_size = 256,
+                       .capacity = 1 << 18,
+                       .slot_size = 32};
   uint64_t n = env_or("SAGE_STRESS_MESSAGES", 1000000);
   parse(argc, argv, &cfg, &n);
   if (cfg.producers < 1 || cfg.producers > MAX_PRODUCERS || cfg.consumers < 1 ||
@@ -234,8 +242,11 @@ int main(int argc, char **argv) {
   snprintf(cap, sizeof cap, "%llu", (unsigned long long)cfg.capacity);
   /* -w: both positions wrap within the first few thousand messages */
   const char *wrap = cfg.near_wrap ? "4294966296" : "0"; /* 2^32 - 1000 */
-  const char *opts[] = {"create", "always",     "capacity", cap, "first_ticket",
-                        wrap,     "first_unit", wrap,       NULL};
+  char slot[16];
+  snprintf(slot, sizeof slot, "%u", cfg.slot_size);
+  const char *opts[] = {"create",       "always", "capacity",   cap,
+                        "first_ticket", wrap,     "first_unit", wrap,
+                        "slot_size",    slot,     NULL};
   sage_queue *q;
   if (sage_queue_open("shm", cfg.name, opts, &q) != 0) {
     fprintf(stderr, "stress: create: %s\n", sage_last_error());
