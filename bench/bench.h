@@ -18,7 +18,7 @@
 #define BENCH_MAX_REPS 100 /* --reps upper bound */
 #define BENCH_MAX_SIZES 8
 #define BENCH_MAX_OPEN_OPTS 8 /* --open-option key=value, each */
-#define BENCH_LAT_SIZE 64     /* message size of the latency cases */
+#define BENCH_LAT_SIZE 64     /* largest (and default) latency message size */
 /* Ring size of the latency cases: small, so the warm-up round trips pass
  * over all of it and no page fault lands in a timed sample. */
 #define BENCH_LAT_CAPACITY (64u << 10)
@@ -26,7 +26,7 @@
 /* Untimed round trips before n timed ones: a tenth, and one lap of the
  * latency ring. */
 static inline size_t bench_lat_warm(size_t n) {
-  return n / 10 + BENCH_LAT_CAPACITY / BENCH_LAT_SIZE + 100;
+  return n / 10 + BENCH_LAT_CAPACITY / 8 + 100; /* a lap of 8 B messages */
 }
 
 enum bench_role { BENCH_PRODUCER = 0, BENCH_CONSUMER = 1 };
@@ -45,6 +45,7 @@ struct bench_cfg {
   int nsizes;
   double point_s;       /* target seconds per throughput point */
   size_t lat_samples;   /* round trips per rep */
+  size_t lat_size;      /* ping-pong message bytes (--latency-size) */
   size_t probe_samples; /* placement probe round trips */
   size_t wake_samples;  /* wake-ups per rep */
   int64_t wake_gap_ns;  /* producer pause before each wake-up */

@@ -218,7 +218,7 @@ static int lat_initiator(void *arg, struct bench_pair_ctl *ctl) {
     if (i == j->warm)
       bench_pair_mark();
     int64_t t0 = bench_now_ns();
-    rc = sage_queue_put(out, msg, sizeof msg, -1);
+    rc = sage_queue_put(out, msg, j->cfg->lat_size, -1);
     if (rc == 0)
       rc = get_one(in, j->how, msg, &len);
     int64_t t1 = bench_now_ns();

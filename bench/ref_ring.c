@@ -280,7 +280,7 @@ int bench_ref_tput(const struct bench_cfg *cfg, struct bench_tput *t, char *why,
 struct lat_job {
   struct ref_ring *ping, *pong;
   struct bench_lat_run *l;
-  size_t warm;
+  size_t warm, size;
 };
 
 static int lat_initiator(void *arg, struct bench_pair_ctl *ctl) {
@@ -293,7 +293,7 @@ static int lat_initiator(void *arg, struct bench_pair_ctl *ctl) {
   bench_pair_barrier(ctl);
   for (size_t i = 0; i < j->warm + j->l->n; i++) {
     int64_t t0 = bench_now_ns();
-    ref_write(&out, msg, sizeof msg);
+    ref_write(&out, msg, j->size);
     publish(&out);
     const unsigned char *src = wait_next(&in, &len, &end);
     memcpy(msg, src, len);
@@ -328,7 +328,8 @@ static int lat_echo(void *arg, struct bench_pair_ctl *ctl) {
 int bench_ref_latency(const struct bench_cfg *cfg, struct bench_lat_run *l,
                       char *why, size_t cap) {
   struct lat_job j = {ring_create(BENCH_LAT_CAPACITY),
-                      ring_create(BENCH_LAT_CAPACITY), l, bench_lat_warm(l->n)};
+                      ring_create(BENCH_LAT_CAPACITY), l, bench_lat_warm(l->n),
+                      cfg->lat_size};
   int rc = -1;
   if (j.ping == NULL || j.pong == NULL)
     snprintf(why, cap, "ref ring: mmap: %s", strerror(errno));

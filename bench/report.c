@@ -201,7 +201,7 @@ static void write_latency(FILE *f, const struct bench_cfg *cfg,
   fprintf(f,
           "Latency, one-way (round trip / 2) ns, %d B messages, %u KiB "
           "rings, all samples of all repetitions:\n\n",
-          BENCH_LAT_SIZE, BENCH_LAT_CAPACITY >> 10);
+          (int)cfg->lat_size, BENCH_LAT_CAPACITY >> 10);
   fprintf(f, "| path | median | p99 | p99.9 | repetition medians | "
              "repetition p99s | sleeps per round trip |\n"
              "|---|---|---|---|---|---|---|\n");

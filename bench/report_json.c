@@ -110,7 +110,7 @@ static void config(struct jw *w, const struct bench_cfg *c) {
   jw_num(w, "latency_samples_per_rep", (double)c->lat_samples);
   jw_num(w, "wake_samples_per_rep", (double)c->wake_samples);
   jw_num(w, "wake_gap_ns", (double)c->wake_gap_ns);
-  jw_num(w, "latency_message_bytes", BENCH_LAT_SIZE);
+  jw_num(w, "latency_message_bytes", (double)c->lat_size);
   jw_close(w, '}');
 }
 

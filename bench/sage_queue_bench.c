@@ -36,6 +36,7 @@ static const char usage[] =
     "  --batch N          messages per batched call (default 64)\n"
     "  --sizes LIST       message sizes, e.g. 64,4K,1M (default\n"
     "                     8,64,1K,4K,64K,1M)\n"
+    "  --latency-size N   ping-pong message bytes, 1-64 (default 64)\n"
     "  --open-option K=V  pass an open option to every queue (repeatable),\n"
     "                     e.g. --open-option spin_ns=50000\n"
     "  --callgrind        only count instructions per message (valgrind)\n"
@@ -58,6 +59,7 @@ static void defaults(struct bench_cfg *c) {
       .cpu = {0, 1},
       .capacity = 4u << 20,
       .batch = 64,
+      .lat_size = BENCH_LAT_SIZE,
       .point_s = 0.25,
       .lat_samples = 50000,
       .probe_samples = 100000,
@@ -155,10 +157,10 @@ static int bad_usage(const char *what, const char *arg) {
 }
 
 static int is_value_option(const char *a) {
-  static const char *const names[] = {"--reps",      "--json",  "--markdown",
-                                      "--transport", "--cpus",  "--capacity",
-                                      "--batch",     "--sizes", "--open-option",
-                                      "--cg-worker", NULL};
+  static const char *const names[] = {
+      "--reps",        "--json",         "--markdown",  "--transport",
+      "--cpus",        "--capacity",     "--batch",     "--sizes",
+      "--open-option", "--latency-size", "--cg-worker", NULL};
   for (int i = 0; names[i] != NULL; i++)
     if (strcmp(a, names[i]) == 0)
       return 1;
@@ -184,6 +186,9 @@ static int value_option(struct bench_cfg *c, const char *opt, char *v,
     c->capacity = n;
   else if (strcmp(opt, "--batch") == 0 && parse_uint(v, 1, 64, &n) == 0)
     c->batch = (unsigned)n;
+  else if (strcmp(opt, "--latency-size") == 0 &&
+           parse_uint(v, 1, BENCH_LAT_SIZE, &n) == 0)
+    c->lat_size = (size_t)n;
   else if (strcmp(opt, "--sizes") == 0 && parse_sizes(v, c) == 0)
     ;
   else if (strcmp(opt, "--open-option") == 0 && parse_open_option(v, c) == 0)

@@ -10,7 +10,8 @@
  *                  whole segment), clear = structured (a valid header for a
  *                  geometry picked by bytes 1-4, patched by the patch list,
  *                  with every byte from `unlinked` on taken from the input)
- *   bytes 1-4      structured: capacity, slots, attach_max, max_items
+ *   bytes 1-4      structured: capacity, slots, attach_max (low 2 bits;
+ *                  the slot size from the next bits), max_items
  *   byte 5         structured: number of header patches (low 2 bits), each
  *                  2 bytes (offset into the identity fields, value)
  *   OPS bytes      op codes, two bytes each (op, parameter)
@@ -61,9 +62,11 @@ static size_t build_header(struct input *in, unsigned char *seg,
   struct shm_geometry g;
   uint64_t capacity = 4096ull << (take(in) % 3);
   uint32_t slots = 64u << (take(in) % 3);
-  uint32_t attach = 1 + take(in) % 4;
+  uint8_t attach_byte = take(in);
+  uint32_t attach = 1 + attach_byte % 4;
+  uint32_t slot_size = SHM_MIN_SLOT_SIZE << ((attach_byte >> 2) % 3);
   uint32_t max_items = take(in) % 2 ? slots / 2 : 0;
-  uint64_t total = shm_layout_size(capacity, slots, attach, &g);
+  uint64_t total = shm_layout_size(capacity, slots, slot_size, attach, &g);
   if (total > seg_cap)
     return 0;
   memset(seg, 0, (size_t)total); /* fresh tmpfs pages are zero */
@@ -74,7 +77,7 @@ static size_t build_header(struct input *in, unsigned char *seg,
   h->total_size = total;
   h->capacity = capacity;
   h->slot_count = slots;
-  h->slot_size = sizeof(struct shm_slot);
+  h->slot_size = slot_size;
   h->max_items = max_items;
   h->attach_max = attach;
   h->lanes_per_attach = SHM_LANES;

@@ -25,17 +25,23 @@ static const unsigned char ops[48] = {
     2,  1,  2, 0,   0, 0,  6, 1,    6, 0,    8, 0, 9, 1,  10, 0,
     11, 0,  3, 1,   0, 0,  7, 0,    3, 5,    3, 6, 1, 15, 2,  1};
 
-static sage_queue *create(const char *tag, const char *max_items) {
+static sage_queue *create_sized(const char *tag, const char *max_items,
+                                const char *slot_size) {
   snprintf(qname, sizeof qname, "fuzzseed-%s-%d", tag, (int)getpid());
   const char *opts[] = {"create",    "always",  "capacity",   "4096",
                         "slots",     "64",      "attach_max", "2",
-                        "max_items", max_items, NULL};
+                        "max_items", max_items, "slot_size",  slot_size,
+                        NULL};
   sage_queue *q;
   if (sage_queue_open("shm", qname, opts, &q) != 0) {
     fprintf(stderr, "make_seeds: %s\n", sage_last_error());
     exit(1);
   }
   return q;
+}
+
+static sage_queue *create(const char *tag, const char *max_items) {
+  return create_sized(tag, max_items, "32");
 }
 
 static sage_queue *attach(void) {
@@ -146,6 +152,15 @@ int main(int argc, char **argv) {
   q = create("itembound", "8");
   put_n(q, 8, 1);
   dump(q, "itembound");
+
+  q = create_sized("smallslots", "0", "128"); /* payloads <= 104 inline */
+  for (int round = 0; round < 4; round++) {
+    put_n(q, 3, 40);
+    put_n(q, 2, 200);
+    put_n(q, 2, 104);
+    get_n(q, 5);
+  }
+  dump(q, "smallslots");
 
   q = create("deadproducer", "0");
   put_n(q, 2, 10);
