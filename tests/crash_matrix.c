@@ -24,10 +24,10 @@
  *
  * Afterwards: no duplicates, no torn messages, exactly the deliveries the
  * protocol predicts for that point, exact stats and task accounting, and a
- * put/get round trip. The whole matrix runs three times: from position 0;
+ * put/get round trip. The whole matrix runs four times: from position 0;
  * from tickets and units just short of 2^32, so that both wrap inside the
- * victim's operation; and from 0 with 128-byte slots, where most messages
- * live in their slots instead of the ring (layout.h). Standalone (no
+ * victim's operation; and both again with 128-byte slots, where most
+ * messages live in their slots instead of the ring (layout.h). Standalone (no
  * Criterion): it runs under every sanitizer build. */
 #include "config.h"
 
@@ -343,18 +343,20 @@ static unsigned count_fate(const struct cell *c, unsigned flag) {
   return n;
 }
 
-/* The three runs of the matrix. */
-enum pass { PASS_ZERO, PASS_WRAP, PASS_SMALL, N_PASSES };
-static const char *const pass_tags[N_PASSES] = {"[zero]", "[wrap]", "[small]"};
+/* The runs of the matrix: where positions start, and the slot size. */
+enum pass { PASS_ZERO, PASS_WRAP, PASS_SMALL, PASS_SMALL_WRAP, N_PASSES };
+static const char *const pass_tags[N_PASSES] = {"[zero]", "[wrap]", "[small]",
+                                                "[small wrap]"};
 static const char *const pass_titles[N_PASSES] = {
     "from ticket 0, unit 0:", "from ticket 2^32-5, unit 2^32-40 (both wrap):",
-    "from ticket 0, unit 0, 128-byte slots (payloads up to 104 bytes in "
-    "their slots):"};
+    "from 0, 128-byte slots (payloads up to 104 bytes in their slots):",
+    "from 2^32-5 / 2^32-40, 128-byte slots:"};
 
 static int open_queue(struct cell *c) {
   static unsigned counter;
   char ticket[16], unit[16];
-  int wrap = c->pass == PASS_WRAP;
+  int wrap = c->pass == PASS_WRAP || c->pass == PASS_SMALL_WRAP;
+  int small = c->pass == PASS_SMALL || c->pass == PASS_SMALL_WRAP;
   snprintf(c->name, sizeof c->name, "cm-%d-%u", (int)getpid(), counter++);
   snprintf(current_shm, sizeof current_shm, "/sageq-%u-%s", (unsigned)geteuid(),
            c->name);
@@ -373,7 +375,7 @@ static int open_queue(struct cell *c) {
                         "first_unit",
                         unit,
                         "slot_size",
-                        c->pass == PASS_SMALL ? "128" : "32",
+                        small ? "128" : "32",
                         NULL};
   int rc = sage_queue_open("shm", c->name, opts, &c->q);
   return rc == 0 ? 0 : fail(c, "open: %s", sage_last_error());

@@ -179,20 +179,23 @@ static int reserve(shm_queue *q, int *lane, const struct sage_msg *msgs,
   }
 }
 
-/* Writes a record's slot metadata (its ctl is published later) and
- * returns where its payload goes: the ring, or the slot's body for a small
- * record, which takes no ring units (layout.h). */
-static inline unsigned char *fill_slot(unsigned char *ring, struct shm_slot *s,
-                                       struct placement p, size_t len,
-                                       uint32_t owner) {
+/* Where a placed record's payload goes: the ring, or the slot's body for
+ * a small record, which takes no ring units (layout.h). */
+static inline unsigned char *
+record_bytes(unsigned char *ring, struct shm_slot *s, struct placement p) {
+  return p.end == p.from ? s->body : ring + (size_t)p.start * SHM_UNIT;
+}
+
+/* Writes a record's slot metadata (its ctl is published later). A small
+ * record's body holds its payload where a ring record keeps `start`. */
+static inline void fill_slot(struct shm_slot *s, struct placement p, size_t len,
+                             uint32_t owner) {
   atomic_store_explicit(&s->from, p.from, memory_order_relaxed);
   atomic_store_explicit(&s->end, p.end, memory_order_relaxed);
   atomic_store_explicit(&s->len, (uint32_t)len, memory_order_relaxed);
   atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
-  if (p.end == p.from)
-    return s->body;
-  atomic_store_explicit(&s->start, p.start, memory_order_relaxed);
-  return ring + (size_t)p.start * SHM_UNIT;
+  if (p.end != p.from)
+    atomic_store_explicit(&s->start, p.start, memory_order_relaxed);
 }
 
 /* Publishes ticket t as `st`. Returns 0 if a survivor gave it up (DEAD)
@@ -280,9 +283,9 @@ static uint64_t write_records(shm_queue *q, const struct shm_reservation *r,
         place(geo.cap_units, u, shm_record_units(&geo, msgs[i].len));
     struct shm_slot *s =
         shm_slot_at(slots, (r->ticket + i) & slot_mask, geo.slot_shift);
-    unsigned char *to = fill_slot(ring, s, p, msgs[i].len, owner);
     if (msgs[i].len > 0)
-      memcpy(to, msgs[i].data, msgs[i].len);
+      memcpy(record_bytes(ring, s, p), msgs[i].data, msgs[i].len);
+    fill_slot(s, p, msgs[i].len, owner);
     u = p.end;
     bytes += msgs[i].len;
   }
@@ -419,8 +422,9 @@ int shm_reserve(shm_queue *q, size_t len, void **ptr, uint64_t *token,
     return end_put(q, lane, rc, 0, mode);
   struct placement p =
       place(q->geo.cap_units, shm_unit(r.from), shm_record_units(&q->geo, len));
-  *ptr =
-      fill_slot(q->ring, shm_slot_of(q, r.ticket), p, len, (uint32_t)q->index);
+  struct shm_slot *s = shm_slot_of(q, r.ticket);
+  fill_slot(s, p, len, (uint32_t)q->index);
+  *ptr = record_bytes(q->ring, s, p);
   SHM_STEP("reserve:reserved");
   q->local[lane].pending =
       (struct shm_pending){1, r.ticket, p.end, (uint32_t)len};

@@ -46,7 +46,8 @@ DEFAULT_CAPACITY = 1 << 20
 # Options that only matter when a queue is created; the others (spin_ns,
 # uid, allow_foreign, x-...) are per handle and travel in references.
 _CREATE_ONLY = frozenset(
-    {"capacity", "max_items", "mode", "create", "auto_cleanup", "slots", "attach_max"})
+    {"capacity", "max_items", "mode", "create", "auto_cleanup", "slots", "slot_size",
+     "attach_max"})
 
 _c_int64 = ctypes.c_int64
 
@@ -374,12 +375,16 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
 
     def full(self) -> bool:
         """True if put_nowait() of the smallest message would raise Full
-        now (a snapshot): max_items messages are queued, or too few bytes
-        of the ring are free for any message. A larger message may not fit
-        a queue that is not full."""
+        now (a snapshot): max_items messages are queued. (On shm the
+        smallest message, pickled or raw, lives in its slot and needs no
+        ring bytes; a transport without an item bound is full when too few
+        bytes are free for any message.) A larger message may not fit a
+        queue that is not full."""
         items, size = self._depth()
         bound = self._item_bound
-        return bool(bound and items >= bound) or self._capacity - size < _MIN_RECORD
+        if bound:
+            return items >= bound
+        return self._capacity - size < _MIN_RECORD
 
     def task_done(self, count: int = 1) -> None:
         """Marks count taken messages as processed, for join(), in every
@@ -424,22 +429,28 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
     def get_stats(self) -> Dict[str, Any]:
         """Every shared statistic of the queue (exact, across processes,
         read without stopping traffic), plus SAGE's legacy keys:
-        buffer_size, available_read, available_write, utilization (0..1),
-        readers, writers, ref_count, total_bytes_written, total_bytes_read,
-        message_count; and name, transport, and held (messages this object
-        took and keeps for its next get)."""
+        buffer_size, available_read (payload bytes put and not yet taken),
+        available_write (free ring bytes), utilization (0..1: the larger of
+        the ring-byte and the message-slot fractions; small messages live
+        in their slots and hold no ring bytes), readers, writers,
+        ref_count, total_bytes_written, total_bytes_read, message_count;
+        and name, transport, and held (messages this object took and keeps
+        for its next get)."""
         stats: Dict[str, Any] = self._stats_raw()
         capacity = stats.get("capacity", self._capacity)
         used = stats.get("bytes_used", 0)
         attached = stats.get("attached", 0)
+        bound = self._item_bound
+        by_items = stats.get("items", 0) / bound if bound else 0.0
+        by_bytes = (used / capacity) if capacity else 0.0
         stats.update(
             name=self._name,
             transport=self._transport,
             held=len(self._held),
             buffer_size=capacity,
-            available_read=used,
+            available_read=max(stats.get("bytes_put", 0) - stats.get("bytes_got", 0), 0),
             available_write=max(capacity - used, 0),
-            utilization=(used / capacity) if capacity else 0.0,
+            utilization=min(max(by_bytes, by_items), 1.0),
             readers=attached,
             writers=attached,
             ref_count=attached,
@@ -450,14 +461,10 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         return stats
 
     def get_buffer_stats(self) -> Dict[str, Any]:
-        """get_stats() with ``utilization`` the fraction of the queue in use
-        (0..1): the larger of the byte and the message-slot fractions (SAGE's
-        load formula reads it)."""
-        stats = self.get_stats()
-        bound = self._item_bound
-        by_items = stats.get("items", 0) / bound if bound else 0.0
-        stats["utilization"] = min(max(stats["utilization"], by_items), 1.0)
-        return stats
+        """get_stats(), whose ``utilization`` is the fraction of the queue in
+        use (0..1): the larger of the ring-byte and the message-slot
+        fractions (SAGE's load formula reads it)."""
+        return self.get_stats()
 
     # -------------------------------------------------------------- lifetime
 
@@ -494,8 +501,8 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
                 f"capacity={self._capacity}{bound} {state}>")
 
 
-# The shm transport's records take whole 8-byte units: fewer free bytes than
-# this and no message fits.
+# Records take whole 8-byte units: fewer free bytes than this and no message
+# fits (a transport without an item bound; shm keeps small ones in slots).
 _MIN_RECORD = 8
 
 

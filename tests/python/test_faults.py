@@ -408,10 +408,11 @@ def test_6_task_done_rejects_a_negative_count(q):
 
 # ---- 7. full() agrees with put_nowait --------------------------------------
 
-@pytest.mark.parametrize("size", [0, 100, 1000])
+@pytest.mark.parametrize("size", [0, 100, 1000, 2048])
 def test_7_full_agrees_with_put_nowait(make_queue, size):
     """full() is true exactly when put_nowait() of the smallest message
-    raises Full; the queue is filled first with messages of `size` bytes."""
+    raises Full; the queue is filled first with messages of `size` bytes
+    (2048: the ring's every byte; a pickled None still fits, in its slot)."""
     q = make_queue(maxsize=4096)
     if size:
         with pytest.raises(queue.Full):

@@ -4,7 +4,7 @@
  * a valid checksum; stats must reconcile.
  *
  * usage: stress_mpmc [-p P] [-c C] [-n N] [-s MAXSIZE] [-k capacity]
- *                    [-t threads|processes|mixed] [-w] [-z SLOT]
+ *                    [-t threads|processes|mixed] [-w] [-z SLOT] [-f]
  * Defaults come from $SAGE_STRESS_MESSAGES etc. so sanitizer builds can
  * scale down; the make-check runs use >= 1,000,000 messages. */
 #include "config.h"
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sage/queue.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -35,6 +36,7 @@ struct shared {
 
 struct config {
   int producers, consumers, threads, mixed, near_wrap;
+  int forms; /* -f: also reserve/commit, put_batch, peek/release, get_batch */
   uint32_t per_producer, max_size;
   uint64_t capacity;
   unsigned slot_size; /* shm option: payloads up to slot_size - 24 inline */
@@ -66,12 +68,31 @@ static sage_queue *attach(struct config *cfg) {
   return q;
 }
 
+/* Puts one message: with -f, by put, reserve/commit or put_batch in turn. */
+static int put_one(const struct config *cfg, sage_queue *q,
+                   const unsigned char *m, size_t n, uint32_t seq) {
+  if (!cfg->forms || seq % 3 == 0)
+    return sage_queue_put(q, m, n, 60 * SECOND);
+  if (seq % 3 == 1) {
+    void *to;
+    uint64_t token;
+    int rc = sage_queue_reserve(q, n, &to, &token, 60 * SECOND);
+    if (rc != 0)
+      return rc;
+    memcpy(to, m, n);
+    return sage_queue_commit(q, token);
+  }
+  const void *datas[1] = {m};
+  size_t done;
+  return sage_queue_put_batch(q, datas, &n, 1, &done, 60 * SECOND);
+}
+
 static void produce(struct config *cfg, sage_queue *q, uint32_t id) {
   unsigned char buf[sizeof(struct test_msg_header) + MAX_SIZE];
   uint64_t s = id * 7919u + 17;
   for (uint32_t seq = 0; seq < cfg->per_producer; seq++) {
     size_t n = test_msg_build(buf, id, seq, test_msg_rand(&s) % cfg->max_size);
-    int rc = sage_queue_put(q, buf, n, 60 * SECOND);
+    int rc = put_one(cfg, q, buf, n, seq);
     if (rc != 0) {
       error(cfg, "put failed: producer %u: %s", id, sage_strerror(rc));
       return;
@@ -79,31 +100,71 @@ static void produce(struct config *cfg, sage_queue *q, uint32_t id) {
   }
 }
 
+/* Checks one received message: intact, in its producer's order, new. */
+static void accept_message(struct config *cfg, uint32_t *last,
+                           const unsigned char *m, size_t n) {
+  struct test_msg_header h;
+  if (!test_msg_check(m, n, &h) || h.producer >= (uint32_t)cfg->producers ||
+      h.seq >= cfg->per_producer) {
+    error(cfg, "bad message (%zu bytes)", n);
+    return;
+  }
+  if (last[h.producer] != UINT32_MAX && h.seq <= last[h.producer])
+    error(cfg, "order: producer %u seq %u after a later one", h.producer,
+          h.seq);
+  last[h.producer] = h.seq;
+  uint64_t slot = (uint64_t)h.producer * cfg->per_producer + h.seq;
+  if (atomic_exchange(&cfg->sh->seen[slot], 1))
+    error(cfg, "duplicate: producer %u seq %u", h.producer, h.seq);
+  atomic_fetch_add(&cfg->sh->received, 1);
+}
+
+#define GET_BATCH 8
+#define TAKE_BUF (GET_BATCH * (sizeof(struct test_msg_header) + MAX_SIZE))
+
+/* Takes messages once: with -f, by get, peek/release or get_batch in turn
+ * (a peeked message is checked again just before its release). */
+static int take(struct config *cfg, sage_queue *q, unsigned turn,
+                uint32_t *last, unsigned char *buf) {
+  size_t n, lens[GET_BATCH], count;
+  struct test_msg_header h;
+  int rc;
+  if (!cfg->forms || turn % 3 == 0) {
+    if ((rc = sage_queue_get(q, buf, TAKE_BUF, &n, SECOND / 10)) == 0)
+      accept_message(cfg, last, buf, n);
+  } else if (turn % 3 == 1) {
+    const void *m;
+    uint64_t token;
+    if ((rc = sage_queue_peek(q, &m, &n, &token, SECOND / 10)) == 0) {
+      accept_message(cfg, last, m, n);
+      sched_yield();
+      if (!test_msg_check(m, n, &h))
+        error(cfg, "peeked message changed before its release");
+      rc = sage_queue_release(q, token);
+    }
+  } else if ((rc = sage_queue_get_batch(q, buf, TAKE_BUF, lens, GET_BATCH,
+                                        &count, SECOND / 10)) == 0) {
+    for (size_t i = 0, off = 0; i < count; off += lens[i++])
+      accept_message(cfg, last, buf + off, lens[i]);
+  }
+  return rc;
+}
+
 static void consume(struct config *cfg, sage_queue *q) {
-  unsigned char buf[sizeof(struct test_msg_header) + MAX_SIZE];
   uint32_t last[MAX_PRODUCERS];
   memset(last, 0xff, sizeof last);
   uint64_t total = (uint64_t)cfg->producers * cfg->per_producer;
-  while (atomic_load(&cfg->sh->received) < total) {
-    size_t n;
-    int rc = sage_queue_get(q, buf, sizeof buf, &n, SECOND / 10);
-    if (rc == -ETIMEDOUT || rc == -EINTR)
-      continue;
-    struct test_msg_header h;
-    if (rc != 0 || !test_msg_check(buf, n, &h) ||
-        h.producer >= (uint32_t)cfg->producers || h.seq >= cfg->per_producer) {
-      error(cfg, "bad message (%s, %zu bytes)", sage_strerror(rc), n);
-      continue;
-    }
-    if (last[h.producer] != UINT32_MAX && h.seq <= last[h.producer])
-      error(cfg, "order: producer %u seq %u after a later one", h.producer,
-            h.seq);
-    last[h.producer] = h.seq;
-    uint64_t slot = (uint64_t)h.producer * cfg->per_producer + h.seq;
-    if (atomic_exchange(&cfg->sh->seen[slot], 1))
-      error(cfg, "duplicate: producer %u seq %u", h.producer, h.seq);
-    atomic_fetch_add(&cfg->sh->received, 1);
+  unsigned char *buf = malloc(TAKE_BUF);
+  if (buf == NULL) {
+    error(cfg, "out of memory");
+    return;
   }
+  for (unsigned turn = 0; atomic_load(&cfg->sh->received) < total; turn++) {
+    int rc = take(cfg, q, turn, last, buf);
+    if (rc != 0 && rc != -ETIMEDOUT && rc != -EINTR)
+      error(cfg, "get failed: %s", sage_strerror(rc));
+  }
+  free(buf);
 }
 
 struct role {
@@ -182,7 +243,7 @@ static uint64_t env_or(const char *name, uint64_t fallback) {
 
 static void parse(int argc, char **argv, struct config *cfg, uint64_t *n) {
   int opt;
-  while ((opt = getopt(argc, argv, "p:c:n:s:k:t:wz:")) != -1) {
+  while ((opt = getopt(argc, argv, "p:c:n:s:k:t:wz:f")) != -1) {
     switch (opt) {
     case 'p':
       cfg->producers = atoi(optarg);
@@ -202,6 +263,9 @@ static void parse(int argc, char **argv, struct config *cfg, uint64_t *n) {
     case 'w':
       cfg->near_wrap = 1;
       break;
+    case 'f':
+      cfg->forms = 1;
+      break;
     case 'z':
       cfg->slot_size = (unsigned)atoi(optarg);
       break;
@@ -210,11 +274,13 @@ static void parse(int argc, char **argv, struct config *cfg, uint64_t *n) {
       cfg->mixed = strcmp(optarg, "mixed") == 0;
       break;
     default:
-      fprintf(stderr, "usage: stress_mpmc [-p P] [-c C] [-n N] [-s MAX] "
-                      "[-k CAP] [-t threads|processes|mixed] [-w] [-z SLOT]\n"
-                      "  -w: start the 32-bit ticket and unit positions "
-                      "just before they wrap\n"
-                      "  -z: slot size in bytes (32, 64, 128)\n");
+      fprintf(stderr,
+              "usage: stress_mpmc [-p P] [-c C] [-n N] [-s MAX] "
+              "[-k CAP] [-t threads|processes|mixed] [-w] [-z SLOT] [-f]\n"
+              "  -w: start the 32-bit ticket and unit positions "
+              "just before they wrap\n"
+              "  -z: slot size in bytes (32, 64, 128)\n"
+              "  -f: every put and get form, in turn\n");
       exit(2);
     }
   }
