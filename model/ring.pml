@@ -69,6 +69,8 @@
  *                  -> position invariant (head <= read)
  *   NO_RECHECK     a sleeper does not re-check after raising the waiter
  *                  count -> lost wake-up at end state
+ *   BODY_LATE      (SMALL_RECORDS) a small record's body written after its
+ *                  publish -> "no torn read of a slot"
  * Open readings (no effect found at these bounds): HEAD_ADV_DEAD,
  * RELEASE_ADV.
  */
@@ -605,7 +607,11 @@ end_space_sleep:
           :: SIZE(p) == 0 ->         /* a small record: bytes in the slot */
              old = body_owner[S(t)];
              assert(old == NONE || (old < t && g_freed[old])); /* no reuse of live bytes */
+#ifndef MUTATION_BODY_LATE
              body_owner[S(t)] = t
+#else
+             skip
+#endif
           :: else
           fi;
           s_from[S(t)] = u; s_end[S(t)] = e; s_start[S(t)] = st;
@@ -667,6 +673,16 @@ end_space_sleep:
      atomic {
        puts[p] = put_base[p] + k;
        do :: i < k -> g_counted[T_t + i] = true; i++ :: else -> break od;
+       i = 0 }
+#endif
+#ifdef MUTATION_BODY_LATE
+     CP;
+     atomic {
+       do
+       :: i < k && SIZE(p) == 0 -> body_owner[S(T_t + i)] = T_t + i; i++
+       :: i < k && SIZE(p) != 0 -> i++
+       :: else -> break
+       od;
        i = 0 }
 #endif
 cleared:

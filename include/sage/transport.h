@@ -224,7 +224,8 @@ struct sage_stats {
   uint64_t capacity;        /* ring size in bytes */
   uint64_t max_message;     /* largest message that can ever be put */
   uint64_t max_items;       /* item bound (0 = only the capacity bounds) */
-  uint64_t bytes_used;      /* bytes held by queued or in-flight records */
+  uint64_t bytes_used;      /* ring bytes held by queued or in-flight
+                               records (shm: 0 for small payloads) */
   uint64_t items;           /* messages queued and not yet taken */
   uint64_t total_put;       /* messages put since creation */
   uint64_t total_got;       /* messages taken since creation */

@@ -45,9 +45,10 @@ DEFAULT_CAPACITY = 1 << 20
 
 # Options that only matter when a queue is created; the others (spin_ns,
 # uid, allow_foreign, x-...) are per handle and travel in references.
+# `slots` travels too (the queue ignores it when it exists), so a handle
+# opened from a reference knows the item bound (see _item_bound).
 _CREATE_ONLY = frozenset(
-    {"capacity", "max_items", "mode", "create", "auto_cleanup", "slots", "slot_size",
-     "attach_max"})
+    {"capacity", "max_items", "mode", "create", "auto_cleanup", "slot_size", "attach_max"})
 
 _c_int64 = ctypes.c_int64
 
@@ -374,12 +375,13 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
         return not self._held and self._depth()[0] == 0
 
     def full(self) -> bool:
-        """True if put_nowait() of the smallest message would raise Full
-        now (a snapshot): max_items messages are queued. (On shm the
+        """True if max_items messages are queued now (a snapshot): then
+        put_nowait() of the smallest message raises Full. (On shm the
         smallest message, pickled or raw, lives in its slot and needs no
         ring bytes; a transport without an item bound is full when too few
         bytes are free for any message.) A larger message may not fit a
-        queue that is not full."""
+        queue that is not full, and messages taken but not yet released (a
+        zero-copy peek, a get in progress) still hold their slots."""
         items, size = self._depth()
         bound = self._item_bound
         if bound:
@@ -448,7 +450,7 @@ class SageQueue(Producer, Consumer, Lifetime, Waiting, QueueBase):
             transport=self._transport,
             held=len(self._held),
             buffer_size=capacity,
-            available_read=max(stats.get("bytes_put", 0) - stats.get("bytes_got", 0), 0),
+            available_read=_payload_bytes_queued(stats),
             available_write=max(capacity - used, 0),
             utilization=min(max(by_bytes, by_items), 1.0),
             readers=attached,
@@ -510,11 +512,20 @@ def _next_pow2(n: int) -> int:
     return 1 << max(n - 1, 0).bit_length()
 
 
+def _payload_bytes_queued(stats: Dict[str, int]) -> int:
+    """Payload bytes put and not yet taken (approximate: the per-handle
+    counters are read one after another, and messages lost with a dead
+    consumer stay counted until the queue is empty)."""
+    if not stats.get("items"):
+        return 0
+    return max(stats.get("bytes_put", 0) - stats.get("bytes_got", 0), 0)
+
+
 def _item_bound(transport: str, stats: Dict[str, int], opts: Dict[str, str]) -> int:
     """The most messages the queue holds: its max_items, or the transport's
     own bound. The shm transport does not report its slot count; it is
-    derived as plugin/shm/segment.c plans it (slots= given when the queue
-    was created elsewhere is not visible here)."""
+    derived as plugin/shm/segment.c plans it, from the slots= this handle
+    was opened with (references carry the creator's), else the default."""
     if stats.get("max_items"):
         return stats["max_items"]
     if transport != "shm":

@@ -32,7 +32,7 @@ static const struct family {
     {"max_items", "sage_queue_max_items",
      "Most messages queued at once (0: only the capacity bounds).", GAUGE},
     {"bytes_used", "sage_queue_used_bytes",
-     "Bytes held by queued or in-flight records.", GAUGE},
+     "Ring bytes held by records (small shm payloads hold none).", GAUGE},
     {"items", "sage_queue_items", "Messages queued and not yet taken.", GAUGE},
     {"total_put", "sage_queue_put_total", "Messages put since creation.",
      COUNTER},

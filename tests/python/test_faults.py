@@ -432,6 +432,23 @@ def test_7_full_agrees_with_put_nowait(make_queue, size):
     assert q.max_items == 64  # the slot count: one per 64 bytes, at least 64
 
 
+def test_7_references_carry_the_slot_count(make_queue):
+    """A handle opened from a reference knows the creator's slots=, so its
+    full() and max_items agree with what put_nowait() does."""
+    q = make_queue(maxsize=1 << 20, slots=64)
+    for i in range(64):
+        q.put_nowait(i)
+    other = q.get_reference().get_queue()
+    try:
+        assert other.max_items == q.max_items == 64
+        assert q.full() and other.full()
+        with pytest.raises(queue.Full):
+            other.put_nowait(None)
+        assert other.get_stats()["utilization"] == 1.0
+    finally:
+        other.close()
+
+
 def test_7_max_items_reports_the_bound(make_queue):
     assert make_queue(max_items=3).max_items == 3
     assert make_queue(maxsize=1 << 20).max_items == 16384

@@ -82,6 +82,7 @@ def test_small_messages_count_in_stats(make_queue):
     assert stats["utilization"] == pytest.approx(50 / q.max_items)
     assert q.get_buffer_stats()["utilization"] == stats["utilization"]
     assert [q.get() for _ in range(50)] == list(range(50))
+    assert q.get_stats()["available_read"] == 0
 
 
 def test_qsize_empty_len(q):
