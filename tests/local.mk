@@ -51,26 +51,29 @@ TESTS += tests/test_shm_recovery tests/test_shm_segment tests/test_shm_lanes \
 # Small payloads in their slots (reads the segment layout).
 check_PROGRAMS += tests/test_shm_small
 TESTS += tests/test_shm_small
+tests_test_shm_small_SOURCES = tests/test_shm_small.c tests/test_util.c tests/test_util.h
 tests_test_shm_small_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin/shm
 tests_test_shm_small_CFLAGS = $(TEST_CFLAGS)
 tests_test_shm_small_LDADD = $(TEST_LIBS)
 # Adaptive spinning: the rule (compiled in from wait.c) and a queue's.
 check_PROGRAMS += tests/test_shm_spin
 TESTS += tests/test_shm_spin
-tests_test_shm_spin_SOURCES = tests/test_shm_spin.c plugin/shm/wait.c
+tests_test_shm_spin_SOURCES = tests/test_shm_spin.c plugin/shm/wait.c \
+	tests/test_util.c tests/test_util.h
 tests_test_shm_spin_CPPFLAGS = $(PLUGIN_CPPFLAGS) -I$(top_srcdir)/plugin/shm
 tests_test_shm_spin_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
 tests_test_shm_spin_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
-tests_test_shm_stall_SOURCES = tests/test_shm_stall.c
+tests_test_shm_stall_SOURCES = tests/test_shm_stall.c tests/test_util.c tests/test_util.h
 tests_test_shm_stall_CFLAGS = $(TEST_CFLAGS)
 tests_test_shm_stall_LDADD = $(TEST_LIBS) -ldl
-tests_test_shm_lanes_SOURCES = tests/test_shm_lanes.c
+tests_test_shm_lanes_SOURCES = tests/test_shm_lanes.c tests/test_util.c tests/test_util.h
 tests_test_shm_lanes_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
 tests_test_shm_lanes_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 tests_test_shm_segment_SOURCES = tests/test_shm_segment.c
 tests_test_shm_segment_CFLAGS = $(TEST_CFLAGS)
 tests_test_shm_segment_LDADD = $(TEST_LIBS)
-tests_test_shm_recovery_SOURCES = tests/test_shm_recovery.c
+tests_test_shm_recovery_SOURCES = tests/test_shm_recovery.c tests/test_util.c \
+	tests/test_util.h
 tests_test_shm_recovery_CFLAGS = $(TEST_CFLAGS)
 tests_test_shm_recovery_LDADD = $(TEST_LIBS)
 
@@ -99,13 +102,13 @@ tests_test_options_LDADD = plugin/libsage_plugin_common.la $(CRITERION_LIBS)
 # (tests/steps, found through $SAGE_TEST_STEPS).
 check_PROGRAMS += tests/test_shm_defects
 TESTS += tests/test_shm_defects
-tests_test_shm_defects_SOURCES = tests/test_shm_defects.c
+tests_test_shm_defects_SOURCES = tests/test_shm_defects.c tests/test_util.c tests/test_util.h
 tests_test_shm_defects_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
 tests_test_shm_defects_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 # The same for the defects of the adversarial review (R1-R5, R7).
 check_PROGRAMS += tests/test_shm_review
 TESTS += tests/test_shm_review
-tests_test_shm_review_SOURCES = tests/test_shm_review.c
+tests_test_shm_review_SOURCES = tests/test_shm_review.c tests/test_util.c tests/test_util.h
 tests_test_shm_review_CFLAGS = $(TEST_CFLAGS) $(PTHREAD_CFLAGS)
 tests_test_shm_review_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 endif

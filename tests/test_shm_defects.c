@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
+
 #define SECOND 1000000000ll
 #define MS 1000000ll
 #define NOTE_SIZE 48    /* one note: a step point's name, NUL-padded */
@@ -320,12 +322,6 @@ static void expect_exit(pid_t pid, int code, const char *who) {
   int status = reap(pid);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == code,
             "%s: status %d, expected exit %d", who, status, code);
-}
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0);
-  return st;
 }
 
 /* Message i: `size` bytes naming i, so a misplaced or cut one shows. */

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
+
 #define SECOND 1000000000ll
 #define SLEEPERS 24 /* three times the lanes of a handle */
 
@@ -32,12 +34,6 @@ static sage_queue *create(const char *capacity) {
   cr_assert_eq(sage_queue_open("shm", qname, opts, &q), 0, "%s",
                sage_last_error());
   return q;
-}
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0, "%s", sage_last_error());
-  return st;
 }
 
 /* Waits (at most 10 s) until the queue counts `readers` and `writers`

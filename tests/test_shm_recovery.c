@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
+
 #define SECOND 1000000000ll
 
 static char qname[64];
@@ -60,12 +62,6 @@ static void in_child(void (*fn)(void)) {
   waitpid(pid, &status, 0);
   cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
             "child did not die as planned (status %d)", status);
-}
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0);
-  return st;
 }
 
 static void get_expect(sage_queue *q, const char *want, int64_t timeout) {

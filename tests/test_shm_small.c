@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "test_util.h"
 
 static char qname[64];
 
@@ -34,12 +35,6 @@ static sage_queue *create(const char *slot_size, const char *slots) {
   cr_assert_eq(sage_queue_open("shm", qname, opts, &q), 0, "%s",
                sage_last_error());
   return q;
-}
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0, "%s", sage_last_error());
-  return st;
 }
 
 /* Message i of length len: bytes that differ per message and position. */

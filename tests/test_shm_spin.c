@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "shm.h"
+#include "test_util.h"
 
 #define US 1000ll
 #define MS 1000000ll
@@ -99,12 +100,6 @@ static sage_queue *create(const char *spin_max_ns, const char *max_items) {
   cr_assert_eq(sage_queue_open("shm", qname, opts, &q), 0, "%s",
                sage_last_error());
   return q;
-}
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0, "%s", sage_last_error());
-  return st;
 }
 
 static void pause_ns(long long ns) {

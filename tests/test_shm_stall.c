@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
+
 #define MS 1000000ll
 #define SECOND (1000 * MS)
 
@@ -99,12 +101,6 @@ static void get_expect(sage_queue *q, const char *want, int64_t timeout) {
   cr_assert_eq(rc, 0, "get: %s (%s)", sage_strerror(rc), sage_last_error());
   cr_assert(len == strlen(want) && memcmp(buf, want, len) == 0,
             "got '%.*s', want '%s'", (int)len, buf, want);
-}
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0);
-  return st;
 }
 
 static void name_queue(void) {

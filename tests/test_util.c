@@ -66,3 +66,9 @@ void remove_dir(const char *dir) {
   closedir(d);
   rmdir(dir);
 }
+
+struct sage_stats stats_of(sage_queue *q) {
+  struct sage_stats st = {.size = sizeof st};
+  cr_assert_eq(sage_queue_stats(q, &st), 0, "%s", sage_last_error());
+  return st;
+}

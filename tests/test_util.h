@@ -2,6 +2,7 @@
 #ifndef SAGE_TEST_UTIL_H
 #define SAGE_TEST_UTIL_H
 
+#include <sage/queue.h>
 #include <stddef.h>
 
 /* $SAGE_TEST_FIXTURES (fixture plugins dir); aborts the test if unset. */
@@ -16,5 +17,7 @@ void copy_fixture(const char *name, const char *dir, const char *as);
 void write_file(const char *dir, const char *file, const char *text);
 /* Removes dir and its files (one level). */
 void remove_dir(const char *dir);
+/* q's statistics; fails the test if they cannot be read. */
+struct sage_stats stats_of(sage_queue *q);
 
 #endif

@@ -4,7 +4,7 @@ if HAVE_CRITERION
 if !SANITIZE_THREAD
 check_PROGRAMS += tests/hardening/test_exhaustion
 TESTS += tests/hardening/test_exhaustion
-tests_hardening_test_exhaustion_SOURCES = tests/hardening/test_exhaustion.c
+tests_hardening_test_exhaustion_SOURCES = tests/hardening/test_exhaustion.c tests/test_util.c tests/test_util.h
 tests_hardening_test_exhaustion_CFLAGS = $(TEST_CFLAGS)
 tests_hardening_test_exhaustion_LDADD = $(TEST_LIBS)
 endif

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../test_util.h"
+
 #define MS 1000000ll
 #define SECOND (1000 * MS)
 
@@ -319,12 +321,6 @@ Test(exhaustion, no_descriptors_left_gives_emfile) {
 }
 
 /* ---- processes killed while asleep ---- */
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0);
-  return st;
-}
 
 /* Forks a child that opens `name` and blocks in get (or put). */
 static pid_t blocked_child(const char *name, int putter) {

@@ -8,7 +8,7 @@ if HAVE_CRITERION
 if !SANITIZE_THREAD
 check_PROGRAMS += tests/posixmq/test_posixmq
 TESTS += tests/posixmq/test_posixmq
-tests_posixmq_test_posixmq_SOURCES = tests/posixmq/test_posixmq.c
+tests_posixmq_test_posixmq_SOURCES = tests/posixmq/test_posixmq.c tests/test_util.c tests/test_util.h
 tests_posixmq_test_posixmq_CFLAGS = $(TEST_CFLAGS)
 tests_posixmq_test_posixmq_LDADD = $(TEST_LIBS)
 endif

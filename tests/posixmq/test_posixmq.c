@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../test_util.h"
+
 #define MS 1000000ll
 
 static uint64_t sysctl(const char *file) {
@@ -45,12 +47,6 @@ static sage_queue *open_opts(const char *name, const char *const *opts) {
   cr_assert_eq(rc, 0, "open %s: %s [%s]", name, sage_strerror(rc),
                sage_last_error());
   return q;
-}
-
-static struct sage_stats stats_of(sage_queue *q) {
-  struct sage_stats st = {.size = sizeof st};
-  cr_assert_eq(sage_queue_stats(q, &st), 0, "%s", sage_last_error());
-  return st;
 }
 
 static void expect_open_error(const char *const *opts, int code,
